@@ -1,0 +1,60 @@
+# Front door. `make dev` and `make test` install what they need into .venv (pinned) by themselves.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .venv-tools
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+export SAM_CLI_TELEMETRY := 0
+REGION ?= us-east-1
+
+.PHONY: dev test lint typecheck iac unit integration e2e bench deploy replay-dlq clean
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+## dev: the whole stack on 127.0.0.1:$${PORT:-3000} (moto underneath; Ctrl-C stops it)
+dev: $(VENV)/.installed
+	$(BIN)/python -m devstack.server
+
+## test: everything CI runs
+test: lint typecheck iac unit integration e2e
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+iac: $(VENV)/.installed $(TOOLS)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint --region $(REGION) --template-file template.yaml
+
+# pytest exits 5 when it collects nothing: each suite below must run tests or make fails.
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests/unit -q --disable-socket
+
+integration: $(VENV)/.installed
+	$(BIN)/pytest tests/integration -q
+
+e2e: $(VENV)/.installed
+	$(BIN)/pytest tests/e2e -q
+
+bench: $(VENV)/.installed
+	@echo "make bench: the benchmark is not built yet (issue 7)"; exit 1
+
+build: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build --template-file template.yaml
+
+deploy: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build --template-file template.yaml && $(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .local .mypy_cache .ruff_cache

@@ -1,0 +1,261 @@
+"""``make dev``: moto underneath, the template's resources, the API on 127.0.0.1:PORT, the stream
+pump, the schedules and the demo seed. Handlers run unchanged: boto3 finds moto through
+``AWS_ENDPOINT_URL``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from devstack.cfn import ROOT, Stack
+
+LOCAL_DIR = Path(os.environ.get("WABAGUARD_LOCAL_DIR") or ROOT / ".local")
+MAX_LOCAL_BODY = 5 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def local_environment(endpoint: str | None, region: str) -> dict[str, str]:
+    """Environment every local process (and test) shares: fake credentials, moto endpoint."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+        # moto routes DynamoDB Streams only on the classic endpoint, not the account-id based one.
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def rate_seconds(expression: str) -> float:
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not m:
+        raise ValueError(f"unsupported schedule expression {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+    return int(m.group(1)) * unit
+
+
+class World:
+    """Everything but the HTTP listener: used by ``make dev`` and by integration tests."""
+
+    def __init__(self, stack: Stack) -> None:
+        from devstack.resources import create_all
+
+        self.stack = stack
+        create_all(stack)
+        os.environ.update(stack.environment())
+        from wabaguard.aws import reset_clients
+        from wabaguard.config import settings
+
+        settings.cache_clear()
+        reset_clients()
+
+        from devstack.gateway import Gateway
+        from devstack.runtime import Functions
+        from devstack.streams import StreamPump
+
+        self.functions = Functions(stack)
+        self.gateway = Gateway(stack, self.functions)
+        self.pump = StreamPump(stack, self.functions)
+        self.schedules = [
+            (spec.logical_id, rate_seconds(event["Properties"]["ScheduleExpression"]), event["Properties"].get("Input"))
+            for spec in self.functions.specs.values()
+            for event in spec.events.values()
+            if event["Type"] in ("ScheduleV2", "Schedule")
+        ]
+
+    def scheduled_functions(self) -> list[str]:
+        return [name for name, _, _ in self.schedules]
+
+    def run_schedule(self, logical_id: str) -> Any:
+        payload = next((inp for name, _, inp in self.schedules if name == logical_id), None)
+        event = json.loads(payload) if isinstance(payload, str) else (payload or {})
+        return self.functions.invoke(logical_id, event)
+
+
+class LocalServer:
+    def __init__(self, port: int, region: str = "us-east-1") -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.port = port
+        self.region = region
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        self.moto.start()
+        host, moto_port = self.moto.get_host_and_port()
+        os.environ.update(local_environment(f"http://{host}:{moto_port}", region))
+        self.world = World(Stack(region=region))
+        self._stop = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self.httpd.daemon_threads = True
+
+    # ------------------------------------------------------------ local routes
+    def local_route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        from devstack.outbox import outbox
+
+        if method == "GET" and path == "/_local/health":
+            return 200, {"status": "ok"}
+        if method == "GET" and path == "/_local/outbox":
+            return 200, outbox(self.region)
+        if method == "POST" and path == "/_local/activity":
+            from wabaguard.errors import WabaguardError
+            from wabaguard.ingest import ingest
+
+            try:
+                records = json.loads(body or b"null")
+                return 200, ingest(records)
+            except json.JSONDecodeError:
+                return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
+            except WabaguardError as exc:
+                return exc.status, exc.body()
+        if method == "POST" and path == "/_local/risk-scan":
+            scanners = self.world.scheduled_functions()
+            flags: list[Any] = []
+            for name in scanners:
+                out = self.world.run_schedule(name)
+                flags.extend((out or {}).get("flags", []))
+            return 200, flags
+        return 404, {"error": "not_found", "detail": "no such local route"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "wabaguard-local"
+
+            def log_message(self, fmt: str, *args: Any) -> None:  # quiet; one line per request
+                sys.stderr.write(f"{self.command} {self.path.split('?')[0]} -> {args[1] if len(args) > 1 else ''}\n")
+
+            def _body(self) -> bytes | None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_LOCAL_BODY * 4:
+                    return None
+                return self.rfile.read(length) if length else b""
+
+            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers.items():
+                    if k.lower() not in ("content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _dispatch(self) -> None:
+                from devstack.gateway import HttpRequest
+
+                body = self._body()
+                if body is None:
+                    resp = server.world.gateway.gateway_response("REQUEST_TOO_LARGE", "local")
+                    self.close_connection = True
+                    self._send(resp.status, resp.headers, resp.body)
+                    return
+                path = self.path.split("?", 1)[0]
+                if path.startswith("/_local/"):
+                    status, out = server.local_route(self.command, path, body)
+                    self._send(status, {"Content-Type": "application/json"}, json.dumps(out).encode())
+                    return
+                resp = server.world.gateway.handle(
+                    HttpRequest(
+                        method=self.command,
+                        target=self.path,
+                        headers=list(self.headers.items()),
+                        body=body,
+                        source_ip=self.client_address[0],
+                    )
+                )
+                self._send(resp.status, resp.headers, resp.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+        return Handler
+
+    # ------------------------------------------------------------ lifecycle
+    def _scheduler(self, logical_id: str, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.world.run_schedule(logical_id)
+            except Exception:  # noqa: BLE001 - a failed run is printed; the next one comes
+                import traceback
+
+                traceback.print_exc()
+
+    def start(self) -> dict[str, Any]:
+        from devstack.seed import seed_demo
+
+        api = f"http://127.0.0.1:{self.port}/{self.world.stack.stage()}"
+        (LOCAL_DIR / "demo.json").unlink(missing_ok=True)  # every start is a fresh world
+        demo = seed_demo(api)
+        LOCAL_DIR.mkdir(exist_ok=True)
+        (LOCAL_DIR / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
+        self.world.pump.start()
+        for name, every, _ in self.world.schedules:
+            threading.Thread(target=self._scheduler, args=(name, every), daemon=True, name=f"schedule-{name}").start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True, name="http").start()
+        return demo
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.httpd.shutdown()
+        self.world.pump.stop()
+        self.moto.stop()
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "3000"))
+    region = os.environ.get("WABAGUARD_LOCAL_REGION", "us-east-1")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    try:
+        server = LocalServer(port, region)
+    except OSError as exc:
+        print(
+            f"wabaguard local stack cannot listen on 127.0.0.1:{port}: {exc.strerror}; set PORT to another port",
+            file=sys.stderr,
+        )
+        return 1
+    demo = server.start()
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"wabaguard local stack ready on http://127.0.0.1:{port}", flush=True)
+    print(f"  demo world written to {LOCAL_DIR / 'demo.json'}", flush=True)
+    for account in [demo["partner"], *demo["accounts"]]:
+        for user in account["users"]:
+            print(f"  {account['name']:<20} {user['role']:<7} {user['email']:<22} {user['token']}", flush=True)
+    while not stop.is_set():
+        stop.wait(0.5)
+    print("wabaguard local stack stopping", flush=True)
+    server.stop()
+    time.sleep(0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

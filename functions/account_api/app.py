@@ -1,0 +1,116 @@
+"""Key actions (OTP-approved by the authorizer) and reads of §API. Every decision is in the layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from wabaguard import actions, queries, schemas
+from wabaguard.web import (
+    build_resolver,
+    json_response,
+    principal_of,
+    raw_json,
+    request_meta,
+    require_approved_body,
+)
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+app = build_resolver()
+
+
+def key_action(name: str, **params: str) -> Any:
+    """Run an approved key action: body = the approved one, then prepare and perform."""
+    body = require_approved_body(app, name)
+    principal = principal_of(app)
+    prepared = actions.prepare(principal, name, params, body)
+    status, out = actions.perform(principal, prepared, request_meta(app))
+    metrics.add_dimension(name="action", value=name)
+    metrics.add_metric(name="KeyActions", unit=MetricUnit.Count, value=1)
+    return json_response(status, out)
+
+
+# ---------------------------------------------------------------- me
+@app.get("/me")
+def get_me() -> Any:
+    return queries.me(principal_of(app))
+
+
+@app.post("/me/totp")
+def enroll_totp() -> Any:
+    return key_action("enroll_totp")
+
+
+@app.post("/me/totp/confirm")
+def confirm_totp() -> Any:
+    body = schemas.parse(schemas.TotpConfirm, raw_json(app))
+    return actions.confirm_totp(principal_of(app), body.code, request_meta(app))
+
+
+# ---------------------------------------------------------------- phone numbers
+@app.get("/phone-numbers/<phone_number_id>")
+def get_phone_number(phone_number_id: str) -> Any:
+    return queries.phone_number(principal_of(app), phone_number_id)
+
+
+@app.patch("/phone-numbers/<phone_number_id>/profile")
+def update_profile(phone_number_id: str) -> Any:
+    return key_action("update_profile", phone_number_id=phone_number_id)
+
+
+@app.put("/phone-numbers/<phone_number_id>/webhook")
+def set_webhook_url(phone_number_id: str) -> Any:
+    return key_action("set_webhook_url", phone_number_id=phone_number_id)
+
+
+@app.post("/phone-numbers/<phone_number_id>/api-keys")
+def create_api_key(phone_number_id: str) -> Any:
+    return key_action("create_api_key", phone_number_id=phone_number_id)
+
+
+@app.delete("/phone-numbers/<phone_number_id>/api-keys/<key_id>")
+def revoke_api_key(phone_number_id: str, key_id: str) -> Any:
+    actions.revoke_api_key(principal_of(app), phone_number_id, key_id, request_meta(app))
+    return json_response(204, None)
+
+
+# ---------------------------------------------------------------- accounts
+@app.post("/accounts/<account_id>/templates")
+def create_template(account_id: str) -> Any:
+    return key_action("create_template", account_id=account_id)
+
+
+@app.post("/accounts/<account_id>/partner-change-requests")
+def request_partner_change(account_id: str) -> Any:
+    return key_action("request_partner_change", account_id=account_id)
+
+
+@app.get("/accounts/<account_id>/users")
+def list_users(account_id: str) -> Any:
+    return queries.users(principal_of(app), account_id)
+
+
+@app.post("/accounts/<account_id>/users")
+def add_user(account_id: str) -> Any:
+    return key_action("add_user", account_id=account_id)
+
+
+@app.delete("/accounts/<account_id>/users/<user_id>")
+def remove_user(account_id: str, user_id: str) -> Any:
+    return key_action("remove_user", account_id=account_id, user_id=user_id)
+
+
+@app.get("/accounts/<account_id>/security-events")
+def security_events(account_id: str) -> Any:
+    q = app.current_event.query_string_parameters or {}
+    return queries.security_events(principal_of(app), account_id, q.get("limit"), q.get("cursor"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

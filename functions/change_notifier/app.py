@@ -1,0 +1,85 @@
+"""Accounts table stream → one email per recipient per change, exactly once.
+
+Powertools Batch reports failed records individually (the rest are checkpointed); Powertools
+Idempotency, keyed on the stream record's event id and the recipient, makes a redelivered record
+send only the emails that did not go out before.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from wabaguard import mailer, notify
+from wabaguard.access import load_account
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
+_sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", default=False)
+
+
+@idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
+def send_once(job: dict[str, Any], mail: mailer.Email) -> dict[str, Any]:
+    """Send one notice; Idempotency stores the result so a redelivery returns it unsent."""
+    message_id = mailer.send(mail)
+    _sent_now.set(True)
+    return {"message_id": message_id}
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    ddb = record.dynamodb
+    assert ddb is not None
+    raw = record.raw_event["dynamodb"]
+    old = notify.load_image(raw.get("OldImage"))
+    new = notify.load_image(raw.get("NewImage"))
+    account_id = getattr(new, "account_id", None)
+    if new is None or not account_id:
+        return
+    account = load_account(account_id)
+    change = notify.describe(old, new, account)
+    if change is None:
+        return
+    failures = 0
+    for to in notify.recipients(account, change):
+        _sent_now.set(False)
+        try:
+            send_once(
+                job={"event_id": record.event_id, "recipient": to, "change_id": change.change_id},
+                mail=notify.render(to, change, new),
+            )
+        except mailer.MailError:
+            failures += 1
+            metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
+            continue
+        name = "NotificationsSent" if _sent_now.get() else "NotificationsDeduplicated"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    logger.info(
+        "change notified",
+        extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": failures},
+    )
+    if failures:
+        # Report the record failed: the stream retries it, and idempotency skips who got it.
+        raise mailer.MailError(f"{failures} notice(s) of change {change.change_id} not sent")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )

@@ -1,0 +1,38 @@
+"""POST /v1/otp/challenges and its resend: issue a code for one exact request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from wabaguard import otp, schemas
+from wabaguard.web import build_resolver, json_response, principal_of, raw_json, request_meta
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+app = build_resolver()
+
+
+@app.post("/otp/challenges")
+def create_challenge() -> Any:
+    request = schemas.parse(schemas.ChallengeRequest, raw_json(app))
+    out = otp.issue(principal_of(app), request.method, request.path, request.body, request.channel, request_meta(app))
+    metrics.add_dimension(name="channel", value=out["channel"])
+    metrics.add_metric(name="ChallengesIssued", unit=MetricUnit.Count, value=1)
+    return json_response(201, out)
+
+
+@app.post("/otp/challenges/<challenge_id>/resend")
+def resend_challenge(challenge_id: str) -> Any:
+    out = otp.resend(principal_of(app), challenge_id)
+    metrics.add_metric(name="ChallengesResent", unit=MetricUnit.Count, value=1)
+    return json_response(200, out)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

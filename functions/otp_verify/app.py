@@ -1,0 +1,124 @@
+"""REQUEST authorizer on every route: bearer credential, then the OTP of key actions.
+
+Fails closed: an unknown token raises ``Unauthorized`` (401); an OTP problem returns a Deny whose
+context carries the §OTP JSON body for the ACCESS_DENIED gateway response; any other error
+propagates, which API Gateway answers with AUTHORIZER_FAILURE (503) — never an Allow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from wabaguard import otp, routes
+from wabaguard.activity import RequestMeta
+from wabaguard.errors import OtpDenied
+from wabaguard.principal import Principal
+from wabaguard.security import token_digest
+
+logger = Logger()
+metrics = Metrics()
+
+
+def _bearer(event: APIGatewayAuthorizerRequestEvent) -> str | None:
+    value = event.headers.get("Authorization", "") or ""
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 512:
+        return None
+    return token
+
+
+def _meta(event: APIGatewayAuthorizerRequestEvent) -> RequestMeta:
+    identity = event.request_context.identity
+    country = event.headers.get("CloudFront-Viewer-Country", "")
+    return RequestMeta(ip=identity.source_ip, user_agent=identity.user_agent, country=country or None)
+
+
+def _policy(
+    event: APIGatewayAuthorizerRequestEvent, principal_id: str, context: dict[str, Any]
+) -> APIGatewayAuthorizerResponse:
+    arn = event.parsed_arn
+    return APIGatewayAuthorizerResponse(
+        principal_id=principal_id,
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context=context,
+        partition=arn.partition,
+    )
+
+
+def deny(event: APIGatewayAuthorizerRequestEvent, principal_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A Deny for this request whose context is the JSON body the gateway response shows."""
+    metrics.add_metric(name="AuthorizerDenied", unit=MetricUnit.Count, value=1)
+    logger.info("denied", extra={"reason": body.get("error"), "principal": principal_id})
+    policy = _policy(event, principal_id, {"body": json.dumps(body), "error": str(body.get("error"))})
+    policy.deny_all_routes()
+    return policy.asdict()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ev = APIGatewayAuthorizerRequestEvent(event)
+    token = _bearer(ev)
+    stage = ev.request_context.stage or routes.API_STAGE
+    path = routes.stage_path(stage, ev.path)
+    matched = routes.match(ev.http_method, path)
+    challenge_id = ev.headers.get("X-OTP-Challenge", "") or ""
+    code = ev.headers.get("X-OTP-Code", "") or ""
+    if token is None:
+        raise Exception("Unauthorized")
+    wants_otp = matched is not None and bool(challenge_id) and len(challenge_id) <= 80
+    cred, challenge = otp.fetch(token_digest(token), challenge_id if wants_otp else None)
+    if cred is None or cred.status != "active":
+        raise Exception("Unauthorized")
+    principal = Principal.from_credential(cred)
+    ctx: dict[str, Any] = principal.context()
+
+    if matched is not None:
+        action, _ = matched
+        if not principal.is_user:
+            return deny(
+                ev,
+                principal.principal_id,
+                {"error": "forbidden", "detail": "key actions must be made by a user, not an API key"},
+            )
+        if not challenge_id or not code:
+            return deny(
+                ev,
+                principal.principal_id,
+                {
+                    "error": "otp_required",
+                    "detail": f"{action.name} needs a one-time password: POST /v1/otp/challenges first, "
+                    "then repeat with X-OTP-Challenge and X-OTP-Code",
+                },
+            )
+        try:
+            approval = otp.verify(cred, challenge, code, ev.http_method.upper(), path, _meta(ev))
+        except OtpDenied as denied:
+            metrics.add_metric(name="OtpFailed", unit=MetricUnit.Count, value=1)
+            return deny(ev, principal.principal_id, denied.body())
+        metrics.add_metric(name="OtpVerified", unit=MetricUnit.Count, value=1)
+        ctx.update(
+            otp_challenge_id=approval.challenge_id, otp_action=approval.action, otp_body_sha256=approval.body_sha256
+        )
+
+    # Allow exactly this method ARN (caching is off, so the policy never serves another request).
+    return {
+        "principalId": principal.principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev.method_arn}],
+        },
+        "context": ctx,
+    }

@@ -1,0 +1,68 @@
+"""Who may act on what (§Credentials): load a resource, 404 if absent, 403 if not the caller's.
+
+A user acts on its own account; a Partner user also on the Client accounts its Partner manages,
+with its own role (Partner admins count as admins there).
+"""
+
+from __future__ import annotations
+
+from wabaguard.errors import Forbidden, NotFound
+from wabaguard.models import Account, PhoneNumber, User, account_pk, user_sk
+from wabaguard.principal import Principal
+
+
+def load_account(account_id: str) -> Account:
+    try:
+        return Account.get(*Account.key(account_id))
+    except Account.DoesNotExist:
+        raise NotFound(f"account {account_id} does not exist") from None
+
+
+def load_phone(phone_number_id: str) -> PhoneNumber:
+    try:
+        return PhoneNumber.get(*PhoneNumber.key(phone_number_id))
+    except PhoneNumber.DoesNotExist:
+        raise NotFound(f"phone number {phone_number_id} does not exist") from None
+
+
+def load_user(account_id: str, user_id: str) -> User:
+    try:
+        user = User.get(account_pk(account_id), user_sk(user_id))
+    except User.DoesNotExist:
+        raise NotFound(f"user {user_id} does not exist") from None
+    if user.status != "active":
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def can_act(principal: Principal, account: Account) -> bool:
+    if principal.account_id == account.account_id:
+        return True
+    return principal.is_user and principal.is_partner and account.partner_id == principal.account_id
+
+
+def require_account(principal: Principal, account_id: str, *, admin: bool = False) -> Account:
+    """The account if the caller may act on it (as admin when ``admin``)."""
+    account = load_account(account_id)
+    if not can_act(principal, account):
+        raise Forbidden(f"you may not act on account {account_id}")
+    if principal.kind == "api_key" and account_id != principal.account_id:
+        raise Forbidden("API keys act only on their own account")
+    if admin and not principal.is_admin:
+        raise Forbidden("only an admin may do this")
+    return account
+
+
+def require_phone(principal: Principal, phone_number_id: str) -> tuple[PhoneNumber, Account]:
+    """The phone number and its account if the caller may act on it."""
+    phone = load_phone(phone_number_id)
+    if principal.kind == "api_key" and principal.phone_number_id != phone_number_id:
+        raise Forbidden("API keys act only on their own phone number")
+    account = require_account(principal, phone.account_id)
+    return phone, account
+
+
+def require_user_principal(principal: Principal) -> None:
+    """Key actions need a person: an API key has no mailbox or device to confirm with."""
+    if not principal.is_user:
+        raise Forbidden("key actions must be made by a user, not an API key")

@@ -1,0 +1,545 @@
+"""Key actions and the other writes of §API, as domain operations.
+
+``prepare`` is shared by the challenge issuer and the API: it checks the caller may act on the
+resource, validates the body and describes the request in words — so a code is only ever sent for
+a request that would succeed. Every write records ``last_change`` (who, from where, when) so the
+notifier can say it, and a ``key_action`` activity record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyotp
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from wabaguard import activity, clock, schemas
+from wabaguard.access import (
+    load_account,
+    load_user,
+    require_account,
+    require_phone,
+    require_user_principal,
+)
+from wabaguard.activity import RequestMeta
+from wabaguard.aws import kms_decrypt, kms_encrypt
+from wabaguard.errors import Conflict, Forbidden, InvalidRequest, NotFound, UnderReview
+from wabaguard.models import (
+    Account,
+    ApiKey,
+    ChangeRecord,
+    Credential,
+    MessageTemplate,
+    PartnerChangeRequest,
+    PhoneNumber,
+    TotpState,
+    User,
+    account_pk,
+    api_key_sk,
+    iso,
+    partner_change_sk,
+    phone_pk,
+    template_sk,
+    totp_pk,
+    user_sk,
+)
+from wabaguard.principal import Principal
+from wabaguard.routes import BY_NAME, KeyAction
+from wabaguard.security import new_id, new_token, token_digest
+
+TOTP_ISSUER = "wabaguard"
+REVIEW_BLOCKED = frozenset({"create_api_key", "set_webhook_url", "request_partner_change"})
+
+
+@dataclass
+class Prepared:
+    """A validated, authorised key action, ready to be approved or performed."""
+
+    action: KeyAction
+    params: dict[str, str]
+    body: Any  # the pydantic model of the body
+    account: Account
+    description: str
+    phone: PhoneNumber | None = None
+    target_user: User | None = None
+
+
+def _phone_words(phone: PhoneNumber) -> str:
+    return phone.display or phone.phone_number_id
+
+
+def prepare(principal: Principal, action_name: str, params: dict[str, str], body: Any) -> Prepared:
+    """Authorise and validate a key action; 404/403/400/423 before anything is sent or written."""
+    action = BY_NAME[action_name]
+    require_user_principal(principal)
+    model = schemas.parse(schemas.BODY_SCHEMAS[action_name], body, "body")
+    phone: PhoneNumber | None = None
+    target: User | None = None
+    if "phone_number_id" in params:
+        phone, account = require_phone(principal, params["phone_number_id"])
+    elif action_name == "enroll_totp":
+        account = load_account(principal.account_id)
+    else:
+        admin = action_name in ("add_user", "remove_user")
+        account = require_account(principal, params["account_id"], admin=admin)
+    if action_name in REVIEW_BLOCKED and account.under_review:
+        raise UnderReview(f"account {account.account_id} is under review; {action_name} is paused until ops release it")
+
+    if action_name == "create_template":
+        words = (
+            f'Create the {model.category} message template "{model.name}" ({model.language}, '
+            f"{len(model.components)} component(s)) for {account.name}"
+        )
+    elif action_name == "update_profile":
+        assert phone is not None
+        changes = model.changes()
+        parts = [f"{k} to {_value_words(v)}" for k, v in sorted(changes.items())]
+        words = f"Change the business profile of {_phone_words(phone)}: set " + "; ".join(parts)
+    elif action_name == "set_webhook_url":
+        assert phone is not None
+        words = f"Set the webhook URL of {_phone_words(phone)} to {model.url}"
+    elif action_name == "request_partner_change":
+        _require_partner(model.target_partner_id, account)
+        words = f"Move {account.name} to Partner {model.target_partner_id}"
+        if model.reason:
+            words += f" (reason: {model.reason})"
+    elif action_name == "create_api_key":
+        assert phone is not None
+        label = f' named "{model.name}"' if model.name else ""
+        words = f"Create a new API key{label} for {_phone_words(phone)}"
+    elif action_name == "add_user":
+        words = f"Add {model.email} as {model.role} of {account.name}"
+    elif action_name == "remove_user":
+        target = load_user(account.account_id, params["user_id"])
+        if target.user_id == principal.user_id:
+            raise Forbidden("you cannot remove yourself; ask another admin")
+        words = f"Remove {target.email} ({target.role}) from {account.name}"
+    elif action_name == "enroll_totp":
+        words = f"Enroll a new authenticator app for {principal.email}"
+    else:  # pragma: no cover - the registry and this function move together
+        raise InvalidRequest("path", "is not a key action")
+    return Prepared(action, params, model, account, words, phone, target)
+
+
+def _value_words(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return f'"{value}"'
+
+
+def _require_partner(partner_id: str, account: Account) -> Account:
+    try:
+        partner = load_account(partner_id)
+    except NotFound:
+        raise InvalidRequest("body.target_partner_id", f"no Partner {partner_id} exists") from None
+    if partner.kind != "partner":
+        raise InvalidRequest("body.target_partner_id", f"{partner_id} is not a Partner")
+    if account.kind != "client":
+        raise InvalidRequest("path", "only Client accounts change Partner")
+    if account.partner_id == partner_id:
+        raise Conflict(f"{account.name} is already managed by {partner_id}")
+    return partner
+
+
+def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
+    """Who did it, from where, when: stored on the changed item for the notifier."""
+    return ChangeRecord(
+        change_id=new_id("chg"),
+        kind=kind,
+        at=iso(now),
+        by_user_id=principal.user_id,
+        by_email=principal.email if principal.is_user else None,
+        by_key_prefix=principal.prefix if not principal.is_user else None,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        country=meta.country,
+    )
+
+
+def _audit(principal: Principal, account_id: str, action: str, meta: RequestMeta, now: datetime, **fields: Any) -> None:
+    activity.record(
+        account_id,
+        "key_action",
+        meta,
+        at=now,
+        user_id=principal.user_id,
+        key_id=principal.key_id,
+        action=action,
+        **fields,
+    )
+
+
+def perform(
+    principal: Principal, prepared: Prepared, meta: RequestMeta, now: datetime | None = None
+) -> tuple[int, Any]:
+    """Carry out an approved key action; returns (status, response body)."""
+    now = now or clock.utcnow()
+    name = prepared.action.name
+    handler = _PERFORMERS[name]
+    status, body, extra = handler(principal, prepared, meta, now)
+    _audit(principal, prepared.account.account_id, name, meta, now, **extra)
+    return status, body
+
+
+# ------------------------------------------------------------------ performers
+def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    model = prep.body
+    template_id = new_id("tpl")
+    item = MessageTemplate(
+        account_pk(prep.account.account_id),
+        template_sk(template_id),
+        template_id=template_id,
+        account_id=prep.account.account_id,
+        name=model.name,
+        language=model.language,
+        category=model.category,
+        components=model.components,
+        status="PENDING",
+        created_at=iso(now),
+        last_change=change_record(p, "template_created", meta, now),
+    )
+    item.save(condition=MessageTemplate.pk.does_not_exist())
+    body = {
+        "template_id": template_id,
+        "name": model.name,
+        "language": model.language,
+        "category": model.category,
+        "status": "PENDING",
+    }
+    return 201, body, {"detail": f"template {model.name}"}
+
+
+def _update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    assert prep.phone is not None
+    profile = {**(prep.phone.profile or {}), **prep.body.changes()}
+    prep.phone.update(
+        actions=[
+            PhoneNumber.profile.set(profile),
+            PhoneNumber.last_change.set(change_record(p, "profile_updated", meta, now)),
+        ],
+        condition=PhoneNumber.pk.exists(),
+    )
+    return 200, profile_view(prep.phone), {"phone_number_id": prep.phone.phone_number_id}
+
+
+def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    assert prep.phone is not None
+    prep.phone.update(
+        actions=[
+            PhoneNumber.webhook_url.set(prep.body.url),
+            PhoneNumber.last_change.set(change_record(p, "webhook_url_set", meta, now)),
+        ],
+        condition=PhoneNumber.pk.exists(),
+    )
+    return 200, {"url": prep.body.url}, {"phone_number_id": prep.phone.phone_number_id}
+
+
+def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    request_id = new_id("pcr")
+    item = PartnerChangeRequest(
+        account_pk(prep.account.account_id),
+        partner_change_sk(request_id),
+        request_id=request_id,
+        account_id=prep.account.account_id,
+        current_partner_id=prep.account.partner_id,
+        target_partner_id=prep.body.target_partner_id,
+        reason=prep.body.reason,
+        status="SUBMITTED",
+        created_at=iso(now),
+        last_change=change_record(p, "partner_change_requested", meta, now),
+    )
+    item.save(condition=PartnerChangeRequest.pk.does_not_exist())
+    return (
+        201,
+        {"request_id": request_id, "status": "SUBMITTED", "target_partner_id": prep.body.target_partner_id},
+        {"detail": f"to {prep.body.target_partner_id}"},
+    )
+
+
+def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    assert prep.phone is not None
+    phone = prep.phone
+    key_id = new_id("key")
+    api_key = new_token("wgk")
+    prefix = api_key[:10]
+    digest = token_digest(api_key)
+    with TransactWrite() as tx:
+        tx.save(
+            ApiKey(
+                phone_pk(phone.phone_number_id),
+                api_key_sk(key_id),
+                key_id=key_id,
+                phone_number_id=phone.phone_number_id,
+                account_id=phone.account_id,
+                name=prep.body.name,
+                prefix=prefix,
+                token_digest=digest,
+                status="active",
+                created_at=iso(now),
+                last_change=change_record(p, "api_key_created", meta, now),
+            ),
+            condition=ApiKey.pk.does_not_exist(),
+        )
+        tx.save(
+            Credential(
+                digest,
+                kind="api_key",
+                account_id=phone.account_id,
+                account_kind=prep.account.kind,
+                key_id=key_id,
+                phone_number_id=phone.phone_number_id,
+                prefix=prefix,
+                created_at=iso(now),
+            ),
+            condition=Credential.token_digest.does_not_exist(),
+        )
+    body = {
+        "key_id": key_id,
+        "api_key": api_key,
+        "prefix": prefix,
+        "name": prep.body.name,
+        "phone_number_id": phone.phone_number_id,
+        "created_at": iso(now),
+    }
+    return 201, body, {"phone_number_id": phone.phone_number_id, "key_id": key_id}
+
+
+def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    account = prep.account
+    email = prep.body.email
+    existing = [u for u in active_users(account.account_id) if u.email == email]
+    if existing:
+        raise Conflict(f"{email} is already a user of {account.name}")
+    user_id = new_id("usr")
+    token = new_token("wgu")
+    digest = token_digest(token)
+    with TransactWrite() as tx:
+        tx.save(
+            User(
+                account_pk(account.account_id),
+                user_sk(user_id),
+                user_id=user_id,
+                account_id=account.account_id,
+                email=email,
+                role=prep.body.role,
+                status="active",
+                token_digest=digest,
+                created_at=iso(now),
+                last_change=change_record(p, "user_added", meta, now),
+            ),
+            condition=User.pk.does_not_exist(),
+        )
+        tx.save(
+            Credential(
+                digest,
+                kind="user",
+                account_id=account.account_id,
+                account_kind=account.kind,
+                user_id=user_id,
+                email=email,
+                role=prep.body.role,
+                created_at=iso(now),
+            ),
+            condition=Credential.token_digest.does_not_exist(),
+        )
+    body = {
+        "user_id": user_id,
+        "email": email,
+        "role": prep.body.role,
+        "token": token,
+        "account_id": account.account_id,
+        "created_at": iso(now),
+    }
+    return 201, body, {"detail": f"user {user_id}"}
+
+
+def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    target = prep.target_user
+    assert target is not None
+    with TransactWrite() as tx:
+        tx.update(
+            target,
+            actions=[
+                User.status.set("removed"),
+                User.removed_at.set(iso(now)),
+                User.last_change.set(change_record(p, "user_removed", meta, now)),
+            ],
+            condition=User.status == "active",
+        )
+        if target.token_digest:
+            tx.update(
+                Credential(target.token_digest),
+                actions=[Credential.status.set("revoked")],
+                condition=Credential.token_digest.exists(),
+            )
+    return 204, None, {"detail": f"user {target.user_id}"}
+
+
+def _enroll_totp(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    user = load_user(p.account_id, p.user_id or "")
+    secret = pyotp.random_base32()
+    ctx = {"user_id": user.user_id, "purpose": "totp"}
+    user.update(actions=[User.totp_pending_enc.set(kms_encrypt(secret, ctx))], condition=User.status == "active")
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return 201, {"otpauth_uri": uri, "confirm_with": "POST /v1/me/totp/confirm"}, {}
+
+
+_PERFORMERS = {
+    "create_template": _create_template,
+    "update_profile": _update_profile,
+    "set_webhook_url": _set_webhook,
+    "request_partner_change": _partner_change,
+    "create_api_key": _create_api_key,
+    "add_user": _add_user,
+    "remove_user": _remove_user,
+    "enroll_totp": _enroll_totp,
+}
+
+
+# ------------------------------------------------------------------ non-key writes
+def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: datetime | None = None) -> dict[str, Any]:
+    """Activate a pending authenticator once it shows a valid code (the step is then spent)."""
+    now = now or clock.utcnow()
+    if not principal.is_user:
+        raise Forbidden("only users enroll authenticator apps")
+    user = load_user(principal.account_id, principal.user_id or "")
+    if not user.totp_pending_enc:
+        raise Conflict("no authenticator enrollment is pending; POST /v1/me/totp first (with an OTP)")
+    ctx = {"user_id": user.user_id, "purpose": "totp"}
+    secret = kms_decrypt(user.totp_pending_enc, ctx)
+    step = matching_totp_step(secret, code, now)
+    if step is None:
+        raise InvalidRequest("code", "does not match the authenticator app; check its clock and try again")
+    spend_totp_step(user.user_id, step)
+    user.update(
+        actions=[
+            User.totp_secret_enc.set(user.totp_pending_enc),
+            User.totp_pending_enc.remove(),
+            User.totp_enabled.set(True),
+            User.last_change.set(change_record(principal, "totp_enrolled", meta, now)),
+        ],
+        condition=User.status == "active",
+    )
+    activity.record(user.account_id, "key_action", meta, at=now, user_id=user.user_id, action="confirm_totp")
+    return {"totp_enabled": True}
+
+
+def matching_totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step (±1 around now) whose TOTP equals ``code``, compared in constant time."""
+    import hmac
+
+    totp = pyotp.TOTP(secret)
+    step_now = int(now.timestamp()) // totp.interval
+    found = None
+    for step in (step_now - 1, step_now, step_now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code) and found is None:
+            found = step
+    return found
+
+
+def spend_totp_step(user_id: str, step: int) -> None:
+    """Record ``step`` as used; refuses a step not newer than the last one accepted."""
+    state = TotpState(totp_pk(user_id))
+    try:
+        state.update(
+            actions=[TotpState.last_step.set(step)],
+            condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
+        )
+    except UpdateError as exc:
+        if _is_condition_failure(exc):
+            raise InvalidRequest("code", "was already used; wait for the next code") from None
+        raise
+
+
+def revoke_api_key(
+    principal: Principal, phone_number_id: str, key_id: str, meta: RequestMeta, now: datetime | None = None
+) -> None:
+    """Revoke a key at once. Protective, so no OTP — but every user is told."""
+    now = now or clock.utcnow()
+    _, account = require_phone(principal, phone_number_id)
+    try:
+        key = ApiKey.get(phone_pk(phone_number_id), api_key_sk(key_id))
+    except ApiKey.DoesNotExist:
+        raise NotFound(f"API key {key_id} does not exist") from None
+    if key.status != "active":
+        raise Conflict(f"API key {key_id} is already revoked")
+    try:
+        with TransactWrite() as tx:
+            tx.update(
+                key,
+                actions=[
+                    ApiKey.status.set("revoked"),
+                    ApiKey.revoked_at.set(iso(now)),
+                    ApiKey.last_change.set(change_record(principal, "api_key_revoked", meta, now)),
+                ],
+                condition=ApiKey.status == "active",
+            )
+            tx.update(
+                Credential(key.token_digest),
+                actions=[Credential.status.set("revoked")],
+                condition=Credential.token_digest.exists(),
+            )
+    except TransactWriteError as exc:
+        if _is_condition_failure(exc):
+            raise Conflict(f"API key {key_id} is already revoked") from None
+        raise
+    activity.record(
+        account.account_id,
+        "api_key_revoked",
+        meta,
+        at=now,
+        user_id=principal.user_id,
+        key_id=key_id,
+        phone_number_id=phone_number_id,
+    )
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    code = getattr(exc, "cause_response_code", None)
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+# ------------------------------------------------------------------ reads
+def active_users(account_id: str) -> list[User]:
+    return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]
+
+
+def profile_view(phone: PhoneNumber) -> dict[str, Any]:
+    return {"phone_number_id": phone.phone_number_id, **(phone.profile or {})}
+
+
+def phone_view(phone: PhoneNumber) -> dict[str, Any]:
+    keys = [
+        {
+            "key_id": k.key_id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "status": k.status,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in ApiKey.query(phone_pk(phone.phone_number_id), ApiKey.sk.startswith("KEY#"))
+    ]
+    return {
+        "phone_number_id": phone.phone_number_id,
+        "account_id": phone.account_id,
+        "display": phone.display,
+        "profile": phone.profile or {},
+        "webhook_url": phone.webhook_url,
+        "api_keys": keys,
+    }
+
+
+def user_view(user: User, last_active_at: str | None = None, stale: bool = False) -> dict[str, Any]:
+    return {
+        "user_id": user.user_id,
+        "email": user.email,
+        "role": user.role,
+        "totp_enabled": bool(user.totp_enabled),
+        "created_at": user.created_at,
+        "last_active_at": last_active_at,
+        "stale": stale,
+    }

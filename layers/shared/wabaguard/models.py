@@ -1,0 +1,393 @@
+"""PynamoDB models: the one description of every item wabaguard stores.
+
+``tests/unit/test_models_match_template.py`` proves that the tables in ``template.yaml`` (keys,
+indexes, TTL attribute, stream) agree with these models. Keys are built by the small functions
+below, never by f-strings scattered through the code.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from wabaguard import clock
+from wabaguard.config import _str
+
+
+def _region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def utcnow() -> datetime:
+    return clock.utcnow()
+
+
+def iso(ts: datetime | float) -> str:
+    """UTC ISO 8601 with a Z, second precision: what every response and email shows."""
+    if not isinstance(ts, datetime):
+        ts = datetime.fromtimestamp(ts, tz=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------ key builders
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def phone_pk(phone_number_id: str) -> str:
+    return f"PHONE#{phone_number_id}"
+
+
+META = "META"
+
+
+def user_sk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+def template_sk(template_id: str) -> str:
+    return f"TEMPLATE#{template_id}"
+
+
+def partner_change_sk(request_id: str) -> str:
+    return f"PCR#{request_id}"
+
+
+def challenge_pk(challenge_id: str) -> str:
+    return f"CH#{challenge_id}"
+
+
+def rate_pk(user_id: str) -> str:
+    return f"RATE#{user_id}"
+
+
+def totp_pk(user_id: str) -> str:
+    return f"TOTP#{user_id}"
+
+
+# ------------------------------------------------------------------ Accounts table
+class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
+    """Who changed an item, from where, and what kind of change it was.
+
+    Every notifiable write sets a fresh ``last_change`` on the item; the stream filter lets only
+    such records reach the notifier, which compares old and new images to say what changed.
+    """
+
+    change_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    at = UnicodeAttribute()
+    by_user_id = UnicodeAttribute(null=True)
+    by_email = UnicodeAttribute(null=True)
+    by_key_prefix = UnicodeAttribute(null=True)
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+
+
+class AccountsItem(Model):
+    """Base of every item in the Accounts table (single-table design, typed by ``item_type``)."""
+
+    class Meta:
+        table_name = _str("ACCOUNTS_TABLE")
+        region = _region()
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    item_type = DiscriminatorAttribute()
+    last_change = ChangeRecord(null=True)
+
+
+class Account(AccountsItem, discriminator="account"):
+    """A Client account (a WABA owner) or a Partner (which manages Client accounts)."""
+
+    account_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute(default="client")  # client | partner
+    partner_id = UnicodeAttribute(null=True)  # the managing Partner of a Client
+    under_review = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute()
+
+    @classmethod
+    def key(cls, account_id: str) -> tuple[str, str]:
+        return account_pk(account_id), META
+
+
+class User(AccountsItem, discriminator="user"):
+    """A person with access to one account. Removal is a soft delete so the notice can say who."""
+
+    user_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    role = UnicodeAttribute()  # admin | member
+    status = UnicodeAttribute(default="active")  # active | removed
+    token_digest = UnicodeAttribute(null=True)
+    totp_secret_enc = UnicodeAttribute(null=True)  # KMS ciphertext, base64
+    totp_pending_enc = UnicodeAttribute(null=True)  # enrolled, not yet confirmed
+    totp_enabled = BooleanAttribute(default=False)
+    otp_locked_until = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    removed_at = UnicodeAttribute(null=True)
+
+
+class PhoneNumber(AccountsItem, discriminator="phone"):
+    """A WhatsApp phone number of a Client account, with its business profile and webhook."""
+
+    phone_number_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    display = UnicodeAttribute()
+    profile = JSONAttribute(default=dict)  # type: ignore[arg-type]
+    webhook_url = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key(cls, phone_number_id: str) -> tuple[str, str]:
+        return phone_pk(phone_number_id), META
+
+
+class ApiKey(AccountsItem, discriminator="api_key"):
+    """Metadata of a phone number's API key; the key itself lives only as a digest."""
+
+    key_id = UnicodeAttribute()
+    phone_number_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    prefix = UnicodeAttribute()
+    token_digest = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")  # active | revoked
+    created_at = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class Link(AccountsItem, discriminator="link"):
+    """A pointer for one-to-many reads: an account's phone numbers (``PHONE#``), a Partner's
+    managed accounts (``MANAGES#``)."""
+
+    target_id = UnicodeAttribute()
+    display = UnicodeAttribute(null=True)
+
+
+def phone_link_sk(phone_number_id: str) -> str:
+    return f"PHONE#{phone_number_id}"
+
+
+def managed_sk(account_id: str) -> str:
+    return f"MANAGES#{account_id}"
+
+
+class MessageTemplate(AccountsItem, discriminator="template"):
+    template_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    language = UnicodeAttribute()
+    category = UnicodeAttribute()
+    components = JSONAttribute(default=list)  # type: ignore[arg-type]
+    status = UnicodeAttribute(default="PENDING")
+    created_at = UnicodeAttribute()
+
+
+class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
+    request_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    current_partner_id = UnicodeAttribute(null=True)
+    target_partner_id = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="SUBMITTED")
+    created_at = UnicodeAttribute()
+
+
+class ScanCheckpoint(AccountsItem, discriminator="scan_checkpoint"):
+    """Where the risk scan got to, and the lease that keeps two runs from overlapping."""
+
+    checkpoint_at = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(default=0)
+    lease_owner = UnicodeAttribute(null=True)
+    runs = NumberAttribute(default=0)
+
+    @classmethod
+    def key(cls) -> tuple[str, str]:
+        return "SCAN", "CHECKPOINT"
+
+
+class RiskState(AccountsItem, discriminator="risk_state"):
+    """Per-account memory of the risk scan: what it has seen, so each run reads only new records.
+
+    ``recent_ids`` holds the ids of records inside the re-read overlap, so a record read twice is
+    counted once; ``version`` makes concurrent updates safe.
+    """
+
+    account_id = UnicodeAttribute()
+    first_seen_at = UnicodeAttribute()
+    state = JSONAttribute(default=dict)  # type: ignore[arg-type]
+    recent_ids = JSONAttribute(default=dict)  # type: ignore[arg-type]  # record_id -> at
+    version = VersionAttribute()
+
+    @classmethod
+    def key(cls, account_id: str) -> tuple[str, str]:
+        return account_pk(account_id), "RISK"
+
+
+# ------------------------------------------------------------------ Credentials table
+class Credential(Model):
+    """A bearer credential by the SHA-256 of its token: a user's access token or an API key.
+
+    It carries what the authorizer needs in one read: who, which account, which role, and the
+    user's OTP failure counter and lockout (each user has exactly one access token).
+    """
+
+    class Meta:
+        table_name = _str("CREDENTIALS_TABLE")
+        region = _region()
+
+    token_digest = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # user | api_key
+    account_id = UnicodeAttribute()
+    account_kind = UnicodeAttribute(default="client")  # client | partner
+    user_id = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    phone_number_id = UnicodeAttribute(null=True)
+    prefix = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")  # active | revoked
+    otp_failures = NumberAttribute(default=0)
+    otp_locked_until = NumberAttribute(null=True)  # epoch seconds
+    created_at = UnicodeAttribute()
+
+
+# ------------------------------------------------------------------ Challenges table
+class ChallengesItem(Model):
+    class Meta:
+        table_name = _str("CHALLENGES_TABLE")
+        region = _region()
+
+    pk = UnicodeAttribute(hash_key=True)
+    item_type = DiscriminatorAttribute()
+    ttl = TTLAttribute(null=True)
+
+
+class Challenge(ChallengesItem, discriminator="challenge"):
+    """One OTP challenge, bound to user, account, method, concrete path and body digest."""
+
+    challenge_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    action = UnicodeAttribute()
+    method = UnicodeAttribute()
+    path = UnicodeAttribute()
+    body_sha256 = UnicodeAttribute()
+    description = UnicodeAttribute()
+    channel = UnicodeAttribute()  # email | totp
+    destination = UnicodeAttribute(null=True)
+    code_digest = UnicodeAttribute(null=True)
+    code_seed = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    attempts = NumberAttribute(default=0)
+    used_at = NumberAttribute(null=True)
+    last_sent_at = NumberAttribute(null=True)
+    sends = NumberAttribute(default=0)
+    replay_notified = BooleanAttribute(default=False)
+    requester_ip = UnicodeAttribute(null=True)
+    requester_user_agent = UnicodeAttribute(null=True)
+
+
+class RateWindow(ChallengesItem, discriminator="rate"):
+    """Issue times of a user's recent challenges (a sliding window), optimistic-locked."""
+
+    issued = ListAttribute(of=NumberAttribute, default=list)  # type: ignore[arg-type]
+    version = VersionAttribute()
+
+
+class TotpState(ChallengesItem, discriminator="totp"):
+    """The last TOTP time step accepted for a user: a step is never accepted twice."""
+
+    last_step = NumberAttribute(default=0)
+
+
+# ------------------------------------------------------------------ Activity table
+class BucketIndex(GlobalSecondaryIndex["ActivityRecord"]):
+    """Reads one time bucket (``T#<yyyyMMddHH>#<shard>``) at a time, oldest first."""
+
+    class Meta:
+        index_name = "by_bucket"
+        projection = AllProjection()
+
+    bucket = UnicodeAttribute(hash_key=True)
+    bucket_sk = UnicodeAttribute(range_key=True)
+
+
+class ActivityRecord(Model):
+    """A usage record or security event (§Activity). Kept 90 days."""
+
+    class Meta:
+        table_name = _str("ACTIVITY_TABLE")
+        region = _region()
+
+    pk = UnicodeAttribute(hash_key=True)  # ACCOUNT#<account_id>
+    sk = UnicodeAttribute(range_key=True)  # <S|U>#<at>#<record_id>
+    bucket = UnicodeAttribute()
+    bucket_sk = UnicodeAttribute()
+    by_bucket = BucketIndex()
+    ttl = TTLAttribute(null=True)
+    record_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    at = UnicodeAttribute()
+    phone_number_id = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    # ``count`` in the item; renamed in Python because Model.count() is a classmethod.
+    msg_count = NumberAttribute(null=True, attr_name="count")
+    countries = MapAttribute(null=True)  # type: ignore[var-annotated]
+    ip = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    action = UnicodeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+
+
+# ------------------------------------------------------------------ Idempotency table
+class IdempotencyRecord(Model):
+    """The item Powertools Idempotency writes (its DynamoDBPersistenceLayer owns the fields)."""
+
+    class Meta:
+        table_name = _str("IDEMPOTENCY_TABLE")
+        region = _region()
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    data = UnicodeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    AccountsItem,
+    Credential,
+    ChallengesItem,
+    ActivityRecord,
+    IdempotencyRecord,
+)
+
+
+def item_to_dict(item: Model) -> dict[str, Any]:
+    """Plain dict of an item's attributes (for tests and debugging, never for responses)."""
+    return item.to_simple_dict()

@@ -1,0 +1,167 @@
+"""Change notices (§Notifications): what changed, who did it, from where, and what to do.
+
+Works on the old and new images of an Accounts item: only an item whose ``last_change`` is new
+is a change. Secrets never appear: API keys are shown by name and prefix, tokens not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wabaguard import mailer
+from wabaguard.config import settings
+from wabaguard.models import (
+    Account,
+    AccountsItem,
+    ApiKey,
+    MessageTemplate,
+    PartnerChangeRequest,
+    PhoneNumber,
+    User,
+)
+from wabaguard.urls import host_of
+
+PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
+
+
+@dataclass
+class Change:
+    """One change of one item, ready to be told to every recipient."""
+
+    change_id: str
+    kind: str
+    account_id: str
+    headline: str  # "The webhook URL of +49 30 1234567 (Acme Shoes) was changed"
+    subject: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    notify_partner: bool = False
+
+
+def load_image(image: dict[str, Any] | None) -> AccountsItem | None:
+    """An item from a stream image (DynamoDB JSON), typed by its discriminator."""
+    if not image:
+        return None
+    return AccountsItem.from_raw_data(image)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _phone_display(phone_number_id: str) -> str:
+    try:
+        return PhoneNumber.get(*PhoneNumber.key(phone_number_id)).display
+    except PhoneNumber.DoesNotExist:
+        return phone_number_id
+
+
+def describe(old: AccountsItem | None, new: AccountsItem | None, account: Account) -> Change | None:
+    """The change between two images, or None when the item's ``last_change`` did not change."""
+    if new is None or new.last_change is None:
+        return None
+    if old is not None and old.last_change is not None and old.last_change.change_id == new.last_change.change_id:
+        return None
+    lc = new.last_change
+    name = account.name
+    kind = lc.kind
+    facts: list[tuple[str, str]] = []
+    partner = False
+    if isinstance(new, PhoneNumber) and kind == "profile_updated":
+        before = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
+        after = new.profile or {}
+        for key in PROFILE_FIELDS:
+            if before.get(key) != after.get(key):
+                facts.append((f"Profile {key}", f"{_fmt(before.get(key))} → {_fmt(after.get(key))}"))
+        headline = f"The business profile of {new.display} ({name}) was changed"
+        subject = f"Business profile of {new.display} changed"
+    elif isinstance(new, PhoneNumber) and kind == "webhook_url_set":
+        before_url = old.webhook_url if isinstance(old, PhoneNumber) else None
+        facts.append(("Webhook URL", f"{_fmt(before_url)} → {_fmt(new.webhook_url)}"))
+        old_host, new_host = host_of(before_url), host_of(new.webhook_url)
+        if old_host != new_host:
+            facts.append(("WEBHOOK HOST CHANGED", f"{_fmt(old_host)} → {_fmt(new_host)}"))
+        else:
+            facts.append(("Webhook host", f"{_fmt(new_host)} (unchanged)"))
+        headline = f"The webhook URL of {new.display} ({name}) was set to a new address"
+        subject = f"Webhook URL of {new.display} changed to host {new_host}"
+    elif isinstance(new, ApiKey) and kind in ("api_key_created", "api_key_revoked"):
+        display = _phone_display(new.phone_number_id)
+        facts += [("API key", f"{new.name or '(no name)'} · prefix {new.prefix}"), ("Phone number", display)]
+        verb = "created" if kind == "api_key_created" else "revoked"
+        headline = f"An API key for {display} ({name}) was {verb}"
+        subject = f"API key {new.prefix}… {verb} for {display}"
+    elif isinstance(new, MessageTemplate):
+        facts += [("Template", new.name), ("Language", new.language), ("Category", new.category)]
+        headline = f'A message template "{new.name}" was created for {name}'
+        subject = f"Message template {new.name} created for {name}"
+    elif isinstance(new, PartnerChangeRequest):
+        facts += [("Current Partner", _fmt(new.current_partner_id)), ("Requested Partner", new.target_partner_id)]
+        if new.reason:
+            facts.append(("Reason given", new.reason))
+        headline = f"A request to move {name} to another Partner was submitted"
+        subject = f"Partner change requested for {name}"
+        partner = True
+    elif isinstance(new, User) and kind in ("user_added", "user_removed"):
+        facts += [("User", new.email), ("Role", new.role)]
+        verb = "added to" if kind == "user_added" else "removed from"
+        headline = f"{new.email} was {verb} {name}"
+        subject = f"User {new.email} {verb} {name}"
+    elif isinstance(new, User) and kind == "totp_enrolled":
+        facts.append(("User", new.email))
+        headline = f"{new.email} enrolled a new authenticator app for {name}"
+        subject = f"New authenticator app for {new.email}"
+    elif isinstance(new, User) and kind == "otp_locked":
+        facts += [("User", new.email), ("Locked until", _fmt(new.otp_locked_until))]
+        headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"
+        subject = f"OTP lockout for {new.email}"
+    else:
+        facts.append(("Change", kind))
+        headline = f"A security-relevant change ({kind}) happened on {name}"
+        subject = f"Security change on {name}"
+    return Change(lc.change_id, kind, account.account_id, headline, f"[wabaguard] {subject}", facts, partner)
+
+
+def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
+    lc = item.last_change
+    assert lc is not None
+    who = lc.by_email or (f"API key {lc.by_key_prefix}" if lc.by_key_prefix else "wabaguard")
+    return [
+        ("Changed by", who),
+        ("IP address", lc.ip or "unknown"),
+        ("User agent", lc.user_agent or "unknown"),
+        ("Country", lc.country or "unknown"),
+        ("Time (UTC)", lc.at),
+    ]
+
+
+def recipients(account: Account, change: Change) -> list[str]:
+    """Every active user of the account, plus the managing Partner's admins where it matters."""
+    from wabaguard.actions import active_users
+
+    emails = [u.email for u in active_users(account.account_id)]
+    if change.notify_partner and account.partner_id:
+        emails += [u.email for u in active_users(account.partner_id) if u.role == "admin"]
+    seen: set[str] = set()
+    return [e for e in emails if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
+
+
+def render(to: str, change: Change, item: AccountsItem) -> mailer.Email:
+    cfg = settings()
+    return mailer.render(
+        to,
+        change.subject,
+        [f"{change.headline}.", "If you or a colleague made this change, no action is needed."],
+        [*change.facts, *actor_facts(item)],
+        [
+            "If this change was not expected, act now: revoke the API keys of your phone numbers, "
+            "change the credentials of every user, check the webhook URL, and write to "
+            f"{cfg.support_email}.",
+            f"Review your account's security events at {cfg.public_base_url}.",
+            f"Change id: {change.change_id}",
+        ],
+    )

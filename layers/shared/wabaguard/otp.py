@@ -1,0 +1,559 @@
+"""OTP challenges (§OTP): issue one for an exact request, resend it, and consume it once.
+
+Invariants are settled by DynamoDB conditions, not by reading first and writing after: a
+challenge is consumed by one conditional update (unused, unexpired, attempts left, same user /
+method / path), wrong codes are counted with atomic ``ADD``, and a TOTP step is spent with a
+condition on the last step accepted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from wabaguard import activity, clock, mailer
+from wabaguard.activity import RequestMeta
+from wabaguard.aws import client, kms_decrypt, pepper
+from wabaguard.config import API_STAGE, settings
+from wabaguard.errors import InvalidRequest, NotFound, OtpDenied, RateLimited, Unavailable
+from wabaguard.models import (
+    Challenge,
+    Credential,
+    RateWindow,
+    TotpState,
+    User,
+    account_pk,
+    challenge_pk,
+    iso,
+    rate_pk,
+    totp_pk,
+    user_sk,
+)
+from wabaguard.principal import Principal
+from wabaguard.security import code_digest, derive_code, looks_like_code, mask_email, new_code_seed, same_digest
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _condition_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) in (CONDITION_FAILED, "TransactionCanceledException")
+
+
+def _now(now: float | None) -> float:
+    return clock.now() if now is None else now
+
+
+# ====================================================================== issuing
+def issue(
+    principal: Principal,
+    method: str,
+    path: str,
+    body: Any,
+    channel: str | None,
+    meta: RequestMeta,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Create a challenge for exactly ``method path body`` and deliver its code."""
+    from wabaguard import actions, routes  # pydantic lives behind actions; the authorizer never imports it
+    from wabaguard.access import load_user
+
+    t = _now(now)
+    cfg = settings()
+    if "?" in path or "#" in path:
+        raise InvalidRequest("path", "must be a path without query string or fragment")
+    if not path.startswith(f"/{API_STAGE}/"):
+        raise InvalidRequest("path", f"must start with /{API_STAGE}/")
+    matched = routes.match(method, path)
+    if matched is None:
+        names = ", ".join(f"{a.method} {a.pattern}" for a in routes.KEY_ACTIONS)
+        raise InvalidRequest("path", f"{method} {path} is not a key action (key actions: {names})")
+    action, params = matched
+    prepared = actions.prepare(principal, action.name, params, body)
+
+    user = load_user(principal.account_id, principal.user_id or "")
+    if user.otp_locked_until and user.otp_locked_until > iso(t):
+        raise OtpDenied("otp_locked", f"OTP is locked until {user.otp_locked_until} after repeated wrong codes")
+    if channel == "totp" and not user.totp_enabled:
+        raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
+    use_channel = "totp" if user.totp_enabled and channel != "email" else "email"
+
+    _reserve_slot(user.user_id, t)
+    challenge_id = new_challenge_id()
+    seed = new_code_seed() if use_channel == "email" else None
+    expires = t + cfg.otp_lifetime_seconds
+    from wabaguard.security import body_digest
+
+    ch = Challenge(
+        challenge_pk(challenge_id),
+        challenge_id=challenge_id,
+        user_id=user.user_id,
+        account_id=principal.account_id,
+        action=action.name,
+        method=action.method,
+        path=path,
+        body_sha256=body_digest(body),
+        description=prepared.description,
+        channel=use_channel,
+        destination=mask_email(user.email) if use_channel == "email" else "authenticator app",
+        created_at=int(t),
+        expires_at=int(expires),
+        ttl=datetime.fromtimestamp(expires + 86400, tz=UTC),
+        attempts=0,
+        last_sent_at=int(t) if use_channel == "email" else None,
+        sends=1 if use_channel == "email" else 0,
+        requester_ip=meta.ip,
+        requester_user_agent=meta.user_agent,
+    )
+    if seed is not None:
+        p = pepper()
+        ch.code_seed = seed
+        ch.code_digest = code_digest(p, challenge_id, derive_code(p, challenge_id, seed))
+    try:
+        ch.save(condition=Challenge.pk.does_not_exist())
+    except PutError:
+        _release_slot(user.user_id, t)
+        raise
+    if seed is not None:
+        try:
+            mailer.send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
+        except mailer.MailError:
+            _discard(ch)
+            _release_slot(user.user_id, t)
+            raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
+    return challenge_view(ch, t)
+
+
+def new_challenge_id() -> str:
+    import secrets
+
+    return f"ch_{secrets.token_hex(16)}"
+
+
+def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
+    return {
+        "challenge_id": ch.challenge_id,
+        "action": ch.action,
+        "method": ch.method,
+        "path": ch.path,
+        "description": ch.description,
+        "channel": ch.channel,
+        "destination": ch.destination,
+        "expires_at": iso(ch.expires_at),
+        "expires_in": max(0, int(ch.expires_at - now)),
+    }
+
+
+def _discard(ch: Challenge) -> None:
+    """Delete a challenge whose code never left (the SES send failed): nothing usable remains."""
+    try:
+        ch.delete()
+    except DeleteError:
+        # Still unusable: mark it dead so it can never be consumed.
+        ch.update(actions=[Challenge.attempts.set(10**6)])
+
+
+def _reserve_slot(user_id: str, t: float) -> None:
+    """Sliding-window rate limit (optimistic locking on the window item)."""
+    cfg = settings()
+    for _ in range(5):
+        try:
+            window = RateWindow.get(rate_pk(user_id), consistent_read=True)
+        except RateWindow.DoesNotExist:
+            window = RateWindow(rate_pk(user_id))
+        issued: list[float] = [float(x) for x in window.issued or []]  # type: ignore[arg-type]
+        recent = sorted(x for x in issued if x > t - cfg.otp_rate_window_seconds)
+        if len(recent) >= cfg.otp_challenges_per_window:
+            retry = recent[0] + cfg.otp_rate_window_seconds - t
+            raise RateLimited(
+                f"at most {cfg.otp_challenges_per_window} challenges per "
+                f"{cfg.otp_rate_window_seconds // 60} minutes; try again in {int(retry) + 1} s",
+                retry_after=int(retry) + 1,
+            )
+        window.issued = [*recent, t]  # type: ignore[list-item]
+        window.ttl = datetime.fromtimestamp(t + cfg.otp_rate_window_seconds, tz=UTC)
+        try:
+            window.save()  # VersionAttribute makes this conditional
+            return
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
+    raise Unavailable("too many concurrent challenge requests; try again")
+
+
+def _release_slot(user_id: str, t: float) -> None:
+    for _ in range(5):
+        try:
+            window = RateWindow.get(rate_pk(user_id), consistent_read=True)
+        except RateWindow.DoesNotExist:
+            return
+        if t not in (window.issued or []):
+            return
+        window.issued = [x for x in window.issued if x != t]
+        try:
+            window.save()
+            return
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
+
+
+def resend(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
+    """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
+    t = _now(now)
+    cfg = settings()
+    try:
+        ch = Challenge.get(challenge_pk(challenge_id), consistent_read=True)
+    except Challenge.DoesNotExist:
+        raise NotFound(f"challenge {challenge_id} does not exist") from None
+    if ch.user_id != principal.user_id:
+        raise NotFound(f"challenge {challenge_id} does not exist")
+    _refuse_closed(ch, t)
+    if ch.channel != "email" or not ch.code_seed:
+        raise InvalidRequest("channel", "this challenge is answered with your authenticator app; nothing to resend")
+    previous = ch.last_sent_at or 0
+    try:
+        ch.update(
+            actions=[Challenge.last_sent_at.set(int(t)), Challenge.sends.add(1)],
+            condition=(Challenge.last_sent_at <= int(t) - cfg.otp_resend_seconds) & Challenge.used_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not _condition_failed(exc):
+            raise
+        retry = int(previous + cfg.otp_resend_seconds - t) + 1
+        raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
+    user = User.get(account_pk(principal.account_id), user_sk(ch.user_id))
+    try:
+        mailer.send(code_email(user.email, ch, derive_code(pepper(), ch.challenge_id, ch.code_seed)))
+    except mailer.MailError:
+        ch.update(actions=[Challenge.last_sent_at.set(previous)])
+        raise Unavailable("the email could not be sent; try again") from None
+    return challenge_view(ch, t)
+
+
+def _refuse_closed(ch: Challenge, t: float) -> None:
+    if ch.used_at:
+        raise OtpDenied("otp_used", "this challenge was already used")
+    if ch.expires_at <= t:
+        raise OtpDenied("otp_expired", "this challenge has expired; request a new one")
+    if ch.attempts >= settings().otp_max_attempts:
+        raise OtpDenied("otp_locked", "too many wrong codes; request a new challenge")
+
+
+# ====================================================================== verifying
+@dataclass(frozen=True)
+class Approval:
+    """What the authorizer passes on: the consumed challenge and the body it approved."""
+
+    challenge_id: str
+    action: str
+    body_sha256: str
+
+
+def fetch(token_digest: str, challenge_id: str | None) -> tuple[Credential | None, Challenge | None]:
+    """The credential and (optionally) the challenge in one BatchGetItem, strongly consistent."""
+    cfg = settings()
+    request: dict[str, Any] = {
+        cfg.credentials_table: {"Keys": [{"token_digest": {"S": token_digest}}], "ConsistentRead": True}
+    }
+    if challenge_id:
+        request[cfg.challenges_table] = {
+            "Keys": [{"pk": {"S": challenge_pk(challenge_id)}}],
+            "ConsistentRead": True,
+        }
+    found: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(4):
+        out = client("dynamodb").batch_get_item(RequestItems=request)
+        for table, items in out.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        request = out.get("UnprocessedKeys") or {}
+        if not request:
+            break
+    else:
+        raise RuntimeError("DynamoDB left keys unprocessed; failing closed")
+    creds = found.get(cfg.credentials_table, [])
+    chs = found.get(cfg.challenges_table, [])
+    cred = Credential.from_raw_data(creds[0]) if creds else None
+    ch = None
+    if chs and chs[0].get("item_type", {}).get("S") == "challenge":
+        ch = Challenge.from_raw_data(chs[0])
+    return cred, ch
+
+
+def verify(
+    cred: Credential,
+    ch: Challenge | None,
+    code: str,
+    method: str,
+    path: str,
+    meta: RequestMeta,
+    now: float | None = None,
+) -> Approval:
+    """Consume ``ch`` for this user's request, or raise OtpDenied with the §OTP reason."""
+    t = _now(now)
+    cfg = settings()
+    if cred.otp_locked_until and cred.otp_locked_until > t:
+        raise OtpDenied("otp_locked", f"OTP is locked until {iso(cred.otp_locked_until)} after repeated wrong codes")
+    if ch is None or ch.user_id != cred.user_id:
+        _failure_event(cred, meta, t, "challenge of another user or unknown")
+        raise OtpDenied("otp_mismatch", "this challenge was not issued to you")
+    if ch.used_at:
+        raise _replayed(cred, ch, meta, t)
+    if ch.method != method or ch.path != path:
+        _failure_event(cred, meta, t, f"challenge for {ch.method} {ch.path} used on {method} {path}")
+        raise OtpDenied("otp_mismatch", f"this challenge approves {ch.method} {ch.path} only")
+    if ch.expires_at <= t:
+        raise OtpDenied("otp_expired", "this challenge has expired; request a new one")
+    if ch.attempts >= cfg.otp_max_attempts:
+        raise OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
+
+    if ch.channel == "totp":
+        step = _totp_step(cred, code, t)
+        if step is None:
+            raise _wrong_code(cred, ch, meta, t)
+        _consume_totp(cred, ch, step, meta, t)
+    else:
+        digest = code_digest(pepper(), ch.challenge_id, code) if looks_like_code(code) else None
+        if not same_digest(ch.code_digest, digest):
+            raise _wrong_code(cred, ch, meta, t)
+        _consume(cred, ch, method, path, meta, t, extra=Challenge.code_digest == ch.code_digest)
+
+    if cred.otp_failures:
+        cred.update(actions=[Credential.otp_failures.set(0)])
+    return Approval(ch.challenge_id, ch.action, ch.body_sha256)
+
+
+def _consume_condition(cred: Credential, method: str, path: str, t: float) -> Any:
+    return (
+        Challenge.used_at.does_not_exist()
+        & (Challenge.attempts < settings().otp_max_attempts)
+        & (Challenge.expires_at > int(t))
+        & (Challenge.user_id == cred.user_id)
+        & (Challenge.method == method)
+        & (Challenge.path == path)
+    )
+
+
+def _consume(cred: Credential, ch: Challenge, method: str, path: str, meta: RequestMeta, t: float, extra: Any) -> None:
+    try:
+        ch.update(actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, method, path, t) & extra)
+    except UpdateError as exc:
+        if not _condition_failed(exc):
+            raise
+        raise _lost_race(cred, ch, meta, t) from None
+
+
+def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta, t: float) -> None:
+    try:
+        with TransactWrite() as tx:
+            tx.update(
+                ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
+            )
+            tx.update(
+                TotpState(totp_pk(cred.user_id or "")),
+                actions=[TotpState.last_step.set(step)],
+                condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
+            )
+    except TransactWriteError as exc:
+        if not _condition_failed(exc):
+            raise
+        fresh = Challenge.get(ch.pk, consistent_read=True)
+        if fresh.used_at:
+            raise _replayed(cred, fresh, meta, t) from None
+        # The step was spent already (a code seen by someone else, or used twice).
+        raise _wrong_code(cred, fresh, meta, t, "authenticator code already used") from None
+
+
+def _lost_race(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
+    fresh = Challenge.get(ch.pk, consistent_read=True)
+    if fresh.used_at:
+        return _replayed(cred, fresh, meta, t)
+    if fresh.expires_at <= t:
+        return OtpDenied("otp_expired", "this challenge has expired; request a new one")
+    return OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
+
+
+def _totp_step(cred: Credential, code: str, t: float) -> int | None:
+    from wabaguard.actions import matching_totp_step
+
+    if not looks_like_code(code):
+        return None
+    user = User.get(account_pk(cred.account_id), user_sk(cred.user_id or ""))
+    if not user.totp_secret_enc:
+        return None
+    secret = kms_decrypt(user.totp_secret_enc, {"user_id": user.user_id, "purpose": "totp"})
+    return matching_totp_step(secret, code, datetime.fromtimestamp(t, tz=UTC))
+
+
+def _failure_event(cred: Credential, meta: RequestMeta, t: float, detail: str) -> None:
+    activity.record(
+        cred.account_id, "otp_failed", meta, at=datetime.fromtimestamp(t, tz=UTC), user_id=cred.user_id, detail=detail
+    )
+
+
+def _wrong_code(cred: Credential, ch: Challenge, meta: RequestMeta, t: float, detail: str = "wrong code") -> OtpDenied:
+    """Count a wrong code on the challenge and on the user; lock the user after too many."""
+    cfg = settings()
+    try:
+        ch.update(
+            actions=[Challenge.attempts.add(1)],
+            condition=(Challenge.attempts < cfg.otp_max_attempts) & Challenge.used_at.does_not_exist(),
+        )
+        attempts_left = max(0, cfg.otp_max_attempts - int(ch.attempts))
+        dead = False
+    except UpdateError as exc:
+        if not _condition_failed(exc):
+            raise
+        attempts_left, dead = 0, True
+    _failure_event(cred, meta, t, detail)
+    cred.update(actions=[Credential.otp_failures.add(1)])
+    if cred.otp_failures >= cfg.otp_lockout_failures:
+        _lock(cred, meta, t)
+        return OtpDenied(
+            "otp_locked",
+            f"too many wrong codes: OTP is locked for {cfg.otp_lockout_seconds // 60} minutes and you were emailed",
+        )
+    if dead:
+        return OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
+    return OtpDenied("otp_invalid", "the code is not correct", attempts_left=attempts_left)
+
+
+def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
+    cfg = settings()
+    until = int(t) + cfg.otp_lockout_seconds
+    try:
+        cred.update(
+            actions=[Credential.otp_locked_until.set(until), Credential.otp_failures.set(0)],
+            condition=Credential.otp_locked_until.does_not_exist() | (Credential.otp_locked_until <= int(t)),
+        )
+    except UpdateError as exc:
+        if _condition_failed(exc):
+            return  # someone else locked it a moment ago (and sent the email)
+        raise
+    at = datetime.fromtimestamp(t, tz=UTC)
+    activity.record(
+        cred.account_id,
+        "otp_locked",
+        meta,
+        at=at,
+        user_id=cred.user_id,
+        detail=f"{cfg.otp_lockout_failures} wrong codes in a row",
+    )
+    from wabaguard.models import ChangeRecord
+    from wabaguard.security import new_id
+
+    user = User(account_pk(cred.account_id), user_sk(cred.user_id or ""))
+    user.update(
+        actions=[
+            User.otp_locked_until.set(iso(until)),
+            User.last_change.set(
+                ChangeRecord(
+                    change_id=new_id("chg"),
+                    kind="otp_locked",
+                    at=iso(at),
+                    by_user_id=cred.user_id,
+                    by_email=cred.email,
+                    ip=meta.ip,
+                    user_agent=meta.user_agent,
+                    country=meta.country,
+                )
+            ),
+        ]
+    )
+    try:
+        mailer.send(lockout_email(cred.email or "", until, meta, at))
+    except mailer.MailError:
+        pass  # the account notice (stream) still tells every user; the lock itself holds
+
+
+def _replayed(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
+    """A used challenge came back: record it and warn the user once per challenge."""
+    at = datetime.fromtimestamp(t, tz=UTC)
+    activity.record(
+        cred.account_id,
+        "otp_replayed",
+        meta,
+        at=at,
+        user_id=cred.user_id,
+        detail=f"challenge {ch.challenge_id} for {ch.method} {ch.path}",
+    )
+    try:
+        ch.update(
+            actions=[Challenge.replay_notified.set(True)],
+            condition=Challenge.replay_notified.does_not_exist() | (Challenge.replay_notified != True),  # noqa: E712
+        )
+        notify = True
+    except UpdateError as exc:
+        if not _condition_failed(exc):
+            raise
+        notify = False
+    if notify and cred.email:
+        try:
+            mailer.send(replay_email(cred.email, ch, meta, at))
+        except mailer.MailError:
+            pass  # the activity record above still raises the signal for the risk scan
+    return OtpDenied("otp_used", "this challenge was already used; request a new one")
+
+
+# ====================================================================== emails
+def _footer() -> list[str]:
+    cfg = settings()
+    return [
+        "If this was not you, do not share the code. Someone may have your password or token: "
+        f"change your credentials, revoke your API keys and write to {cfg.support_email}.",
+        f"wabaguard · {cfg.public_base_url}",
+    ]
+
+
+def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
+    facts = [
+        ("Request", f"{ch.method} {ch.path}"),
+        ("Requested from IP", ch.requester_ip or "unknown"),
+        ("User agent", ch.requester_user_agent or "unknown"),
+        ("Code expires", iso(ch.expires_at)),
+    ]
+    return mailer.render(
+        to,
+        f"Your wabaguard code to approve: {ch.description}"[:200],
+        [
+            f"Someone signed in as you asked to: {ch.description}.",
+            f"Your one-time code is {code}. It approves exactly this request, once, until {iso(ch.expires_at)}.",
+        ],
+        facts,
+        _footer(),
+    )
+
+
+def replay_email(to: str, ch: Challenge, meta: RequestMeta, at: datetime) -> mailer.Email:
+    return mailer.render(
+        to,
+        "Warning: an approval code of yours was used twice",
+        [
+            f'The code you used to approve "{ch.description}" was presented again at {iso(at)}. '
+            "Codes work once, so nothing was done, but it means the code or the request was "
+            "intercepted — by malware, a proxy or someone with access to your mailbox or session.",
+        ],
+        [
+            ("From IP", meta.ip or "unknown"),
+            ("User agent", meta.user_agent or "unknown"),
+            ("Challenge", ch.challenge_id),
+        ],
+        _footer(),
+    )
+
+
+def lockout_email(to: str, until: int, meta: RequestMeta, at: datetime) -> mailer.Email:
+    cfg = settings()
+    return mailer.render(
+        to,
+        "Your wabaguard one-time passwords are locked",
+        [
+            f"{cfg.otp_lockout_failures} wrong codes were entered in a row, the last at {iso(at)}. "
+            f"Key actions are locked for your user until {iso(until)}.",
+        ],
+        [("Last attempt from IP", meta.ip or "unknown"), ("User agent", meta.user_agent or "unknown")],
+        _footer(),
+    )

@@ -1,0 +1,65 @@
+"""Who is calling: built by the authorizer from a credential, rebuilt by handlers from its context."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from wabaguard.models import Credential
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # user | api_key
+    account_id: str
+    account_kind: str  # client | partner
+    user_id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    key_id: str | None = None
+    phone_number_id: str | None = None
+    prefix: str | None = None
+
+    @property
+    def is_user(self) -> bool:
+        return self.kind == "user"
+
+    @property
+    def is_partner(self) -> bool:
+        return self.account_kind == "partner"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_user and self.role == "admin"
+
+    @property
+    def principal_id(self) -> str:
+        return (self.user_id if self.is_user else self.key_id) or "anonymous"
+
+    def label(self) -> str:
+        """How notices name the actor: the user's email or ``API key <prefix>``."""
+        return self.email if self.is_user and self.email else f"API key {self.prefix}"
+
+    @classmethod
+    def from_credential(cls, cred: Credential) -> Principal:
+        return cls(
+            kind=cred.kind,
+            account_id=cred.account_id,
+            account_kind=cred.account_kind,
+            user_id=cred.user_id,
+            email=cred.email,
+            role=cred.role,
+            key_id=cred.key_id,
+            phone_number_id=cred.phone_number_id,
+            prefix=cred.prefix,
+        )
+
+    def context(self) -> dict[str, str]:
+        """Authorizer context: strings only (API Gateway drops nested values)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_context(cls, ctx: dict[str, object]) -> Principal:
+        fields = {f: ctx.get(f) for f in cls.__dataclass_fields__}
+        if not fields.get("kind") or not fields.get("account_id"):
+            raise ValueError("authorizer context lacks the principal")
+        return cls(**{k: (str(v) if v is not None else None) for k, v in fields.items()})  # type: ignore[arg-type]

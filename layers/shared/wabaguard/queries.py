@@ -1,0 +1,122 @@
+"""Reads of §API: who am I, a phone number, an account's users and its audit log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import timedelta
+from typing import Any
+
+from wabaguard import clock
+from wabaguard.access import load_account, require_account, require_phone
+from wabaguard.actions import active_users, phone_view, user_view
+from wabaguard.activity import SECURITY_KINDS, parse_at, public_view
+from wabaguard.errors import InvalidRequest
+from wabaguard.models import Account, ActivityRecord, Link, account_pk
+from wabaguard.principal import Principal
+
+STALE_AFTER = timedelta(days=90)
+
+
+def me(principal: Principal) -> dict[str, Any]:
+    account = load_account(principal.account_id)
+    out: dict[str, Any] = {
+        "kind": principal.kind,
+        "account": {"account_id": account.account_id, "name": account.name, "kind": account.kind},
+    }
+    if principal.is_user:
+        out.update(user_id=principal.user_id, email=principal.email, role=principal.role)
+    else:
+        out.update(key_id=principal.key_id, prefix=principal.prefix, phone_number_id=principal.phone_number_id)
+    if account.kind == "partner":
+        out["managed_accounts"] = [
+            {"account_id": a.account_id, "name": a.name} for a in managed_accounts(account.account_id)
+        ]
+    else:
+        out["phone_numbers"] = [
+            {"phone_number_id": link.target_id, "display": link.display} for link in phones_of(account.account_id)
+        ]
+    return out
+
+
+def managed_accounts(partner_id: str) -> list[Account]:
+    """Client accounts a Partner manages, through its ``MANAGES#`` links."""
+    links = Link.query(account_pk(partner_id), Link.sk.startswith("MANAGES#"))
+    keys = [Account.key(link.target_id) for link in links]
+    return list(Account.batch_get(keys)) if keys else []
+
+
+def phones_of(account_id: str) -> list[Link]:
+    """An account's phone numbers (id and display), through its ``PHONE#`` links."""
+    return list(Link.query(account_pk(account_id), Link.sk.startswith("PHONE#")))
+
+
+def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:
+    phone, _ = require_phone(principal, phone_number_id)
+    return phone_view(phone)
+
+
+def users(principal: Principal, account_id: str) -> dict[str, Any]:
+    require_account(principal, account_id)
+    last_seen = _last_seen(account_id)
+    now = clock.utcnow()
+    out = []
+    for user in active_users(account_id):
+        seen = last_seen.get(user.user_id)
+        since = parse_at(seen or user.created_at)
+        out.append(user_view(user, seen, stale=now - since > STALE_AFTER))
+    return {"account_id": account_id, "users": out}
+
+
+def _last_seen(account_id: str, scan_limit: int = 500) -> dict[str, str]:
+    """Last security event per user, from the newest ``scan_limit`` events of the account."""
+    seen: dict[str, str] = {}
+    for item in ActivityRecord.query(
+        account_pk(account_id), ActivityRecord.sk.startswith("S#"), scan_index_forward=False, limit=scan_limit
+    ):
+        if item.user_id and item.user_id not in seen:
+            seen[item.user_id] = item.at
+    return seen
+
+
+def security_events(principal: Principal, account_id: str, limit: str | None, cursor: str | None) -> dict[str, Any]:
+    """The audit log, newest first, ``limit`` per page, with an opaque ``next_cursor``."""
+    require_account(principal, account_id)
+    try:
+        page = int(limit) if limit is not None else 50
+    except ValueError:
+        raise InvalidRequest("limit", "must be an integer") from None
+    if not 1 <= page <= 100:
+        raise InvalidRequest("limit", "must be between 1 and 100")
+    start = _decode_cursor(cursor, account_id) if cursor else None
+    result = ActivityRecord.query(
+        account_pk(account_id),
+        ActivityRecord.sk.startswith("S#"),
+        scan_index_forward=False,
+        limit=page,
+        last_evaluated_key=start,
+        page_size=page,
+    )
+    events = [public_view(item) for item in result if item.kind in SECURITY_KINDS]
+    nxt = result.last_evaluated_key
+    return {
+        "account_id": account_id,
+        "events": events,
+        "next_cursor": _encode_cursor(nxt) if nxt and len(events) == page else None,
+    }
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"pk": key["pk"]["S"], "sk": key["sk"]["S"]}).encode()).decode()
+
+
+def _decode_cursor(cursor: str, account_id: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"==="))
+        pk, sk = str(data["pk"]), str(data["sk"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise InvalidRequest("cursor", "is not a cursor this API returned") from None
+    if pk != account_pk(account_id) or not sk.startswith("S#"):
+        raise InvalidRequest("cursor", "belongs to another listing")
+    return {"pk": {"S": pk}, "sk": {"S": sk}}

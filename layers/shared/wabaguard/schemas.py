@@ -1,0 +1,190 @@
+"""Request bodies of §API as pydantic models: strict types, unknown fields refused.
+
+Used by ``account_api`` (Event Handler validation) and by ``otp_challenge``, which validates the
+body of the request a user wants to approve *before* any code is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wabaguard.errors import InvalidRequest
+from wabaguard.urls import UnsafeUrl, check_public_https_url
+
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("must be an email address")
+    return value.lower()
+
+
+class TemplateCreate(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")]
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")]
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+    components: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10)]
+
+
+class ProfileUpdate(Strict):
+    about: Annotated[str, Field(min_length=1, max_length=139)] | None = None
+    address: Annotated[str, Field(max_length=256)] | None = None
+    description: Annotated[str, Field(max_length=512)] | None = None
+    email: Annotated[str, Field(max_length=128)] | None = None
+    vertical: Annotated[str, Field(pattern=r"^[A-Z_]{2,40}$")] | None = None
+    websites: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=2)] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        return None if value is None else _email(value)
+
+    @field_validator("websites")
+    @classmethod
+    def _check_websites(cls, value: list[str] | None) -> list[str] | None:
+        for url in value or []:
+            if not re.match(r"^https?://[^\s/$.?#].[^\s]*$", url):
+                raise ValueError("each website must be an http(s) URL")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        out = self.model_dump(exclude_unset=True)
+        if not out:
+            raise InvalidRequest("body", "name at least one profile field to change")
+        return out
+
+
+class WebhookChange(Strict):
+    url: Annotated[str, Field(max_length=2048)]
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            return check_public_https_url(value)
+        except UnsafeUrl as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class PartnerChange(Strict):
+    target_partner_id: Annotated[str, Field(pattern=_ID)]
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ApiKeyCreate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class UserAdd(Strict):
+    email: Annotated[str, Field(max_length=254)]
+    role: Literal["admin", "member"]
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        return _email(value)
+
+
+class Empty(Strict):
+    """Actions without a body accept none (or ``{}``)."""
+
+
+class TotpConfirm(Strict):
+    code: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+
+
+class ChallengeRequest(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: Annotated[str, Field(min_length=1, max_length=512)]
+    body: dict[str, Any] | None = None
+    channel: Literal["email", "totp"] | None = None
+
+
+BODY_SCHEMAS: dict[str, type[Strict]] = {
+    "create_template": TemplateCreate,
+    "update_profile": ProfileUpdate,
+    "set_webhook_url": WebhookChange,
+    "request_partner_change": PartnerChange,
+    "create_api_key": ApiKeyCreate,
+    "add_user": UserAdd,
+    "remove_user": Empty,
+    "enroll_totp": Empty,
+}
+
+
+def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidRequest:
+    """The first validation error as a 400 naming its field."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+    field = ".".join(p for p in (prefix, loc) if p) or prefix or "body"
+    message = str(err.get("msg", "is invalid"))
+    if err.get("type") == "extra_forbidden":
+        message = "is not a known field"
+    elif err.get("type") == "missing":
+        message = "is required"
+    return InvalidRequest(field, message.removeprefix("Value error, "))
+
+
+def parse(model: type[Strict], body: Any, prefix: str = "") -> Any:
+    """Validate ``body`` against ``model``; raise InvalidRequest naming the field."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidRequest(prefix or "body", "must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise invalid_from(exc, prefix) from None
+
+
+_COUNTRY = r"^[A-Z]{2}$"
+
+
+class ActivityIn(Strict):
+    """One §Activity record as producers send it."""
+
+    account_id: Annotated[str, Field(pattern=_ID)]
+    kind: Literal["messages_sent", "api_request", "login", "otp_failed", "otp_locked", "key_action"]
+    at: Annotated[str, Field(min_length=10, max_length=40)]
+    record_id: Annotated[str, Field(pattern=_ID)] | None = None
+    phone_number_id: Annotated[str, Field(pattern=_ID)] | None = None
+    key_id: Annotated[str, Field(pattern=_ID)] | None = None
+    user_id: Annotated[str, Field(pattern=_ID)] | None = None
+    count: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    countries: dict[Annotated[str, Field(pattern=_COUNTRY)], Annotated[int, Field(ge=0, le=10**9)]] | None = None
+    ip: Annotated[str, Field(max_length=45)] | None = None
+    country: Annotated[str, Field(pattern=_COUNTRY)] | None = None
+    user_agent: Annotated[str, Field(max_length=512)] | None = None
+    action: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _check_at(cls, value: str) -> str:
+        from wabaguard.activity import parse_at
+
+        try:
+            parse_at(value)
+        except ValueError as exc:
+            raise ValueError("must be an ISO 8601 timestamp") from exc
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _check_ip(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError as exc:
+            raise ValueError("must be an IP address") from exc

@@ -1,0 +1,106 @@
+"""Handler glue shared by the HTTP functions: one place maps domain errors to JSON responses and
+reads the caller and request metadata out of API Gateway's event. No domain decisions here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from wabaguard.activity import RequestMeta
+from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, WabaguardError
+from wabaguard.principal import Principal
+from wabaguard.security import body_digest, parse_json_body, same_digest
+
+MAX_BODY = 64 * 1024
+logger = Logger(child=True)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body) if body is not None else "",
+        headers=headers or {},
+    )
+
+
+def error_response(exc: WabaguardError) -> Response:
+    return json_response(exc.status, exc.body(), exc.headers)
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    """A resolver with validation, our error mapping and JSON 404/405/500 bodies."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(WabaguardError)
+    def _domain(exc: WabaguardError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response:
+        err = (exc.errors() or [{}])[0]
+        loc = [str(p) for p in err.get("loc", ())]
+        field = ".".join(loc[1:] if loc and loc[0] in ("body", "path", "query") and len(loc) > 1 else loc) or "body"
+        if loc and loc[0] == "body" and len(loc) > 1:
+            field = "body." + field
+        message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        elif err.get("type") == "missing":
+            message = "is required"
+        elif err.get("type") == "json_invalid":
+            field, message = "body", "is not valid JSON"
+        return json_response(400, {"error": "invalid_request", "detail": f"{field}: {message}", "field": field})
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return json_response(404, {"error": "not_found", "detail": "no such route"})
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return json_response(500, {"error": "internal_error", "detail": "unexpected error; nothing secret was logged"})
+
+    return app
+
+
+def principal_of(app: APIGatewayRestResolver) -> Principal:
+    """The caller, as the authorizer described it. No context means no access (fail closed)."""
+    ctx = app.current_event.request_context.authorizer.raw_event or {}
+    try:
+        return Principal.from_context(dict(ctx))
+    except ValueError:
+        raise Unauthorized("no authenticated principal") from None
+
+
+def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
+    ev = app.current_event
+    identity = ev.request_context.identity
+    country = ev.headers.get("CloudFront-Viewer-Country", "")
+    return RequestMeta(ip=identity.source_ip, user_agent=identity.user_agent, country=country or None)
+
+
+def raw_json(app: APIGatewayRestResolver) -> Any:
+    """The request body as JSON (``{}`` when absent); 400 on malformed JSON, 413 when too large."""
+    raw = app.current_event.decoded_body if app.current_event.is_base64_encoded else app.current_event.body
+    if raw is not None and len(raw.encode("utf-8") if isinstance(raw, str) else raw) > MAX_BODY:
+        raise PayloadTooLarge(f"the body exceeds {MAX_BODY} bytes")
+    try:
+        return parse_json_body(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("body", "is not valid JSON") from None
+
+
+def require_approved_body(app: APIGatewayRestResolver, action: str) -> Any:
+    """The body, if it is exactly the one the OTP approved (§OTP Binding); else 403."""
+    ctx = app.current_event.request_context.authorizer.raw_event or {}
+    if ctx.get("otp_action") != action or not ctx.get("otp_body_sha256"):
+        raise OtpDenied("otp_required", f"{action} needs a one-time password")
+    body = raw_json(app)
+    if not same_digest(str(ctx["otp_body_sha256"]), body_digest(body)):
+        raise OtpDenied("otp_mismatch", "the body differs from the one the code approved; nothing was changed")
+    return body

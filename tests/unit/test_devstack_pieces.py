@@ -1,0 +1,87 @@
+"""The local stack's own logic: template intrinsics, IAM policy evaluation, stream filters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.cfn import Stack, route_pattern
+from devstack.gateway import policy_allows
+from devstack.server import rate_seconds
+from devstack.streams import passes_filters
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:api/v1/PUT/phone-numbers/pn_1/webhook"
+
+
+def _policy(effect: str, resource: str) -> dict[str, object]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": [resource]}],
+    }
+
+
+def test_policy_allows_exact_and_wildcard_resources() -> None:
+    assert policy_allows(_policy("Allow", ARN), ARN)
+    assert policy_allows(_policy("Allow", "arn:aws:execute-api:us-east-1:123456789012:api/v1/*/*"), ARN)
+    assert not policy_allows(_policy("Allow", ARN.replace("PUT", "GET")), ARN)
+    assert not policy_allows({"Statement": []}, ARN)
+
+
+def test_explicit_deny_wins() -> None:
+    doc = _policy("Allow", ARN)
+    doc["Statement"].append({"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": "*"})  # type: ignore[attr-defined]
+    assert not policy_allows(doc, ARN)
+
+
+def test_intrinsics_resolve_against_local_names() -> None:
+    stack = Stack(region="eu-west-1")
+    assert stack.resolve({"Ref": "AccountsTable"}) == "wabaguard-local-AccountsTable"
+    assert stack.resolve({"Ref": "AWS::Region"}) == "eu-west-1"
+    assert stack.resolve({"Ref": "OtpMaxAttempts"}) == 5
+    assert stack.resolve({"Fn::Sub": "${AWS::AccountId}/${SenderEmail}"}) == "123456789012/security@wabaguard.example"
+    assert stack.resolve({"Fn::GetAtt": ["AccountsTable", "Arn"]}).endswith(":table/wabaguard-local-AccountsTable")
+
+
+def test_routes_come_from_the_template_with_literal_segments_first() -> None:
+    routes = Stack().routes()
+    pairs = {(r.method, r.path) for r in routes}
+    assert ("GET", "/me") in pairs and ("POST", "/otp/challenges") in pairs
+    assert all(r.authorizer == "OtpAuthorizer" for r in routes)
+    pattern, params = route_pattern("/accounts/{account_id}/users/{user_id}")
+    assert params == ["account_id", "user_id"]
+    assert pattern.match("/accounts/a/users/b") and not pattern.match("/accounts/a/users/b/c")
+
+
+def test_template_stream_filter_passes_only_records_with_a_change() -> None:
+    stack = Stack()
+    event = stack.functions()["ChangeNotifierFunction"].events["AccountsStream"]
+    filters = event["Properties"]["FilterCriteria"]["Filters"]
+    change = {"dynamodb": {"NewImage": {"last_change": {"M": {"change_id": {"S": "chg_1"}}}}}}
+    plain = {"dynamodb": {"NewImage": {"pk": {"S": "x"}}}}
+    removed = {"dynamodb": {"OldImage": {"pk": {"S": "x"}}}}
+    assert passes_filters(filters, change)
+    assert not passes_filters(filters, plain)
+    assert not passes_filters(filters, removed)
+
+
+@pytest.mark.parametrize(
+    "pattern,record,ok",
+    [
+        ({"eventName": ["INSERT", "MODIFY"]}, {"eventName": "MODIFY"}, True),
+        ({"eventName": ["INSERT"]}, {"eventName": "REMOVE"}, False),
+        ({"a": {"b": [{"exists": False}]}}, {"a": {}}, True),
+        ({"a": {"b": [{"prefix": "US"}]}}, {"a": {"b": "USER#1"}}, True),
+        ({"a": [{"anything-but": ["x"]}]}, {"a": "y"}, True),
+        ({"a": [{"anything-but": ["x"]}]}, {"a": "x"}, False),
+    ],
+)
+def test_filter_patterns(pattern: dict[str, object], record: dict[str, object], ok: bool) -> None:
+    assert passes_filters([{"Pattern": json.dumps(pattern)}], record) is ok
+
+
+def test_schedule_rates() -> None:
+    assert rate_seconds("rate(5 minutes)") == 300
+    assert rate_seconds("rate(1 hour)") == 3600
+    with pytest.raises(ValueError):
+        rate_seconds("cron(0 * * * ? *)")
