@@ -14,7 +14,6 @@ from typing import Any
 
 import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, clock, schemas
 from wabaguard.access import (
@@ -44,6 +43,7 @@ from wabaguard.models import (
     phone_pk,
     template_sk,
     totp_pk,
+    transaction,
     user_sk,
 )
 from wabaguard.principal import Principal
@@ -160,16 +160,8 @@ def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datet
 
 
 def _audit(principal: Principal, account_id: str, action: str, meta: RequestMeta, now: datetime, **fields: Any) -> None:
-    activity.record(
-        account_id,
-        "key_action",
-        meta,
-        at=now,
-        user_id=principal.user_id,
-        key_id=principal.key_id,
-        action=action,
-        **fields,
-    )
+    who = {"user_id": principal.user_id, "key_id": principal.key_id}
+    activity.record(account_id, "key_action", meta, at=now, action=action, **{**who, **fields})
 
 
 def perform(
@@ -266,7 +258,7 @@ def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
     api_key = new_token("wgk")
     prefix = api_key[:10]
     digest = token_digest(api_key)
-    with TransactWrite() as tx:
+    with transaction() as tx:
         tx.save(
             ApiKey(
                 phone_pk(phone.phone_number_id),
@@ -316,7 +308,7 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
     user_id = new_id("usr")
     token = new_token("wgu")
     digest = token_digest(token)
-    with TransactWrite() as tx:
+    with transaction() as tx:
         tx.save(
             User(
                 account_pk(account.account_id),
@@ -359,7 +351,7 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
 def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
     target = prep.target_user
     assert target is not None
-    with TransactWrite() as tx:
+    with transaction() as tx:
         tx.update(
             target,
             actions=[
@@ -467,7 +459,7 @@ def revoke_api_key(
     if key.status != "active":
         raise Conflict(f"API key {key_id} is already revoked")
     try:
-        with TransactWrite() as tx:
+        with transaction() as tx:
             tx.update(
                 key,
                 actions=[

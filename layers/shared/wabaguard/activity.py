@@ -55,12 +55,13 @@ def build(account_id: str, kind: str, at: datetime, **fields: Any) -> ActivityRe
     if "count" in fields:
         fields["msg_count"] = fields.pop("count")
     at_text = iso(at)
+    precise = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # orders events within a second
     prefix = "S" if kind in SECURITY_KINDS else "U"
     return ActivityRecord(
         pk=account_pk(account_id),
-        sk=f"{prefix}#{at_text}#{record_id}",
+        sk=f"{prefix}#{precise}#{record_id}",
         bucket=bucket_of(at, record_id),
-        bucket_sk=f"{at_text}#{record_id}",
+        bucket_sk=f"{precise}#{record_id}",
         ttl=at + RETENTION,
         record_id=record_id,
         account_id=account_id,

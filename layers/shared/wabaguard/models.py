@@ -22,8 +22,10 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from wabaguard import clock
 from wabaguard.config import _str
@@ -31,6 +33,11 @@ from wabaguard.config import _str
 
 def _region() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def transaction() -> TransactWrite:
+    """A write transaction across our tables (all in one region)."""
+    return TransactWrite(connection=Connection(region=_region()))
 
 
 def utcnow() -> datetime:

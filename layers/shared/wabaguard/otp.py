@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, clock, mailer
 from wabaguard.activity import RequestMeta
@@ -31,6 +30,7 @@ from wabaguard.models import (
     iso,
     rate_pk,
     totp_pk,
+    transaction,
     user_sk,
 )
 from wabaguard.principal import Principal
@@ -348,7 +348,7 @@ def _consume(cred: Credential, ch: Challenge, method: str, path: str, meta: Requ
 
 def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta, t: float) -> None:
     try:
-        with TransactWrite() as tx:
+        with transaction() as tx:
             tx.update(
                 ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
             )

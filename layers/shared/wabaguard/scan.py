@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from wabaguard.activity import SHARDS
-from wabaguard.models import ActivityRecord, iso
+from wabaguard.models import ActivityRecord
 
 OVERLAP = timedelta(minutes=10)
 MAX_WINDOW = timedelta(days=2)  # after a long outage, catch up at most this far back
@@ -28,7 +28,7 @@ def new_records(since: datetime | None, now: datetime) -> Iterator[ActivityRecor
     """Records whose ``at`` lies in (since - overlap, now], oldest bucket first."""
     start = (since - OVERLAP) if since else now - timedelta(hours=1)
     start = max(start, now - MAX_WINDOW)
-    low = iso(start)
+    low = start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the precision of bucket_sk
     for hour in hours_between(start, now):
         for shard in range(SHARDS):
             bucket = f"T#{hour.strftime('%Y%m%d%H')}#{shard}"
