@@ -130,18 +130,22 @@ def _value_words(value: Any) -> str:
     return f'"{value}"'
 
 
-def _require_partner(partner_id: str, account: Account) -> Account:
-    try:
-        partner = load_account(partner_id)
-    except NotFound:
-        raise InvalidRequest("body.target_partner_id", f"no Partner {partner_id} exists") from None
-    if partner.kind != "partner":
-        raise InvalidRequest("body.target_partner_id", f"{partner_id} is not a Partner")
+def _require_partner(partner_id: str, account: Account) -> None:
+    """The target must not be the current Partner, nor a known account that is no Partner.
+
+    Partners the BSP has not onboarded into wabaguard are unknown here and still valid targets:
+    the request is reviewed by the BSP, and every user and the current Partner's admins are told.
+    """
     if account.kind != "client":
         raise InvalidRequest("path", "only Client accounts change Partner")
     if account.partner_id == partner_id:
         raise Conflict(f"{account.name} is already managed by {partner_id}")
-    return partner
+    try:
+        target = load_account(partner_id)
+    except NotFound:
+        return
+    if target.kind != "partner":
+        raise InvalidRequest("body.target_partner_id", f"{partner_id} is not a Partner")
 
 
 def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
