@@ -56,5 +56,9 @@ build: $(TOOLS)/.installed
 deploy: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --template-file template.yaml && $(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}
 
+## replay-dlq: deliver the notifier's failed stream batches again (STACK=wabaguard-prod)
+replay-dlq: $(VENV)/.installed
+	$(BIN)/python -m tools.replay_dlq --stack $${STACK:-wabaguard-dev}
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .local .mypy_cache .ruff_cache

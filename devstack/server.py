@@ -129,6 +129,13 @@ class LocalServer:
                 return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
             except WabaguardError as exc:
                 return exc.status, exc.body()
+        if method == "POST" and path == "/_local/replay-dlq":
+            from tools.replay_dlq import replay
+
+            queue = self.world.stack.physical["NotifierFailureQueue"]
+            return 200, replay(
+                queue, lambda event: self.world.functions.invoke("ChangeNotifierFunction", event), self.region
+            )
         if method == "POST" and path == "/_local/risk-scan":
             scanners = self.world.scheduled_functions()
             flags: list[Any] = []

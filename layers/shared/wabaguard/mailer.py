@@ -6,6 +6,7 @@ and HTML parts both reach the recipient (and the local outbox).
 
 from __future__ import annotations
 
+import email.policy
 import html
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -13,6 +14,8 @@ from email.utils import formatdate, make_msgid
 
 from wabaguard.aws import client
 from wabaguard.config import settings
+
+_POLICY = email.policy.SMTP.clone(max_line_length=998)  # no folding quirks in subjects
 
 
 @dataclass(frozen=True)
@@ -35,19 +38,26 @@ def render(
     paragraphs: list[str],
     facts: list[tuple[str, str]] | None = None,
     footer: list[str] | None = None,
+    highlight: frozenset[str] = frozenset(),
 ) -> Email:
-    """Render an email from plain-text pieces. Every piece is escaped in the HTML part."""
+    """Render an email from plain-text pieces. Every piece is escaped in the HTML part; facts
+    whose label is in ``highlight`` are marked (``>>`` in text, bold on yellow in HTML)."""
     facts = facts or []
     footer = footer or []
+    subject = " ".join(subject.split())[:250]  # user text never breaks the header
     text_parts = [*paragraphs]
     if facts:
-        text_parts.append("\n".join(f"{label}: {value}" for label, value in facts))
+        text_parts.append("\n".join(f"{'>> ' if label in highlight else ''}{label}: {value}" for label, value in facts))
     text_parts.extend(footer)
     text = "\n\n".join(text_parts) + "\n"
-    rows = "".join(
-        f'<tr><th align="left" style="padding-right:12px">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>'
-        for label, value in facts
-    )
+
+    def cell(label: str, value: str) -> str:
+        escaped = html.escape(value)
+        if label in highlight:
+            escaped = f'<strong style="background:#fff3b0">{escaped}</strong>'
+        return f'<tr><th align="left" style="padding-right:12px">{html.escape(label)}</th><td>{escaped}</td></tr>'
+
+    rows = "".join(cell(label, value) for label, value in facts)
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if rows:
         body += f"<table>{rows}</table>"
@@ -61,14 +71,14 @@ def render(
 
 def send(mail: Email) -> str:
     """Send one email; returns the SES message id. Raises MailError on any SES failure."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings().sender_email
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings().sender_email.partition("@")[2] or None)
-    msg.set_content(mail.text)
-    msg.add_alternative(mail.html, subtype="html")
+    msg.set_content(mail.text, cte="quoted-printable")
+    msg.add_alternative(mail.html, subtype="html", cte="quoted-printable")
     try:
         out = client("ses").send_raw_email(
             Source=settings().sender_email,

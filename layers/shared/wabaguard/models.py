@@ -132,6 +132,7 @@ class Account(AccountsItem, discriminator="account"):
     kind = UnicodeAttribute(default="client")  # client | partner
     partner_id = UnicodeAttribute(null=True)  # the managing Partner of a Client
     under_review = BooleanAttribute(default=False)
+    review_reason = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
 
     @classmethod

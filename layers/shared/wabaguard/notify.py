@@ -23,6 +23,14 @@ from wabaguard.models import (
 from wabaguard.urls import host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
+ACCOUNT_KINDS = {
+    "account_flagged": ("{name} was flagged by wabaguard's monitoring", "Security flag raised on {name}"),
+    "review_started": (
+        "{name} was put under review: new API keys, webhook changes and Partner changes are paused",
+        "{name} is under security review",
+    ),
+    "review_released": ("{name} was released from review", "{name} released from security review"),
+}
 
 
 @dataclass
@@ -36,6 +44,7 @@ class Change:
     subject: str
     facts: list[tuple[str, str]] = field(default_factory=list)
     notify_partner: bool = False
+    highlight: frozenset[str] = frozenset()
 
 
 def load_image(image: dict[str, Any] | None) -> AccountsItem | None:
@@ -71,6 +80,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
     kind = lc.kind
     facts: list[tuple[str, str]] = []
     partner = False
+    highlight: frozenset[str] = frozenset()
     if isinstance(new, PhoneNumber) and kind == "profile_updated":
         before = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
         after = new.profile or {}
@@ -84,7 +94,8 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("Webhook URL", f"{_fmt(before_url)} → {_fmt(new.webhook_url)}"))
         old_host, new_host = host_of(before_url), host_of(new.webhook_url)
         if old_host != new_host:
-            facts.append(("WEBHOOK HOST CHANGED", f"{_fmt(old_host)} → {_fmt(new_host)}"))
+            facts.append(("Webhook host", f"{_fmt(old_host)} → {_fmt(new_host)} (NEW HOST)"))
+            highlight = frozenset({"Webhook host"})
         else:
             facts.append(("Webhook host", f"{_fmt(new_host)} (unchanged)"))
         headline = f"The webhook URL of {new.display} ({name}) was set to a new address"
@@ -115,6 +126,13 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("User", new.email))
         headline = f"{new.email} enrolled a new authenticator app for {name}"
         subject = f"New authenticator app for {new.email}"
+    elif isinstance(new, Account) and kind in ACCOUNT_KINDS:
+        detail = new.review_reason or ""
+        facts.append(("Account", name))
+        if detail:
+            facts.append(("Why", detail))
+        headline, subject = ACCOUNT_KINDS[kind][0].format(name=name), ACCOUNT_KINDS[kind][1].format(name=name)
+        partner = True
     elif isinstance(new, User) and kind == "otp_locked":
         facts += [("User", new.email), ("Locked until", _fmt(new.otp_locked_until))]
         headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"
@@ -123,7 +141,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("Change", kind))
         headline = f"A security-relevant change ({kind}) happened on {name}"
         subject = f"Security change on {name}"
-    return Change(lc.change_id, kind, account.account_id, headline, f"[wabaguard] {subject}", facts, partner)
+    return Change(lc.change_id, kind, account.account_id, headline, f"[wabaguard] {subject}", facts, partner, highlight)
 
 
 def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
@@ -157,7 +175,8 @@ def render(to: str, change: Change, item: AccountsItem) -> mailer.Email:
         change.subject,
         [f"{change.headline}.", "If you or a colleague made this change, no action is needed."],
         [*change.facts, *actor_facts(item)],
-        [
+        highlight=change.highlight,
+        footer=[
             "If this change was not expected, act now: revoke the API keys of your phone numbers, "
             "change the credentials of every user, check the webhook URL, and write to "
             f"{cfg.support_email}.",

@@ -1,0 +1,293 @@
+"""§Notifications: per change type, recipients, exactly once despite redelivery and SES faults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from devstack.server import World
+from tests.integration.conftest import Api
+
+
+@pytest.fixture
+def acme(demo: dict[str, Any]) -> dict[str, Any]:
+    return demo["accounts"][0]
+
+
+@pytest.fixture
+def admin(acme: dict[str, Any]) -> dict[str, Any]:
+    return acme["users"][0]
+
+
+@pytest.fixture
+def pn(acme: dict[str, Any]) -> str:
+    return str(acme["phone_numbers"][0]["phone_number_id"])
+
+
+def notices(api: Api) -> list[dict[str, Any]]:
+    return [m for m in api.outbox() if m["subject"].startswith("[wabaguard]")]
+
+
+def deliver(world: World) -> None:
+    world.pump.pump()
+
+
+def acme_emails(acme: dict[str, Any]) -> set[str]:
+    return {u["email"] for u in acme["users"]}
+
+
+def test_webhook_change_emails_each_acme_user_once_naming_hosts_and_actor(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], demo: dict[str, Any], pn: str
+) -> None:
+    assert (
+        api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://evil.example.org/x"}).status
+        == 200
+    )
+    deliver(world)
+    mails = notices(api)
+    assert sorted(m["to"] for m in mails) == sorted(acme_emails(acme))
+    globex = {u["email"] for u in demo["accounts"][1]["users"]} | {demo["partner"]["users"][0]["email"]}
+    assert not [m for m in mails if m["to"] in globex]
+    mail = mails[0]
+    assert mail["subject"] == "[wabaguard] Webhook URL of +49 30 1234567 changed to host evil.example.org"
+    text = mail["text"]
+    assert "Webhook URL: https://hooks.acme.test/wa → https://evil.example.org/x" in text
+    assert ">> Webhook host: hooks.acme.test → evil.example.org (NEW HOST)" in text
+    assert f"Changed by: {admin['email']}" in text and "IP address: 203.0.113.7" in text
+    assert "User agent: pytest/agent" in text
+    assert "revoke the API keys" in text and "support@wabaguard.example" in text
+    assert '<strong style="background:#fff3b0">hooks.acme.test → evil.example.org (NEW HOST)</strong>' in mail["html"]
+    deliver(world)  # nothing new arrives later
+    assert len(notices(api)) == len(acme["users"])
+
+
+def test_profile_change_lists_each_field_old_to_new(api: Api, world: World, admin: dict[str, Any], pn: str) -> None:
+    api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "Now with socks", "vertical": "RETAIL"})
+    deliver(world)
+    text = notices(api)[0]["text"]
+    assert notices(api)[0]["subject"] == "[wabaguard] Business profile of +49 30 1234567 changed"
+    assert "Profile about: Shoes for everyone → Now with socks" in text
+    assert "Profile vertical: (empty) → RETAIL" in text
+    assert "Profile websites" not in text  # unchanged fields are not listed
+
+
+def test_hostile_profile_text_is_escaped_in_html(api: Api, world: World, admin: dict[str, Any], pn: str) -> None:
+    hostile = '<script>alert(1)</script><a href="https://phish.example">x</a>'
+    api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"description": hostile})
+    deliver(world)
+    mail = notices(api)[0]
+    assert "<script>" not in mail["html"] and "<a href" not in mail["html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail["html"]
+    assert hostile in mail["text"]  # plain text shows it as text
+
+
+def test_api_key_notices_show_name_and_prefix_never_the_key(
+    api: Api, world: World, admin: dict[str, Any], pn: str
+) -> None:
+    created = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "crm"}).json()
+    api.call("DELETE", f"/v1/phone-numbers/{pn}/api-keys/{created['key_id']}", admin["token"])
+    deliver(world)
+    subjects = sorted({m["subject"] for m in notices(api)})
+    assert subjects == [
+        f"[wabaguard] API key {created['prefix']}… created for +49 30 1234567",
+        f"[wabaguard] API key {created['prefix']}… revoked for +49 30 1234567",
+    ]
+    dump = json.dumps(notices(api))
+    assert created["api_key"] not in dump
+    assert f"API key: crm · prefix {created['prefix']}" in notices(api)[0]["text"]
+
+
+def test_revocation_by_an_api_key_is_attributed_to_the_key(
+    api: Api, world: World, admin: dict[str, Any], pn: str
+) -> None:
+    created = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "self"}).json()
+    deliver(world)
+    before = len(notices(api))
+    assert api.call("DELETE", f"/v1/phone-numbers/{pn}/api-keys/{created['key_id']}", created["api_key"]).status == 204
+    deliver(world)
+    revoked = notices(api)[before:]
+    assert revoked and all(f"Changed by: API key {created['prefix']}" in m["text"] for m in revoked)
+
+
+@pytest.mark.parametrize("kind", ["template", "user_added", "user_removed", "totp"])
+def test_other_change_types(api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], kind: str) -> None:
+    account = acme["account_id"]
+    if kind == "template":
+        api.approved(
+            admin,
+            "POST",
+            f"/v1/accounts/{account}/templates",
+            {"name": "promo", "language": "en", "category": "MARKETING", "components": [{"type": "BODY"}]},
+        )
+        expected = "[wabaguard] Message template promo created for Acme Shoes"
+    elif kind == "user_added":
+        api.approved(admin, "POST", f"/v1/accounts/{account}/users", {"email": "eve@acme.test", "role": "admin"})
+        expected = "[wabaguard] User eve@acme.test added to Acme Shoes"
+    elif kind == "user_removed":
+        member = acme["users"][1]
+        api.approved(admin, "DELETE", f"/v1/accounts/{account}/users/{member['user_id']}")
+        expected = "[wabaguard] User member@acme.test removed from Acme Shoes"
+    else:
+        import pyotp
+
+        uri = api.approved(admin, "POST", "/v1/me/totp").json()["otpauth_uri"]
+        api.call("POST", "/v1/me/totp/confirm", admin["token"], {"code": pyotp.parse_uri(uri).now()})
+        expected = f"[wabaguard] New authenticator app for {admin['email']}"
+    deliver(world)
+    mails = [m for m in notices(api) if m["subject"] == expected]
+    recipients = sorted(m["to"] for m in mails)
+    if kind == "user_added":
+        assert recipients == sorted(acme_emails(acme) | {"eve@acme.test"})
+    elif kind == "user_removed":
+        assert recipients == [admin["email"]]  # the removed user no longer belongs to the account
+    else:
+        assert recipients == sorted(acme_emails(acme))
+    if kind == "totp":
+        seed = pyotp.parse_uri(uri).secret
+        assert seed not in json.dumps(api.outbox())
+
+
+def test_partner_change_also_tells_the_managing_partners_admins(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    api.approved(
+        admin,
+        "POST",
+        f"/v1/accounts/{acme['account_id']}/partner-change-requests",
+        {"target_partner_id": "prt_other", "reason": "<b>cheaper</b>"},
+    )
+    deliver(world)
+    mails = [m for m in notices(api) if "Partner change" in m["subject"]]
+    partner_admin = demo["partner"]["users"][0]["email"]
+    assert sorted(m["to"] for m in mails) == sorted(acme_emails(acme) | {partner_admin})
+    assert "Requested Partner: prt_other" in mails[0]["text"] and "&lt;b&gt;cheaper" in mails[0]["html"]
+    assert len({m["to"] for m in mails}) == len(mails)  # one message per recipient
+
+
+def test_lockout_is_told_to_every_user(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wabaguard import clock
+
+    now = {"t": clock.now()}
+    monkeypatch.setattr(clock, "now", lambda: now["t"])
+    path = f"/v1/phone-numbers/{pn}/webhook"
+    for _ in range(2):
+        ch = api.challenge(admin["token"], "PUT", path, {"url": "https://a.example.com/"}).json()["challenge_id"]
+        code = api.last_code(admin["email"])
+        for _ in range(5):
+            api.call(
+                "PUT",
+                path,
+                admin["token"],
+                {"url": "https://a.example.com/"},
+                otp=(ch, f"{(int(code) + 1) % 10**6:06d}"),
+            )
+    deliver(world)
+    mails = [m for m in notices(api) if "OTP lockout" in m["subject"]]
+    assert sorted(m["to"] for m in mails) == sorted(acme_emails(acme))
+
+
+def test_the_same_batch_delivered_twice_sends_once(api: Api, world: World, admin: dict[str, Any], pn: str) -> None:
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://b.example.com/"})
+    deliver(world)
+    first = len(notices(api))
+    event = world.pump.delivered[-1]
+    result = world.functions.invoke("ChangeNotifierFunction", event)
+    assert result == {"batchItemFailures": []}
+    assert len(notices(api)) == first
+
+
+def test_ses_failing_then_recovering_sends_every_email_exactly_once(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wabaguard import mailer
+
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://c.example.com/"})
+    real_send = mailer.send
+    calls = {"n": 0}
+
+    def flaky(mail: mailer.Email) -> str:
+        calls["n"] += 1
+        if mail.subject.startswith("[wabaguard]") and calls["n"] in (2, 3, 4):  # the 2nd recipient, three times
+            raise mailer.MailError("Throttling")
+        return real_send(mail)
+
+    monkeypatch.setattr(mailer, "send", flaky)
+    deliver(world)
+    assert len(world.pump.delivered) >= 2  # the record was reported failed and delivered again
+    assert sorted(m["to"] for m in notices(api)) == sorted(acme_emails(acme))
+
+
+def test_a_poison_record_does_not_block_the_others_and_ends_in_the_queue(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str
+) -> None:
+    import boto3
+    from wabaguard.models import ChangeRecord, PhoneNumber
+
+    # A change on a phone whose account does not exist: the notifier cannot process it.
+    PhoneNumber(
+        *PhoneNumber.key("pn_orphan"),
+        phone_number_id="pn_orphan",
+        account_id="acc_gone",
+        display="+1",
+        last_change=ChangeRecord(change_id="chg_poison", kind="webhook_url_set", at="2026-11-26T00:00:00Z"),
+    ).save()
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://d.example.com/"})
+    deliver(world)
+    assert sorted(m["to"] for m in notices(api)) == sorted(acme_emails(acme))
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queued = sqs.receive_message(QueueUrl=world.stack.physical["NotifierFailureQueue"], MaxNumberOfMessages=10)
+    assert len(queued["Messages"]) == 1
+    assert json.loads(queued["Messages"][0]["Body"])["DDBStreamBatchInfo"]["batchSize"] >= 1
+
+
+def test_replaying_the_queue_sends_only_what_is_missing(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wabaguard import mailer
+
+    from tools.replay_dlq import replay
+
+    real_send = mailer.send
+    down = {"on": True}
+
+    def ses(mail: mailer.Email) -> str:
+        if down["on"] and mail.to == acme["users"][1]["email"] and mail.subject.startswith("[wabaguard]"):
+            raise mailer.MailError("SES down")
+        return real_send(mail)
+
+    monkeypatch.setattr(mailer, "send", ses)
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://e.example.com/"})
+    deliver(world)
+    assert [m["to"] for m in notices(api)] == [admin["email"]]
+    down["on"] = False
+    summary = replay(
+        world.stack.physical["NotifierFailureQueue"],
+        lambda event: world.functions.invoke("ChangeNotifierFunction", event),
+        "us-east-1",
+    )
+    assert summary["messages"] == 1 and summary["replayed"] >= 1 and summary["still_failing"] == 0
+    assert sorted(m["to"] for m in notices(api)) == sorted(acme_emails(acme))
+
+
+def test_metrics_count_sent_failed_and_deduplicated(
+    api: Api,
+    world: World,
+    admin: dict[str, Any],
+    pn: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://f.example.com/"})
+    capsys.readouterr()
+    deliver(world)
+    world.functions.invoke("ChangeNotifierFunction", world.pump.delivered[-1])
+    out = capsys.readouterr().out
+    metrics = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    sent = sum(sum(m.get("NotificationsSent", [0])) for m in metrics)
+    dedup = sum(sum(m.get("NotificationsDeduplicated", [0])) for m in metrics)
+    assert sent == 2 and dedup == 2
