@@ -76,6 +76,10 @@ class World:
         self.functions = Functions(stack)
         self.gateway = Gateway(stack, self.functions)
         self.pump = StreamPump(stack, self.functions)
+        from wabaguard.security import new_token, token_digest
+
+        self.ops_token = new_token("wgo")
+        os.environ["WABAGUARD_LOCAL_OPS_TOKEN_SHA256"] = token_digest(self.ops_token)
         self.schedules = [
             (spec.logical_id, rate_seconds(event["Properties"]["ScheduleExpression"]), event["Properties"].get("Input"))
             for spec in self.functions.specs.values()
@@ -105,7 +109,8 @@ class LocalServer:
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         os.environ.update(local_environment(f"http://{host}:{moto_port}", region))
-        self.world = World(Stack(region=region))
+        # Links in emails point at this local stack instead of the production host.
+        self.world = World(Stack(region=region, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}"}))
         self._stop = threading.Event()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self.httpd.daemon_threads = True
@@ -216,6 +221,10 @@ class LocalServer:
         api = f"http://127.0.0.1:{self.port}/{self.world.stack.stage()}"
         (LOCAL_DIR / "demo.json").unlink(missing_ok=True)  # every start is a fresh world
         demo = seed_demo(api)
+        demo["ops"] = {
+            "token": self.world.ops_token,
+            "note": "stands in for IAM (SigV4) on /v1/ops/* routes; Authorization: Bearer <token>",
+        }
         LOCAL_DIR.mkdir(exist_ok=True)
         (LOCAL_DIR / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
         self.world.pump.start()

@@ -8,10 +8,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, queries, schemas
+from wabaguard import actions, flags, queries, report, schemas
 from wabaguard.web import (
     build_resolver,
+    html_response,
     json_response,
+    ops_identity,
     principal_of,
     raw_json,
     request_meta,
@@ -107,6 +109,30 @@ def remove_user(account_id: str, user_id: str) -> Any:
 def security_events(account_id: str) -> Any:
     q = app.current_event.query_string_parameters or {}
     return queries.security_events(principal_of(app), account_id, q.get("limit"), q.get("cursor"))
+
+
+@app.get("/accounts/<account_id>/flags")
+def list_flags(account_id: str) -> Any:
+    return flags.list_flags(principal_of(app), account_id)
+
+
+# ---------------------------------------------------------------- ops (IAM auth in AWS)
+@app.post("/ops/flags/<flag_id>/resolve")
+def resolve_flag(flag_id: str) -> Any:
+    who = ops_identity(app)
+    body = schemas.parse(schemas.FlagResolve, raw_json(app))
+    return flags.resolve(flag_id, body.verdict, body.note, who)
+
+
+# ---------------------------------------------------------------- "this wasn't me" (the token is the credential)
+@app.get("/report/<token>")
+def report_page(token: str) -> Any:
+    return html_response(*report.page(token))
+
+
+@app.post("/report/<token>")
+def report_confirm(token: str) -> Any:
+    return html_response(*report.confirm(token, request_meta(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import mailer, notify
+from wabaguard import mailer, notify, report
 from wabaguard.access import load_account
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
@@ -32,9 +32,12 @@ _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", def
 
 
 @idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
-def send_once(job: dict[str, Any], mail: mailer.Email) -> dict[str, Any]:
-    """Send one notice; Idempotency stores the result so a redelivery returns it unsent."""
-    message_id = mailer.send(mail)
+def send_once(job: dict[str, Any], change: notify.Change, item: Any) -> dict[str, Any]:
+    """Send one notice (with its own report link); a redelivery returns the stored result unsent."""
+    link = None
+    if change.kind not in notify.SYSTEM_KINDS:
+        link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"])
+    message_id = mailer.send(notify.render(job["recipient"], change, item, link))
     _sent_now.set(True)
     return {"message_id": message_id}
 
@@ -58,7 +61,8 @@ def record_handler(record: DynamoDBRecord) -> None:
         try:
             send_once(
                 job={"event_id": record.event_id, "recipient": to, "change_id": change.change_id},
-                mail=notify.render(to, change, new),
+                change=change,
+                item=new,
             )
         except mailer.MailError:
             failures += 1

@@ -47,7 +47,11 @@ def test_routes_come_from_the_template_with_literal_segments_first() -> None:
     routes = Stack().routes()
     pairs = {(r.method, r.path) for r in routes}
     assert ("GET", "/me") in pairs and ("POST", "/otp/challenges") in pairs
-    assert all(r.authorizer == "OtpAuthorizer" for r in routes)
+    auth = {(r.method, r.path): r.authorizer for r in routes}
+    assert auth[("POST", "/ops/flags/{flag_id}/resolve")] == "AWS_IAM"
+    assert auth[("GET", "/report/{token}")] is None and auth[("POST", "/report/{token}")] is None
+    others = {k: v for k, v in auth.items() if not k[1].startswith(("/ops/", "/report/"))}
+    assert set(others.values()) == {"OtpAuthorizer"}
     pattern, params = route_pattern("/accounts/{account_id}/users/{user_id}")
     assert params == ["account_id", "user_id"]
     assert pattern.match("/accounts/a/users/b") and not pattern.match("/accounts/a/users/b/c")

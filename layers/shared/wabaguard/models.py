@@ -253,6 +253,43 @@ class RiskState(AccountsItem, discriminator="risk_state"):
         return account_pk(account_id), "RISK"
 
 
+class Flag(AccountsItem, discriminator="flag"):
+    """A risk finding on an account: rule, severity, a human explanation and its evidence."""
+
+    flag_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    severity = UnicodeAttribute()
+    explanation = UnicodeAttribute()
+    evidence = JSONAttribute(default=list)  # type: ignore[arg-type]
+    subject = JSONAttribute(default=dict)  # type: ignore[arg-type]  # what a false-positive verdict allow-lists
+    status = UnicodeAttribute(default="open")  # open | resolved | audit
+    audit_only = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute()
+    resolved_at = UnicodeAttribute(null=True)
+    verdict = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)
+
+
+def flag_sk(flag_id: str) -> str:
+    return f"FLAG#{flag_id}"
+
+
+def open_flag_sk(rule: str) -> str:
+    return f"OPEN#{rule}"
+
+
+def flag_pk(flag_id: str) -> str:
+    return f"FLAGREF#{flag_id}"
+
+
+class OpenFlag(AccountsItem, discriminator="open_flag"):
+    """Marks a rule as having an open flag on an account, so it is not raised again meanwhile."""
+
+    flag_id = UnicodeAttribute()
+
+
 # ------------------------------------------------------------------ Credentials table
 class Credential(Model):
     """A bearer credential by the SHA-256 of its token: a user's access token or an API key.
@@ -316,6 +353,20 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     replay_notified = BooleanAttribute(default=False)
     requester_ip = UnicodeAttribute(null=True)
     requester_user_agent = UnicodeAttribute(null=True)
+
+
+class ReportToken(ChallengesItem, discriminator="report"):
+    """A "this wasn't me" link of one change notice: single use, 7 days, stored as a digest."""
+
+    account_id = UnicodeAttribute()
+    change_id = UnicodeAttribute()
+    headline = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+    used_at = UnicodeAttribute(null=True)
+
+
+def report_pk(token_digest: str) -> str:
+    return f"REPORT#{token_digest}"
 
 
 class RateWindow(ChallengesItem, discriminator="rate"):

@@ -15,6 +15,7 @@ from wabaguard.models import (
     Account,
     AccountsItem,
     ApiKey,
+    Flag,
     MessageTemplate,
     PartnerChangeRequest,
     PhoneNumber,
@@ -126,6 +127,11 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("User", new.email))
         headline = f"{new.email} enrolled a new authenticator app for {name}"
         subject = f"New authenticator app for {new.email}"
+    elif isinstance(new, Flag):
+        facts += [("Finding", new.explanation), ("Rule", new.rule), ("Severity", new.severity)]
+        headline = f"wabaguard's monitoring flagged {name}: {new.explanation}"
+        subject = f"Security flag on {name}: {new.rule}"
+        partner = True
     elif isinstance(new, Account) and kind in ACCOUNT_KINDS:
         detail = new.review_reason or ""
         facts.append(("Account", name))
@@ -168,8 +174,17 @@ def recipients(account: Account, change: Change) -> list[str]:
     return [e for e in emails if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
 
 
-def render(to: str, change: Change, item: AccountsItem) -> mailer.Email:
+SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released"})
+
+
+def render(to: str, change: Change, item: AccountsItem, report_url: str | None = None) -> mailer.Email:
+    """The notice for one recipient. ``report_url`` is its own "this wasn't me" link."""
     cfg = settings()
+    report = (
+        [f"Was this not you or a colleague? Report it here (the link works once, for 7 days): {report_url}"]
+        if report_url
+        else []
+    )
     return mailer.render(
         to,
         change.subject,
@@ -177,6 +192,7 @@ def render(to: str, change: Change, item: AccountsItem) -> mailer.Email:
         [*change.facts, *actor_facts(item)],
         highlight=change.highlight,
         footer=[
+            *report,
             "If this change was not expected, act now: revoke the API keys of your phone numbers, "
             "change the credentials of every user, check the webhook URL, and write to "
             f"{cfg.support_email}.",

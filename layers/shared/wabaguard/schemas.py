@@ -188,3 +188,8 @@ class ActivityIn(Strict):
             return str(ipaddress.ip_address(value))
         except ValueError as exc:
             raise ValueError("must be an IP address") from exc
+
+
+class FlagResolve(Strict):
+    verdict: Literal["confirmed", "false_positive"]
+    note: Annotated[str, Field(max_length=1000)] | None = None

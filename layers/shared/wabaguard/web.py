@@ -104,3 +104,26 @@ def require_approved_body(app: APIGatewayRestResolver, action: str) -> Any:
     if not same_digest(str(ctx["otp_body_sha256"]), body_digest(body)):
         raise OtpDenied("otp_mismatch", "the body differs from the one the code approved; nothing was changed")
     return body
+
+
+def ops_identity(app: APIGatewayRestResolver) -> str:
+    """The IAM principal API Gateway authenticated (AWS_IAM routes); none → 403, fail closed."""
+    from wabaguard.errors import Forbidden
+
+    arn = app.current_event.request_context.identity.user_arn
+    if not arn:
+        raise Forbidden("ops routes need IAM credentials")
+    return str(arn)
+
+
+def html_response(status: int, page: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=page,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; form-action 'self'",
+        },
+    )

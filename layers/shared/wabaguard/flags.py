@@ -1,0 +1,199 @@
+"""Flags: raised by the risk scan (or a user's "this wasn't me"), listed, resolved by ops.
+
+A flag for the same account and rule is not raised again while one is open (an ``OPEN#<rule>``
+marker written in the same transaction). A ``high`` flag puts the account under review in that
+transaction too; resolving releases it and feeds the verdict back into the account's risk state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
+
+from wabaguard import clock
+from wabaguard.access import load_account, require_account
+from wabaguard.errors import Conflict, InvalidRequest, NotFound
+from wabaguard.models import (
+    Account,
+    ChangeRecord,
+    Flag,
+    Link,
+    OpenFlag,
+    RiskState,
+    account_pk,
+    flag_pk,
+    flag_sk,
+    iso,
+    open_flag_sk,
+    transaction,
+)
+from wabaguard.principal import Principal
+from wabaguard.security import new_id
+
+SYSTEM = "wabaguard monitoring"
+
+
+def _system_change(kind: str, now: datetime, by: str = SYSTEM) -> ChangeRecord:
+    return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(now), by_email=by)
+
+
+def raise_flag(
+    account: Account,
+    rule: str,
+    severity: str,
+    explanation: str,
+    evidence: list[dict[str, Any]],
+    subject: dict[str, Any] | None = None,
+    audit_only: bool = False,
+    now: datetime | None = None,
+    raised_by: str = SYSTEM,
+) -> Flag | None:
+    """Raise a flag unless one is open for this account and rule; None when it was not raised."""
+    now = now or clock.utcnow()
+    flag_id = new_id("flg")
+    review = severity == "high" and not audit_only
+    flag = Flag(
+        account_pk(account.account_id),
+        flag_sk(flag_id),
+        flag_id=flag_id,
+        account_id=account.account_id,
+        rule=rule,
+        severity=severity,
+        explanation=explanation,
+        evidence=evidence[:20],
+        subject=subject or {},
+        status="audit" if audit_only else "open",
+        audit_only=audit_only,
+        created_at=iso(now),
+    )
+    if not audit_only and not review:
+        flag.last_change = _system_change("account_flagged", now, raised_by)  # the flag itself is the notice
+    try:
+        with transaction() as tx:
+            if not audit_only:
+                tx.save(
+                    OpenFlag(account_pk(account.account_id), open_flag_sk(rule), flag_id=flag_id),
+                    condition=OpenFlag.pk.does_not_exist(),
+                )
+            tx.save(flag, condition=Flag.pk.does_not_exist())
+            tx.save(Link(flag_pk(flag_id), "META", target_id=account.account_id))
+            if review:
+                tx.update(
+                    account,
+                    actions=[
+                        Account.under_review.set(True),
+                        Account.review_reason.set(f"{rule} ({severity}): {explanation}"[:900]),
+                        Account.last_change.set(_system_change("review_started", now, raised_by)),
+                    ],
+                )
+    except TransactWriteError as exc:
+        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+            return None  # a flag for this rule is open already
+        raise
+    return flag
+
+
+def flag_view(flag: Flag) -> dict[str, Any]:
+    return {
+        "flag_id": flag.flag_id,
+        "account_id": flag.account_id,
+        "rule": flag.rule,
+        "severity": flag.severity,
+        "explanation": flag.explanation,
+        "evidence": flag.evidence,
+        "status": flag.status,
+        "created_at": flag.created_at,
+        "resolved_at": flag.resolved_at,
+        "verdict": flag.verdict,
+    }
+
+
+def list_flags(principal: Principal, account_id: str) -> dict[str, Any]:
+    require_account(principal, account_id)
+    flags = [f for f in Flag.query(account_pk(account_id), Flag.sk.startswith("FLAG#")) if not f.audit_only]
+    flags.sort(key=lambda f: f.created_at, reverse=True)
+    account = load_account(account_id)
+    return {
+        "account_id": account_id,
+        "under_review": bool(account.under_review),
+        "flags": [flag_view(f) for f in flags],
+    }
+
+
+def resolve(
+    flag_id: str, verdict: str, note: str | None, resolved_by: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Close a flag with ops' verdict; release the review; learn from a false positive."""
+    now = now or clock.utcnow()
+    if verdict not in ("confirmed", "false_positive"):
+        raise InvalidRequest("verdict", "must be confirmed or false_positive")
+    try:
+        link = Link.get(flag_pk(flag_id), "META")
+        flag = Flag.get(account_pk(link.target_id), flag_sk(flag_id))
+    except (Link.DoesNotExist, Flag.DoesNotExist):
+        raise NotFound(f"flag {flag_id} does not exist") from None
+    if flag.status != "open":
+        raise Conflict(f"flag {flag_id} is {flag.status}, not open")
+    account = load_account(flag.account_id)
+    try:
+        with transaction() as tx:
+            tx.update(
+                flag,
+                actions=[
+                    Flag.status.set("resolved"),
+                    Flag.verdict.set(verdict),
+                    Flag.note.set(note or ""),
+                    Flag.resolved_at.set(iso(now)),
+                    Flag.resolved_by.set(resolved_by),
+                ],
+                condition=Flag.status == "open",
+            )
+            tx.delete(OpenFlag(account_pk(flag.account_id), open_flag_sk(flag.rule)))
+            if flag.severity == "high" and account.under_review:
+                tx.update(
+                    account,
+                    actions=[
+                        Account.under_review.set(False),
+                        Account.review_reason.remove(),
+                        Account.last_change.set(_system_change("review_released", now, "wabaguard ops")),
+                    ],
+                )
+    except TransactWriteError as exc:
+        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+            raise Conflict(f"flag {flag_id} was resolved meanwhile") from None
+        raise
+    if verdict == "false_positive":
+        learn_false_positive(flag.account_id, flag.subject or {})
+    flag.refresh()
+    return flag_view(flag)
+
+
+def learn_false_positive(account_id: str, subject: dict[str, Any]) -> None:
+    """Widen what counts as normal for this account, so the same thing does not flag again."""
+    for _ in range(5):
+        try:
+            state = RiskState.get(*RiskState.key(account_id), consistent_read=True)
+        except RiskState.DoesNotExist:
+            return
+        data = dict(state.state or {})
+        allow = data.setdefault("allow", {"ips": [], "countries": []})
+        stamp = iso(clock.utcnow())
+        for ip in subject.get("ips", []):
+            data.setdefault("ips", {})[ip] = stamp
+            allow.setdefault("ips", []).append(ip)
+        for cc in subject.get("countries", []):
+            data.setdefault("countries", {}).setdefault(cc, stamp)
+            data.setdefault("access_countries", {}).setdefault(cc, stamp)
+            allow.setdefault("countries", []).append(cc)
+        if subject.get("phone_number_id"):
+            tol = data.setdefault("tolerance", {})
+            tol[subject["phone_number_id"]] = float(tol.get(subject["phone_number_id"], 1.0)) * 2
+        state.state = data
+        try:
+            state.save()
+            return
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise

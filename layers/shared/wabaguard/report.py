@@ -1,0 +1,110 @@
+""" "This wasn't me": a single-use link in every change notice, valid 7 days, stored as a digest.
+
+GET shows a plain page (no script) naming the change and asking for confirmation; only POST acts,
+because mail scanners fetch links. Confirming raises a ``high`` flag on the account (→ review,
+everyone told, ops alerted).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+from pynamodb.exceptions import UpdateError
+
+from wabaguard import clock, flags
+from wabaguard.access import load_account
+from wabaguard.activity import RequestMeta, record
+from wabaguard.config import API_STAGE, settings
+from wabaguard.models import ReportToken, iso, report_pk
+from wabaguard.security import new_token, token_digest
+
+VALID_FOR = timedelta(days=7)
+
+
+def new_link(account_id: str, change_id: str, headline: str, recipient: str) -> str:
+    """Create a report token for one recipient of one change; returns the link."""
+    token = new_token("wgr")
+    ReportToken(
+        report_pk(token_digest(token)),
+        account_id=account_id,
+        change_id=change_id,
+        headline=headline[:500],
+        recipient=recipient,
+        ttl=clock.utcnow() + VALID_FOR,
+    ).save(condition=ReportToken.pk.does_not_exist())
+    return f"{settings().public_base_url}/{API_STAGE}/report/{token}"
+
+
+def _load(token: str) -> ReportToken | None:
+    if not token or len(token) > 100:
+        return None
+    try:
+        item = ReportToken.get(report_pk(token_digest(token)), consistent_read=True)
+    except ReportToken.DoesNotExist:
+        return None
+    if item.ttl is not None and item.ttl < clock.utcnow():
+        return None
+    return item
+
+
+def _page(title: str, paragraphs: list[str], form: bool = False) -> str:
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    if form:
+        body += '<form method="post"><button type="submit">Yes, report this change — it was not me</button></form>'
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="robots" content="noindex">'
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def page(token: str) -> tuple[int, str]:
+    item = _load(token)
+    if item is None:
+        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."])
+    if item.used_at:
+        return 200, _page("Already reported", [f"This change was reported at {item.used_at}. Our team is on it."])
+    return 200, _page(
+        "Was this change not made by you?",
+        [
+            f"The change: {item.headline}.",
+            "If neither you nor a colleague made it, confirm below. The account is put under review at once "
+            "(new API keys, webhook and Partner changes are paused), every user and the managing Partner are told, "
+            "and our operations team looks into it.",
+        ],
+        form=True,
+    )
+
+
+def confirm(token: str, meta: RequestMeta) -> tuple[int, str]:
+    item = _load(token)
+    if item is None:
+        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."])
+    now = clock.utcnow()
+    try:
+        item.update(actions=[ReportToken.used_at.set(iso(now))], condition=ReportToken.used_at.does_not_exist())
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return 200, _page("Already reported", ["This change was reported already. Our team is on it."])
+        raise
+    account = load_account(item.account_id)
+    explanation = f"{item.recipient} reported that this change was not theirs: {item.headline}"
+    flags.raise_flag(
+        account,
+        "reported_by_user",
+        "high",
+        explanation,
+        [{"change_id": item.change_id, "reported_by": item.recipient, "ip": meta.ip or "unknown"}],
+        now=now,
+        raised_by=item.recipient,
+    )
+    record(account.account_id, "report", meta, at=now, detail=f"change {item.change_id} reported as not theirs")
+    return 200, _page(
+        "Thank you — the account is under review",
+        [
+            "We paused new API keys, webhook changes and Partner changes for this account and told every user.",
+            "What to do now: change the credentials of every user, revoke API keys you do not recognise, and "
+            "check the webhook URL. Our operations team will contact you; you can also write to "
+            f"{settings().support_email}.",
+        ],
+    )

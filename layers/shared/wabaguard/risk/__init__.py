@@ -1,0 +1,208 @@
+"""The risk scan: new activity records → per-account state → rules → explained flags.
+
+Safe when runs overlap or die halfway: a lease on the checkpoint lets one run work at a time (an
+expired lease is taken over); each account's state remembers the ids of the records it counted
+inside the re-read overlap, so a record read twice is counted once; the checkpoint only moves
+after every account is done, so a run that dies is simply redone by the next.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from wabaguard import clock
+from wabaguard.activity import parse_at
+from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, iso
+from wabaguard.risk import state as state_mod
+from wabaguard.risk.model import Context, Finding, Rec, Rule, load_config
+from wabaguard.risk.rules import ALL_RULES
+from wabaguard.scan import OVERLAP, new_records
+
+LEASE_SECONDS = 240
+
+
+class ScanBusy(RuntimeError):
+    """Another run holds the lease; this run does nothing (the next schedule catches up)."""
+
+
+def rules() -> list[Rule]:
+    config = load_config()
+    unknown = set(config) - {r.id for r in ALL_RULES}
+    if unknown:
+        raise ValueError(f"RISK_RULES_CONFIG names unknown rules {sorted(unknown)}")
+    return [r.configured(config) for r in ALL_RULES]
+
+
+def to_rec(item: ActivityRecord) -> Rec:
+    countries = {k: int(v) for k, v in item.countries.as_dict().items()} if item.countries is not None else {}
+    return Rec(
+        record_id=item.record_id,
+        kind=item.kind,
+        at=parse_at(item.at),
+        account_id=item.account_id,
+        phone_number_id=item.phone_number_id,
+        key_id=item.key_id,
+        user_id=item.user_id,
+        count=int(item.msg_count or 0),
+        countries=countries,
+        ip=item.ip,
+        country=item.country,
+        action=item.action,
+        detail=item.detail,
+    )
+
+
+def explain(rule: Rule, finding: Finding) -> str:
+    return rule.explanation.format(**finding.values)
+
+
+def evaluate(rule: Rule, ctx: Context) -> Finding | None:
+    """Run one rule with its thresholds."""
+    ctx.thresholds = rule.thresholds
+    return rule.evaluate(ctx)
+
+
+def _acquire(now: float, owner: str) -> ScanCheckpoint:
+    cp = ScanCheckpoint(*ScanCheckpoint.key())
+    try:
+        cp.update(
+            actions=[ScanCheckpoint.lease_until.set(int(now) + LEASE_SECONDS), ScanCheckpoint.lease_owner.set(owner)],
+            condition=ScanCheckpoint.lease_until.does_not_exist() | (ScanCheckpoint.lease_until < int(now)),
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise ScanBusy("another risk scan is running") from None
+        raise
+    return cp
+
+
+def _release(cp: ScanCheckpoint, owner: str, checkpoint_at: str) -> None:
+    cp.update(
+        actions=[
+            ScanCheckpoint.checkpoint_at.set(checkpoint_at),
+            ScanCheckpoint.lease_until.set(0),
+            ScanCheckpoint.runs.add(1),
+        ],
+        condition=ScanCheckpoint.lease_owner == owner,
+    )
+
+
+def _users(account_id: str) -> dict[str, dict[str, str]]:
+    return {
+        u.user_id: {"email": u.email, "created_at": u.created_at}
+        for u in User.query(account_pk(account_id), User.sk.startswith("USER#"))
+        if u.status == "active"
+    }
+
+
+def scan_account(
+    account_id: str, records: list[ActivityRecord], now: datetime, active_rules: list[Rule]
+) -> list[dict[str, Any]]:
+    """Fold new records into one account's state and raise what the rules find."""
+    from wabaguard import flags
+    from wabaguard.access import load_account
+
+    for _ in range(5):
+        try:
+            saved = RiskState.get(*RiskState.key(account_id), consistent_read=True)
+        except RiskState.DoesNotExist:
+            saved = RiskState(
+                *RiskState.key(account_id), account_id=account_id, first_seen_at=iso(now), state={}, recent_ids={}
+            )
+        recent = dict(saved.recent_ids or {})
+        fresh = [to_rec(r) for r in records if r.record_id not in recent]
+        if not fresh:
+            return []
+        before = saved.state or {}
+        after = state_mod.fold(before, fresh, now)
+        for r in fresh:
+            recent[r.record_id] = iso(r.at)
+        horizon = iso(now - 3 * OVERLAP)  # older records can no longer be re-read
+        saved.recent_ids = {k: v for k, v in recent.items() if v >= horizon}
+        saved.state = after
+        try:
+            saved.save()  # VersionAttribute: a concurrent writer makes us start over
+            break
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+    else:
+        raise RuntimeError(f"could not update the risk state of {account_id}")
+
+    ctx = Context(account_id, now, before, {**after, "users": _users(account_id)}, fresh, parse_at(saved.first_seen_at))
+    raised: list[dict[str, Any]] = []
+    account = None
+    for rule in active_rules:
+        finding = evaluate(rule, ctx)
+        if finding is None:
+            continue
+        account = account or load_account(account_id)
+        severity = finding.severity or rule.severity
+        explanation = explain(rule, finding)
+        flag = flags.raise_flag(
+            account,
+            rule.id,
+            severity,
+            explanation,
+            [r.evidence() for r in finding.evidence],
+            finding.subject,
+            audit_only=rule.audit_only,
+            now=now,
+        )
+        if flag is not None:
+            raised.append(
+                {
+                    "flag_id": flag.flag_id,
+                    "account_id": account_id,
+                    "rule": rule.id,
+                    "severity": severity,
+                    "explanation": explanation,
+                    "evidence": flag.evidence,
+                    "audit_only": rule.audit_only,
+                }
+            )
+    return raised
+
+
+def run_scan(now: float | None = None, metrics: Any = None) -> dict[str, Any]:
+    """One scheduled run. Returns counts and the flags raised."""
+    started = time.monotonic()
+    t = clock.now() if now is None else now
+    now_dt = datetime.fromtimestamp(t, tz=clock.utcnow().tzinfo)
+    owner = uuid.uuid4().hex
+    try:
+        cp = _acquire(t, owner)
+    except ScanBusy:
+        return {"skipped": "busy", "records_scanned": 0, "accounts_scanned": 0, "flags": []}
+    since = parse_at(cp.checkpoint_at) if cp.checkpoint_at else None
+    by_account: dict[str, list[ActivityRecord]] = defaultdict(list)
+    scanned = 0
+    for record in new_records(since, now_dt):
+        scanned += 1
+        by_account[record.account_id].append(record)
+    active_rules = rules()
+    raised: list[dict[str, Any]] = []
+    for account_id, records in sorted(by_account.items()):
+        raised.extend(scan_account(account_id, records, now_dt, active_rules))
+    _release(cp, owner, iso(now_dt))
+    duration = time.monotonic() - started
+    if metrics is not None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=scanned)
+        metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=len(by_account))
+        metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=duration * 1000)
+        for flag in raised:
+            metrics.add_metric(name=f"FlagsRaised_{flag['severity']}", unit=MetricUnit.Count, value=1)
+    return {
+        "records_scanned": scanned,
+        "accounts_scanned": len(by_account),
+        "duration_ms": round(duration * 1000, 1),
+        "flags": [{k: v for k, v in f.items() if k != "audit_only"} for f in raised],
+    }
