@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: dev test lint typecheck iac unit integration e2e bench deploy replay-dlq clean
+.PHONY: dev test lint typecheck iac unit integration e2e bench deploy replay-dlq simulate clean
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,7 @@ replay-dlq: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .local .mypy_cache .ruff_cache
+
+## simulate: labelled benign and attack traffic through a fresh local stack; precision and recall
+simulate: $(VENV)/.installed
+	$(BIN)/python -m tools.simulate

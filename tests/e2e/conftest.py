@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.launch import running_stack
 
 
 @dataclass
@@ -76,54 +69,5 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    port = free_port()
-    local_dir = tmp_path_factory.mktemp("local")
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "WABAGUARD_LOCAL_DIR": str(local_dir),
-        "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
-    }
-    for key in [k for k in env if k.startswith("AWS_") or k.endswith("_TABLE")]:
-        env.pop(key)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack.server"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        if line.startswith("wabaguard local stack ready"):
-            break
-    else:
-        proc.kill()
-    if not output or not output[-1].startswith("wabaguard local stack ready"):
-        proc.kill()
-        raise RuntimeError("local stack did not start:\n" + "".join(output))
-    assert output[-1].strip() == f"wabaguard local stack ready on http://127.0.0.1:{port}"
-
-    import threading
-
-    def drain() -> None:
-        for line in proc.stdout or []:
-            output.append(line)
-
-    threading.Thread(target=drain, daemon=True).start()
-    demo = json.loads((local_dir / "demo.json").read_text())
-    yield Stack(f"http://127.0.0.1:{port}", demo, output)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    assert proc.returncode == 0, "".join(output[-40:])
+    with running_stack(tmp_path_factory.mktemp("local")) as (base, demo, output):
+        yield Stack(base, demo, output)

@@ -49,19 +49,28 @@ def parse_at(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _precise(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def build(account_id: str, kind: str, at: datetime, **fields: Any) -> ActivityRecord:
-    """An unsaved record with its keys, bucket and TTL filled in."""
+    """An unsaved record with its keys, bucket and TTL filled in.
+
+    ``at`` is when it happened (orders the audit log); the time bucket is when it *arrived*, so the
+    risk scan, which reads buckets since its checkpoint, also sees aggregates that arrive late.
+    """
     record_id = fields.pop("record_id", None) or new_id("act")
+    arrived = clock.utcnow()
     if "count" in fields:
         fields["msg_count"] = fields.pop("count")
     at_text = iso(at)
-    precise = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # orders events within a second
+    precise = _precise(at)  # orders events within a second
     prefix = "S" if kind in SECURITY_KINDS else "U"
     return ActivityRecord(
         pk=account_pk(account_id),
         sk=f"{prefix}#{precise}#{record_id}",
-        bucket=bucket_of(at, record_id),
-        bucket_sk=f"{precise}#{record_id}",
+        bucket=bucket_of(arrived, record_id),
+        bucket_sk=f"{_precise(arrived)}#{record_id}",
         ttl=at + RETENTION,
         record_id=record_id,
         account_id=account_id,

@@ -25,7 +25,7 @@ def hours_between(start: datetime, end: datetime) -> Iterator[datetime]:
 
 
 def new_records(since: datetime | None, now: datetime) -> Iterator[ActivityRecord]:
-    """Records whose ``at`` lies in (since - overlap, now], oldest bucket first."""
+    """Records that arrived in (since - overlap, now], oldest bucket first."""
     start = (since - OVERLAP) if since else now - timedelta(hours=1)
     start = max(start, now - MAX_WINDOW)
     low = start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the precision of bucket_sk

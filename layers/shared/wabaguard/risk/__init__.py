@@ -119,11 +119,15 @@ def scan_account(
         fresh = [to_rec(r) for r in records if r.record_id not in recent]
         if not fresh:
             return []
+        earliest = iso(min(r.at for r in fresh))
+        if earliest < saved.first_seen_at:
+            saved.first_seen_at = earliest  # history imported late still counts as history
         before = saved.state or {}
         after = state_mod.fold(before, fresh, now)
+        arrivals = {r.record_id: r.bucket_sk.split("#", 1)[0] for r in records}
         for r in fresh:
-            recent[r.record_id] = iso(r.at)
-        horizon = iso(now - 3 * OVERLAP)  # older records can no longer be re-read
+            recent[r.record_id] = arrivals[r.record_id]
+        horizon = (now - 3 * OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # arrived earlier: never re-read
         saved.recent_ids = {k: v for k, v in recent.items() if v >= horizon}
         saved.state = after
         try:

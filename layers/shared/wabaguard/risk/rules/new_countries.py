@@ -38,7 +38,7 @@ def evaluate(ctx: Context) -> Finding | None:
 RULE = Rule(
     id="new_destination_countries",
     severity="medium",
-    thresholds={"min_messages": 100, "min_share": 0.2},
+    thresholds={"min_messages": 50, "min_share": 0.2},
     evaluate=evaluate,
     explanation="sent {new} of {total} messages ({pct}) to {countries}, countries this account never sent to "
     "before (usual: {usual})",

@@ -1,0 +1,71 @@
+"""Start the local stack as a user would (``python -m devstack.server``) in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from devstack.cfn import ROOT
+from devstack.server import free_port
+
+
+@contextmanager
+def running_stack(local_dir: Path, port: int | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+    """Yields (base URL, demo.json, output lines); stops the stack with SIGTERM afterwards."""
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WABAGUARD_LOCAL_DIR": str(local_dir),
+        "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
+    }
+    for key in [k for k in env if k.startswith("AWS_") or k.endswith("_TABLE")]:
+        env.pop(key)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack.server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    ready = f"wabaguard local stack ready on http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.startswith("wabaguard local stack ready"):
+            break
+    if not output or output[-1].strip() != ready:
+        proc.kill()
+        raise RuntimeError("local stack did not start:\n" + "".join(output))
+
+    def drain() -> None:
+        for line in proc.stdout or []:
+            output.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}", json.loads((local_dir / "demo.json").read_text()), output
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    if proc.returncode != 0:
+        raise RuntimeError("local stack exited with an error:\n" + "".join(output[-40:]))

@@ -1,0 +1,428 @@
+"""Labelled traffic for the risk scan: benign accounts and attacks, fed into the local stack.
+
+``make simulate`` starts a fresh local stack, sends 14 days of history for every simulated account
+(daily rhythms, weekends, usual countries and IPs), scans, then sends the last hour — where the
+attacks happen — scans again and prints precision and recall per scenario. Benign scenarios
+include the cases that must stay quiet: campaigns at a few times the usual volume, users travelling
+without key actions, brand-new accounts setting themselves up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+FAMILIES = {
+    "volume_spike": {"volume_spike", "new_destination_countries"},
+    "new_countries": {"new_destination_countries", "volume_spike"},
+    "key_action_burst": {"key_action_burst", "key_action_new_location"},
+    "new_location": {"key_action_new_location", "key_action_burst"},
+    "otp_guessing": {"otp_failures"},
+    "otp_replay": {"otp_failures"},
+    "leaked_key": {"api_key_many_new_ips"},
+    "impossible_travel": {"impossible_travel", "key_action_new_location"},
+}
+BENIGN = ("steady", "campaign", "traveller", "new_account", "busy_admin", "night_shift")
+HOME = ["DE", "AT", "CH", "NL", "FR", "ES", "IT", "GB", "US", "BR", "IN", "MX"]
+FAR = ["NG", "ID", "PK", "VN", "RU", "PH", "BD", "KE"]
+
+
+def iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Account:
+    scenario: str
+    account_id: str
+    attack: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+    current: list[dict[str, Any]] = field(default_factory=list)
+
+
+class World:
+    def __init__(self, seed: int, now: datetime, days: int) -> None:
+        self.rng = random.Random(seed)
+        self.now = now.replace(minute=50, second=0, microsecond=0)
+        self.days = days
+        self.run = f"{seed:04d}{self.rng.randrange(10**6):06d}"
+
+    def ip(self, prefix: str = "198.51.100") -> str:
+        return f"{prefix}.{self.rng.randrange(1, 254)}"
+
+    def profile(self, scenario: str, n: int) -> dict[str, Any]:
+        rng = self.rng
+        home = rng.sample(HOME, 1)[0]
+        countries = {home: 0.8}
+        for cc in rng.sample([c for c in HOME if c != home], rng.randrange(1, 3)):
+            countries[cc] = 0.2 / 2
+        return {
+            "account_id": f"sim_{scenario}_{n}_{self.run}",
+            "pn": f"pn_sim_{scenario}_{n}_{self.run}",
+            "key": f"key_sim_{scenario}_{n}_{self.run}",
+            "users": [f"usr_sim_{scenario}_{n}_{i}" for i in range(rng.randrange(1, 4))],
+            "volume": rng.choice([80, 150, 300, 600, 1200, 2500]),
+            "countries": countries,
+            "home": home,
+            "ips": [self.ip() for _ in range(2)],
+            "key_ips": [self.ip("192.0.2") for _ in range(2)],
+            "night": scenario == "night_shift",
+        }
+
+    def sends(
+        self, p: dict[str, Any], at: datetime, factor: float = 1.0, countries: dict[str, float] | None = None
+    ) -> dict[str, Any]:
+        count = max(1, int(p["volume"] * factor * self.rng.uniform(0.7, 1.3)))
+        mix = countries or p["countries"]
+        split = {cc: max(1, int(count * share)) for cc, share in mix.items()}
+        return {
+            "account_id": p["account_id"],
+            "kind": "messages_sent",
+            "at": iso(at.replace(minute=0)),
+            "phone_number_id": p["pn"],
+            "count": sum(split.values()),
+            "countries": split,
+        }
+
+    def history_of(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        hours = range(18, 24) if p["night"] else range(8, 18)
+        for d in range(self.days, 0, -1):
+            day = self.now - timedelta(days=d)
+            weekend = day.weekday() >= 5
+            for h in hours:
+                if weekend and self.rng.random() < 0.6:
+                    continue
+                at = day.replace(hour=h, minute=0)
+                out.append(self.sends(p, at, 0.5 if weekend else 1.0))
+                out.append(
+                    {
+                        "account_id": p["account_id"],
+                        "kind": "api_request",
+                        "at": iso(at),
+                        "phone_number_id": p["pn"],
+                        "key_id": p["key"],
+                        "count": self.rng.randrange(50, 500),
+                        "ip": self.rng.choice(p["key_ips"]),
+                        "country": p["home"],
+                    }
+                )
+            for user in p["users"]:
+                if self.rng.random() < 0.7:
+                    out.append(
+                        {
+                            "account_id": p["account_id"],
+                            "kind": "login",
+                            "user_id": user,
+                            "at": iso(day.replace(hour=9, minute=self.rng.randrange(60))),
+                            "ip": self.rng.choice(p["ips"]),
+                            "country": p["home"],
+                        }
+                    )
+            if self.rng.random() < 0.2:
+                out.append(
+                    {
+                        "account_id": p["account_id"],
+                        "kind": "key_action",
+                        "user_id": p["users"][0],
+                        "action": self.rng.choice(["create_template", "update_profile"]),
+                        "at": iso(day.replace(hour=11, minute=self.rng.randrange(60))),
+                        "ip": p["ips"][0],
+                        "country": p["home"],
+                    }
+                )
+        return out
+
+    # ------------------------------------------------------------------ the last hour
+    def current_of(self, scenario: str, p: dict[str, Any]) -> list[dict[str, Any]]:
+        rng, now = self.rng, self.now
+        acc, user = p["account_id"], p["users"][0]
+        hour = now.replace(minute=0)
+        normal = [self.sends(p, hour)] if not p["night"] else []
+        far = rng.sample(FAR, 3)
+        attacker_ip = self.ip("203.0.113")
+        if scenario in ("steady", "night_shift"):
+            return normal
+        if scenario == "campaign":
+            return [self.sends(p, hour, rng.uniform(2.5, 4.0))]
+        if scenario == "traveller":
+            away = rng.choice([c for c in HOME if c != p["home"]])
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "login",
+                    "user_id": user,
+                    "at": iso(now - timedelta(minutes=5)),
+                    "ip": self.ip("203.0.113"),
+                    "country": away,
+                },
+            ]
+        if scenario == "busy_admin":
+            return [
+                *normal,
+                *[
+                    {
+                        "account_id": acc,
+                        "kind": "key_action",
+                        "user_id": user,
+                        "action": a,
+                        "at": iso(now - timedelta(minutes=m)),
+                        "ip": p["ips"][0],
+                        "country": p["home"],
+                    }
+                    for m, a in ((40, "create_template"), (25, "update_profile"))
+                ],
+            ]
+        if scenario == "volume_spike":
+            return [self.sends(p, hour, rng.uniform(15, 40), {far[0]: 0.5, far[1]: 0.3, p["home"]: 0.2})]
+        if scenario == "new_countries":
+            return [self.sends(p, hour, rng.uniform(1.0, 2.0), {far[0]: 0.4, far[1]: 0.3, p["home"]: 0.3})]
+        if scenario == "key_action_burst":
+            return [
+                *normal,
+                *[
+                    {
+                        "account_id": acc,
+                        "kind": "key_action",
+                        "user_id": user,
+                        "action": a,
+                        "at": iso(now - timedelta(minutes=m)),
+                        "ip": attacker_ip,
+                        "country": far[0],
+                    }
+                    for m, a in ((9, "set_webhook_url"), (6, "create_api_key"), (3, "request_partner_change"))
+                ],
+            ]
+        if scenario == "new_location":
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "key_action",
+                    "user_id": user,
+                    "action": "set_webhook_url",
+                    "at": iso(now - timedelta(minutes=4)),
+                    "ip": attacker_ip,
+                    "country": far[0],
+                },
+            ]
+        if scenario == "otp_guessing":
+            return [
+                *normal,
+                *[
+                    {
+                        "account_id": acc,
+                        "kind": "otp_failed",
+                        "user_id": user,
+                        "at": iso(now - timedelta(minutes=10 - i)),
+                        "ip": attacker_ip,
+                    }
+                    for i in range(7)
+                ],
+            ]
+        if scenario == "otp_replay":
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "otp_locked",
+                    "user_id": user,
+                    "at": iso(now - timedelta(minutes=2)),
+                    "ip": attacker_ip,
+                },
+            ]
+        if scenario == "leaked_key":
+            return [
+                *normal,
+                *[
+                    {
+                        "account_id": acc,
+                        "kind": "api_request",
+                        "phone_number_id": p["pn"],
+                        "key_id": p["key"],
+                        "at": iso(hour),
+                        "count": rng.randrange(5, 80),
+                        "ip": self.ip("203.0.113"),
+                        "country": rng.choice(FAR),
+                    }
+                    for _ in range(rng.randrange(8, 30))
+                ],
+            ]
+        if scenario == "impossible_travel":
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "login",
+                    "user_id": user,
+                    "at": iso(now - timedelta(minutes=45)),
+                    "ip": p["ips"][0],
+                    "country": p["home"],
+                },
+                {
+                    "account_id": acc,
+                    "kind": "key_action",
+                    "user_id": user,
+                    "action": "create_api_key",
+                    "at": iso(now - timedelta(minutes=5)),
+                    "ip": attacker_ip,
+                    "country": rng.choice(["AU", "JP", "NZ"]),
+                },
+            ]
+        raise ValueError(scenario)
+
+    def new_account(self, n: int) -> Account:
+        p = self.profile("new_account", n)
+        acc = Account("new_account", p["account_id"], attack=False)
+        start = self.now - timedelta(days=1)
+        acc.current = (
+            [
+                {
+                    "account_id": p["account_id"],
+                    "kind": "key_action",
+                    "user_id": p["users"][0],
+                    "action": a,
+                    "at": iso(self.now - timedelta(minutes=m)),
+                    "ip": p["ips"][0],
+                    "country": p["home"],
+                }
+                for m, a in (
+                    (30, "create_template"),
+                    (25, "update_profile"),
+                    (20, "set_webhook_url"),
+                    (15, "create_api_key"),
+                )
+            ]
+            + [self.sends(p, start.replace(hour=h), 1.0) for h in (10, 11, 12)]
+            + [self.sends(p, self.now, 3.0)]
+        )
+        return acc
+
+    def accounts(self, per_benign: int, per_attack: int) -> list[Account]:
+        out = []
+        for scenario in BENIGN:
+            for n in range(per_benign):
+                if scenario == "new_account":
+                    out.append(self.new_account(n))
+                    continue
+                p = self.profile(scenario, n)
+                out.append(Account(scenario, p["account_id"], False, self.history_of(p), self.current_of(scenario, p)))
+        for scenario in FAMILIES:
+            for n in range(per_attack):
+                p = self.profile(scenario, n)
+                out.append(Account(scenario, p["account_id"], True, self.history_of(p), self.current_of(scenario, p)))
+        return out
+
+
+def _post(base: str, path: str, body: Any) -> Any:
+    req = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=300) as resp:  # noqa: S310 - the local stack only
+        return json.loads(resp.read())
+
+
+def _feed(base: str, records: list[dict[str, Any]]) -> None:
+    for i in range(0, len(records), 1000):
+        _post(base, "/_local/activity", records[i : i + 1000])
+
+
+def simulate(base: str, seed: int = 7, per_benign: int = 6, per_attack: int = 4, days: int = 14) -> dict[str, Any]:
+    """Feed the scenarios into the stack at ``base``; returns per-scenario detection numbers."""
+    world = World(seed, datetime.now(UTC), days)
+    accounts = world.accounts(per_benign, per_attack)
+    _feed(base, [r for a in accounts for r in a.history])
+    warmup = _post(base, "/_local/risk-scan", None)
+    _feed(base, [r for a in accounts for r in a.current])
+    flags = warmup + _post(base, "/_local/risk-scan", None)
+    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for flag in flags:
+        by_account[flag["account_id"]].append(flag)
+    report: dict[str, Any] = {}
+    for scenario in [*BENIGN, *FAMILIES]:
+        members = [a for a in accounts if a.scenario == scenario]
+        serious = {
+            a.account_id: [f for f in by_account[a.account_id] if f["severity"] in ("medium", "high")] for a in members
+        }
+        if scenario in FAMILIES:
+            hit = [a for a in members if any(f["rule"] in FAMILIES[scenario] for f in serious[a.account_id])]
+            report[scenario] = {
+                "kind": "attack",
+                "accounts": len(members),
+                "detected": len(hit),
+                "recall": len(hit) / len(members),
+            }
+        else:
+            clean = [a for a in members if not serious[a.account_id]]
+            report[scenario] = {
+                "kind": "benign",
+                "accounts": len(members),
+                "clean": len(clean),
+                "specificity": len(clean) / len(members),
+                "false_flags": sorted({f["rule"] for a in members for f in serious[a.account_id]}),
+            }
+    attacks = [a for a in accounts if a.attack]
+    benign = [a for a in accounts if not a.attack]
+    serious_accounts = {a for a, fs in by_account.items() if any(f["severity"] in ("medium", "high") for f in fs)}
+    tp = len([a for a in attacks if a.account_id in serious_accounts])
+    fp = len([a for a in benign if a.account_id in serious_accounts])
+    report["_total"] = {
+        "recall": tp / len(attacks),
+        "precision": tp / max(1, tp + fp),
+        "benign_clean": (len(benign) - fp) / len(benign),
+        "records": sum(len(a.history) + len(a.current) for a in accounts),
+    }
+    return report
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = ["| scenario | kind | accounts | result |", "| --- | --- | --- | --- |"]
+    for name, row in report.items():
+        if name == "_total":
+            continue
+        if row["kind"] == "attack":
+            result = f"recall {row['recall']:.0%} ({row['detected']}/{row['accounts']})"
+        else:
+            result = f"no medium/high flag on {row['specificity']:.0%}" + (
+                f" (flagged by {', '.join(row['false_flags'])})" if row["false_flags"] else ""
+            )
+        lines.append(f"| {name} | {row['kind']} | {row['accounts']} | {result} |")
+    t = report["_total"]
+    lines.append(
+        f"\nOverall: recall {t['recall']:.1%}, precision {t['precision']:.1%}, "
+        f"benign accounts without a medium/high flag {t['benign_clean']:.1%} ({t['records']:,} records)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", help="a running local stack, e.g. http://127.0.0.1:3000 (default: start one)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--per-benign", type=int, default=6)
+    parser.add_argument("--per-attack", type=int, default=4)
+    args = parser.parse_args(argv)
+    if args.base:
+        report = simulate(args.base, args.seed, args.per_benign, args.per_attack)
+    else:
+        from devstack.launch import running_stack
+
+        with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as (base, _, _):
+            report = simulate(base, args.seed, args.per_benign, args.per_attack)
+    print(table(report))
+    total = report["_total"]
+    return 0 if total["recall"] >= 0.95 and total["benign_clean"] >= 0.97 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
