@@ -328,7 +328,7 @@ def _post(base: str, path: str, body: Any) -> Any:
     req = urllib.request.Request(
         base + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=300) as resp:  # noqa: S310 - the local stack only
+    with urllib.request.urlopen(req, timeout=300) as resp:
         return json.loads(resp.read())
 
 
