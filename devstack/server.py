@@ -265,6 +265,7 @@ def main() -> int:
     for account in [demo["partner"], *demo["accounts"]]:
         for user in account["users"]:
             print(f"  {account['name']:<20} {user['role']:<7} {user['email']:<22} {user['token']}", flush=True)
+    print(f"  {'ops (stands in for IAM)':<51} {demo['ops']['token']}", flush=True)
     while not stop.is_set():
         stop.wait(0.5)
     print("wabaguard local stack stopping", flush=True)

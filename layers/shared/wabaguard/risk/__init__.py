@@ -202,8 +202,12 @@ def run_scan(now: float | None = None, metrics: Any = None) -> dict[str, Any]:
         metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=scanned)
         metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=len(by_account))
         metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=duration * 1000)
-        for flag in raised:
-            metrics.add_metric(name=f"FlagsRaised_{flag['severity']}", unit=MetricUnit.Count, value=1)
+        from aws_lambda_powertools.metrics import single_metric
+
+        for flag in raised:  # one EMF line each: rule and severity are low-cardinality dimensions
+            with single_metric(name="FlagsRaised", unit=MetricUnit.Count, value=1) as metric:
+                metric.add_dimension(name="rule", value=flag["rule"])
+                metric.add_dimension(name="severity", value=flag["severity"])
     return {
         "records_scanned": scanned,
         "accounts_scanned": len(by_account),
