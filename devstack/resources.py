@@ -23,7 +23,6 @@ IGNORED = {
     "AWS::Logs::LogGroup",  # logs go to the console locally
     "AWS::CloudWatch::Dashboard",
     "AWS::CloudWatch::Alarm",
-    "AWS::SES::ConfigurationSet",
     "AWS::SES::ConfigurationSetEventDestination",
     "AWS::ApiGateway::Account",
     "AWS::IAM::Role",
@@ -79,6 +78,7 @@ def create_all(stack: Stack) -> None:
             "AWS::SQS::Queue",
             "AWS::SNS::Topic",
             "AWS::SES::EmailIdentity",
+            "AWS::SES::ConfigurationSet",
         }
     )
     if unknown:
@@ -129,6 +129,11 @@ def create_all(stack: Stack) -> None:
         else:
             ses.verify_domain_identity(Domain=identity)
         stack.physical[logical_id] = identity
+
+    for logical_id in stack.of_type("AWS::SES::ConfigurationSet"):
+        name = stack.default_name(logical_id)
+        ses.create_configuration_set(ConfigurationSet={"Name": name})
+        stack.physical[logical_id] = name
 
     for spec in stack.functions().values():
         for event_id, event in spec.events.items():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, flags, queries, report, schemas
+from wabaguard import actions, flags, observability, queries, report, schemas
 from wabaguard.web import (
     build_resolver,
     html_response,
@@ -20,7 +20,7 @@ from wabaguard.web import (
     require_approved_body,
 )
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 app = build_resolver()
 
 
@@ -132,7 +132,10 @@ def report_page(token: str) -> Any:
 
 @app.post("/report/<token>")
 def report_confirm(token: str) -> Any:
-    return html_response(*report.confirm(token, request_meta(app)))
+    status, page, raised = report.confirm(token, request_meta(app))
+    if raised:
+        metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
+    return html_response(status, page)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -11,7 +11,7 @@ import contextvars
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -21,10 +21,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import mailer, notify, report
+from wabaguard import mailer, notify, observability, report
 from wabaguard.access import load_account
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
 idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
@@ -55,6 +55,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     change = notify.describe(old, new, account)
     if change is None:
         return
+    if new.last_change is not None and new.last_change.request_id:
+        logger.set_correlation_id(new.last_change.request_id)  # the API request that made the change
     failures = 0
     for to in notify.recipients(account, change):
         _sent_now.set(False)
@@ -68,8 +70,10 @@ def record_handler(record: DynamoDBRecord) -> None:
             failures += 1
             metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
             continue
-        name = "NotificationsSent" if _sent_now.get() else "NotificationsDeduplicated"
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if _sent_now.get():
+            metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
+        else:
+            metrics.add_metric(name="NotificationsDeduplicated", unit=MetricUnit.Count, value=1)
     logger.info(
         "change notified",
         extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": failures},

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import otp, schemas
+from wabaguard import observability, otp, schemas
 from wabaguard.web import build_resolver, json_response, principal_of, raw_json, request_meta
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 app = build_resolver()
 
 

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import risk
+from wabaguard import observability, risk
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = risk.run_scan(metrics=metrics)
+    logger.set_correlation_id(context.aws_request_id)
+    result = risk.run_scan()
     logger.info("risk scan done", extra={k: v for k, v in result.items() if k != "flags"})
+    metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=result["records_scanned"])
+    metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=result["accounts_scanned"])
+    if "duration_ms" in result:
+        metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=result["duration_ms"])
+        metrics.add_metric(name="AccountsUnderReview", unit=MetricUnit.Count, value=result["under_review"])
+    for flag in result["flags"]:  # one EMF line each: rule and severity are low-cardinality dimensions
+        with single_metric(name="FlagsRaised", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="rule", value=flag["rule"])
+            metric.add_dimension(name="severity", value=flag["severity"])
+        if flag["severity"] == "high":
+            metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
     return result

@@ -6,12 +6,23 @@ with its own role (Partner admins count as admins there).
 
 from __future__ import annotations
 
+import re
+
 from wabaguard.errors import Forbidden, NotFound
 from wabaguard.models import Account, PhoneNumber, User, account_pk, user_sk
 from wabaguard.principal import Principal
 
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def valid_id(value: str) -> bool:
+    """Identifiers are short and plain; anything else cannot exist (and never reaches DynamoDB)."""
+    return bool(_ID.match(value or ""))
+
 
 def load_account(account_id: str) -> Account:
+    if not valid_id(account_id):
+        raise NotFound("no such account")
     try:
         return Account.get(*Account.key(account_id))
     except Account.DoesNotExist:
@@ -19,6 +30,8 @@ def load_account(account_id: str) -> Account:
 
 
 def load_phone(phone_number_id: str) -> PhoneNumber:
+    if not valid_id(phone_number_id):
+        raise NotFound("no such phone number")
     try:
         return PhoneNumber.get(*PhoneNumber.key(phone_number_id))
     except PhoneNumber.DoesNotExist:
@@ -26,6 +39,8 @@ def load_phone(phone_number_id: str) -> PhoneNumber:
 
 
 def load_user(account_id: str, user_id: str) -> User:
+    if not valid_id(account_id) or not valid_id(user_id):
+        raise NotFound("no such user")
     try:
         user = User.get(account_pk(account_id), user_sk(user_id))
     except User.DoesNotExist:

@@ -22,6 +22,7 @@ from wabaguard.access import (
     require_account,
     require_phone,
     require_user_principal,
+    valid_id,
 )
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt
@@ -160,6 +161,7 @@ def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datet
         ip=meta.ip,
         user_agent=meta.user_agent,
         country=meta.country,
+        request_id=meta.request_id,
     )
 
 
@@ -456,6 +458,8 @@ def revoke_api_key(
     """Revoke a key at once. Protective, so no OTP — but every user is told."""
     now = now or clock.utcnow()
     _, account = require_phone(principal, phone_number_id)
+    if not valid_id(key_id):
+        raise NotFound("no such API key")
     try:
         key = ApiKey.get(phone_pk(phone_number_id), api_key_sk(key_id))
     except ApiKey.DoesNotExist:

@@ -31,6 +31,7 @@ class RequestMeta:
     ip: str | None = None
     user_agent: str | None = None
     country: str | None = None
+    request_id: str | None = None  # API Gateway's; carried into change records for log correlation
 
 
 def bucket_of(at: datetime, record_id: str) -> str:

@@ -55,6 +55,7 @@ class Settings:
     otp_resend_seconds: int
     otp_lockout_failures: int
     otp_lockout_seconds: int
+    ses_configuration_set: str | None
 
 
 @lru_cache(maxsize=1)
@@ -79,4 +80,5 @@ def settings() -> Settings:
         otp_resend_seconds=_int("OTP_RESEND_SECONDS", 60),
         otp_lockout_failures=_int("OTP_LOCKOUT_FAILURES", 10),
         otp_lockout_seconds=_int("OTP_LOCKOUT_SECONDS", 1800),
+        ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
     )

@@ -13,7 +13,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 
 from wabaguard import clock
-from wabaguard.access import load_account, require_account
+from wabaguard.access import load_account, require_account, valid_id
 from wabaguard.errors import Conflict, InvalidRequest, NotFound
 from wabaguard.models import (
     Account,
@@ -21,6 +21,7 @@ from wabaguard.models import (
     Flag,
     Link,
     OpenFlag,
+    ReviewCounter,
     RiskState,
     account_pk,
     flag_pk,
@@ -79,6 +80,8 @@ def raise_flag(
                 )
             tx.save(flag, condition=Flag.pk.does_not_exist())
             tx.save(Link(flag_pk(flag_id), "META", target_id=account.account_id))
+            if review and not account.under_review:
+                tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(1)])
             if review:
                 tx.update(
                     account,
@@ -129,6 +132,8 @@ def resolve(
     now = now or clock.utcnow()
     if verdict not in ("confirmed", "false_positive"):
         raise InvalidRequest("verdict", "must be confirmed or false_positive")
+    if not valid_id(flag_id):
+        raise NotFound("no such flag")
     try:
         link = Link.get(flag_pk(flag_id), "META")
         flag = Flag.get(account_pk(link.target_id), flag_sk(flag_id))
@@ -137,6 +142,12 @@ def resolve(
     if flag.status != "open":
         raise Conflict(f"flag {flag_id} is {flag.status}, not open")
     account = load_account(flag.account_id)
+    others_high = [
+        f
+        for f in Flag.query(account_pk(flag.account_id), Flag.sk.startswith("FLAG#"))
+        if f.flag_id != flag_id and f.status == "open" and f.severity == "high"
+    ]
+    release = flag.severity == "high" and bool(account.under_review) and not others_high
     try:
         with transaction() as tx:
             tx.update(
@@ -151,7 +162,8 @@ def resolve(
                 condition=Flag.status == "open",
             )
             tx.delete(OpenFlag(account_pk(flag.account_id), open_flag_sk(flag.rule)))
-            if flag.severity == "high" and account.under_review:
+            if release:
+                tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(-1)])
                 tx.update(
                     account,
                     actions=[
@@ -197,3 +209,11 @@ def learn_false_positive(account_id: str, subject: dict[str, Any]) -> None:
         except PutError as exc:
             if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
                 raise
+
+
+def accounts_under_review() -> int:
+    """The gauge ops watch on the dashboard."""
+    try:
+        return int(ReviewCounter.get(*ReviewCounter.key()).under_review)
+    except ReviewCounter.DoesNotExist:
+        return 0

@@ -71,6 +71,7 @@ def render(
 
 def send(mail: Email) -> str:
     """Send one email; returns the SES message id. Raises MailError on any SES failure."""
+    cfg = settings()
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings().sender_email
     msg["To"] = mail.to
@@ -80,10 +81,9 @@ def send(mail: Email) -> str:
     msg.set_content(mail.text, cte="quoted-printable")
     msg.add_alternative(mail.html, subtype="html", cte="quoted-printable")
     try:
+        extra = {"ConfigurationSetName": cfg.ses_configuration_set} if cfg.ses_configuration_set else {}
         out = client("ses").send_raw_email(
-            Source=settings().sender_email,
-            Destinations=[mail.to],
-            RawMessage={"Data": msg.as_bytes()},
+            Source=cfg.sender_email, Destinations=[mail.to], RawMessage={"Data": msg.as_bytes()}, **extra
         )
     except Exception as exc:  # botocore ClientError, throttling, endpoint errors alike
         raise MailError(f"SES did not accept the email: {type(exc).__name__}") from exc

@@ -108,6 +108,7 @@ class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
     ip = UnicodeAttribute(null=True)
     user_agent = UnicodeAttribute(null=True)
     country = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)
 
 
 class AccountsItem(Model):
@@ -233,6 +234,16 @@ class ScanCheckpoint(AccountsItem, discriminator="scan_checkpoint"):
     @classmethod
     def key(cls) -> tuple[str, str]:
         return "SCAN", "CHECKPOINT"
+
+
+class ReviewCounter(AccountsItem, discriminator="review_counter"):
+    """How many accounts are under review, kept in the same transactions that start and end reviews."""
+
+    under_review = NumberAttribute(default=0)
+
+    @classmethod
+    def key(cls) -> tuple[str, str]:
+        return "STATS", "REVIEWS"
 
 
 class RiskState(AccountsItem, discriminator="risk_state"):

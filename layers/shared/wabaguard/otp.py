@@ -205,6 +205,10 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
     """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
     t = _now(now)
     cfg = settings()
+    from wabaguard.access import valid_id
+
+    if not valid_id(challenge_id):
+        raise NotFound("no such challenge")
     try:
         ch = Challenge.get(challenge_pk(challenge_id), consistent_read=True)
     except Challenge.DoesNotExist:

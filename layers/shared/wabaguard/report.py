@@ -76,20 +76,21 @@ def page(token: str) -> tuple[int, str]:
     )
 
 
-def confirm(token: str, meta: RequestMeta) -> tuple[int, str]:
+def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
+    """Act on a report; returns (status, page, whether a new high flag was raised)."""
     item = _load(token)
     if item is None:
-        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."])
+        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."]), False
     now = clock.utcnow()
     try:
         item.update(actions=[ReportToken.used_at.set(iso(now))], condition=ReportToken.used_at.does_not_exist())
     except UpdateError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return 200, _page("Already reported", ["This change was reported already. Our team is on it."])
+            return 200, _page("Already reported", ["This change was reported already. Our team is on it."]), False
         raise
     account = load_account(item.account_id)
     explanation = f"{item.recipient} reported that this change was not theirs: {item.headline}"
-    flags.raise_flag(
+    flag = flags.raise_flag(
         account,
         "reported_by_user",
         "high",
@@ -99,7 +100,7 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str]:
         raised_by=item.recipient,
     )
     record(account.account_id, "report", meta, at=now, detail=f"change {item.change_id} reported as not theirs")
-    return 200, _page(
+    page_html = _page(
         "Thank you — the account is under review",
         [
             "We paused new API keys, webhook changes and Partner changes for this account and told every user.",
@@ -108,3 +109,4 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str]:
             f"{settings().support_email}.",
         ],
     )
+    return 200, page_html, flag is not None

@@ -81,7 +81,12 @@ def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
     ev = app.current_event
     identity = ev.request_context.identity
     country = ev.headers.get("CloudFront-Viewer-Country", "")
-    return RequestMeta(ip=identity.source_ip, user_agent=identity.user_agent, country=country or None)
+    return RequestMeta(
+        ip=identity.source_ip,
+        user_agent=identity.user_agent,
+        country=country or None,
+        request_id=ev.request_context.request_id,
+    )
 
 
 def raw_json(app: APIGatewayRestResolver) -> Any:

@@ -174,8 +174,10 @@ def scan_account(
     return raised
 
 
-def run_scan(now: float | None = None, metrics: Any = None) -> dict[str, Any]:
-    """One scheduled run. Returns counts and the flags raised."""
+def run_scan(now: float | None = None) -> dict[str, Any]:
+    """One scheduled run. Returns counts, the flags raised and how many accounts are under review."""
+    from wabaguard.flags import accounts_under_review
+
     started = time.monotonic()
     t = clock.now() if now is None else now
     now_dt = datetime.fromtimestamp(t, tz=clock.utcnow().tzinfo)
@@ -195,22 +197,10 @@ def run_scan(now: float | None = None, metrics: Any = None) -> dict[str, Any]:
     for account_id, records in sorted(by_account.items()):
         raised.extend(scan_account(account_id, records, now_dt, active_rules))
     _release(cp, owner, iso(now_dt))
-    duration = time.monotonic() - started
-    if metrics is not None:
-        from aws_lambda_powertools.metrics import MetricUnit
-
-        metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=scanned)
-        metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=len(by_account))
-        metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=duration * 1000)
-        from aws_lambda_powertools.metrics import single_metric
-
-        for flag in raised:  # one EMF line each: rule and severity are low-cardinality dimensions
-            with single_metric(name="FlagsRaised", unit=MetricUnit.Count, value=1) as metric:
-                metric.add_dimension(name="rule", value=flag["rule"])
-                metric.add_dimension(name="severity", value=flag["severity"])
     return {
         "records_scanned": scanned,
         "accounts_scanned": len(by_account),
-        "duration_ms": round(duration * 1000, 1),
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "under_review": accounts_under_review(),
         "flags": [{k: v for k, v in f.items() if k != "audit_only"} for f in raised],
     }
