@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
+CHECKOV := .venv-checkov
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
@@ -20,6 +21,11 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	touch $@
 
+$(CHECKOV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 ## dev: the whole stack on 127.0.0.1:$${PORT:-3000} (moto underneath; Ctrl-C stops it)
 dev: $(VENV)/.installed
 	$(BIN)/python -m devstack.server
@@ -33,9 +39,10 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-iac: $(VENV)/.installed $(TOOLS)/.installed
+iac: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(REGION) --template-file template.yaml
+	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 # pytest exits 5 when it collects nothing: each suite below must run tests or make fails.
 unit: $(VENV)/.installed
@@ -61,7 +68,7 @@ replay-dlq: $(VENV)/.installed
 	$(BIN)/python -m tools.replay_dlq --stack $${STACK:-wabaguard-dev}
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .local .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .local .mypy_cache .ruff_cache
 
 ## simulate: labelled benign and attack traffic through a fresh local stack; precision and recall
 simulate: $(VENV)/.installed

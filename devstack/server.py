@@ -112,8 +112,17 @@ class LocalServer:
         # Links in emails point at this local stack instead of the production host.
         self.world = World(Stack(region=region, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}"}))
         self._stop = threading.Event()
+        self._openapi: bytes | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self.httpd.daemon_threads = True
+
+    def openapi(self) -> bytes:
+        """The OpenAPI document, generated from the code once per start."""
+        if self._openapi is None:
+            from devstack.openapi import build
+
+            self._openapi = json.dumps(build(self.world.stack)).encode()
+        return self._openapi
 
     # ------------------------------------------------------------ local routes
     def local_route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -186,6 +195,9 @@ class LocalServer:
                     self._send(resp.status, resp.headers, resp.body)
                     return
                 path = self.path.split("?", 1)[0]
+                if path == f"/{server.world.stack.stage()}/openapi.json" and self.command == "GET":
+                    self._send(200, {"Content-Type": "application/json"}, server.openapi())
+                    return
                 if path.startswith("/_local/"):
                     status, out = server.local_route(self.command, path, body)
                     self._send(status, {"Content-Type": "application/json"}, json.dumps(out).encode())
@@ -202,6 +214,11 @@ class LocalServer:
                 self._send(resp.status, resp.headers, resp.body)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # any other method goes to the gateway too (404 JSON, never 501)
+                    return self._dispatch
+                raise AttributeError(name)
 
         return Handler
 

@@ -15,15 +15,28 @@ from devstack.server import World
 from tests.conftest import REGION
 
 
-@pytest.fixture
-def world() -> Iterator[World]:
-    """A fresh moto world with every resource of template.yaml, and the in-process gateway."""
+def _fresh_world() -> Iterator[World]:
     with mock_aws():
         from wabaguard.models import ALL_MODELS
 
         for model in ALL_MODELS:
             model._connection = None
         yield World(Stack(region=REGION))
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    """A fresh moto world with every resource of template.yaml, and the in-process gateway."""
+    yield from _fresh_world()
+
+
+@pytest.fixture(scope="module")
+def module_world() -> Iterator[tuple[World, dict[str, Any]]]:
+    """One seeded world for a module of read-mostly tests (hostile input changes nothing)."""
+    from devstack.seed import seed_demo
+
+    for world in _fresh_world():
+        yield world, seed_demo("http://127.0.0.1/v1")
 
 
 @pytest.fixture

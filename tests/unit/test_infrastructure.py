@@ -30,8 +30,11 @@ def dashboard_metrics() -> set[str]:
     for widget in json.loads(body)["widgets"]:
         for metric in widget["properties"]["metrics"]:
             if isinstance(metric[0], dict):
-                names |= set(re.findall(r'MetricName=\\?"(\w+)\\?"', metric[0]["expression"])) if "{Wabaguard" in \
-                    metric[0]["expression"] else set()
+                names |= (
+                    set(re.findall(r'MetricName=\\?"(\w+)\\?"', metric[0]["expression"]))
+                    if "{Wabaguard" in metric[0]["expression"]
+                    else set()
+                )
             elif metric[0] == "Wabaguard":
                 names.add(metric[1])
     return names

@@ -9,7 +9,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from wabaguard import security
 from wabaguard.observability import redact
 from wabaguard.urls import UnsafeUrl, check_public_https_url
@@ -66,15 +65,20 @@ def test_non_public_ip_literals_are_always_refused(ip: ipaddress.IPv4Address | i
             check_public_https_url(url)
 
 
-@given(st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|net|org|io|de)", fullmatch=True), st.sampled_from(["http", "ftp", "HTTPS://"]))
+@given(
+    st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|net|org|io|de)", fullmatch=True),
+    st.sampled_from(["http", "ftp", "HTTPS://"]),
+)
 def test_only_https_is_accepted(host: str, scheme: str) -> None:
     assert check_public_https_url(f"https://{host}/x")
     with pytest.raises(UnsafeUrl):
         check_public_https_url(f"{scheme.rstrip(':/').lower() if scheme != 'HTTPS://' else 'https '}://{host}/x")
 
 
-@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", min_size=16, max_size=40),
-       st.sampled_from(["wgu", "wgk", "wgr", "wgo"]))
+@given(
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", min_size=16, max_size=40),
+    st.sampled_from(["wgu", "wgk", "wgr", "wgo"]),
+)
 def test_redaction_masks_every_token_shape(body: str, prefix: str) -> None:
     token = f"{prefix}_{body}"
     for text in (token, f"Bearer {token}", json.dumps({"msg": f"failed for {token}"}), f"code={body[:6]}"):

@@ -3,6 +3,7 @@ reads the caller and request metadata out of API Gateway's event. No domain deci
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -91,12 +92,20 @@ def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
 
 def raw_json(app: APIGatewayRestResolver) -> Any:
     """The request body as JSON (``{}`` when absent); 400 on malformed JSON, 413 when too large."""
-    raw = app.current_event.decoded_body if app.current_event.is_base64_encoded else app.current_event.body
+    event = app.current_event
+    raw: str | bytes | None = event.body
+    if raw is not None and event.is_base64_encoded:
+        try:
+            raw = base64.b64decode(raw, validate=False)  # bytes: decoded (and checked) below
+        except ValueError:
+            raise InvalidRequest("body", "is not valid base64") from None
     if raw is not None and len(raw.encode("utf-8") if isinstance(raw, str) else raw) > MAX_BODY:
         raise PayloadTooLarge(f"the body exceeds {MAX_BODY} bytes")
     try:
         return parse_json_body(raw)
-    except (ValueError, UnicodeDecodeError):
+    except UnicodeDecodeError:
+        raise InvalidRequest("body", "is not UTF-8 text") from None
+    except ValueError:
         raise InvalidRequest("body", "is not valid JSON") from None
 
 
