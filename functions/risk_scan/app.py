@@ -25,6 +25,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=result["duration_ms"])
         metrics.add_metric(name="AccountsUnderReview", unit=MetricUnit.Count, value=result["under_review"])
     for flag in result["flags"]:  # one EMF line each: rule and severity are low-cardinality dimensions
+        requests = sorted({e["request_id"] for e in flag["evidence"] if e.get("request_id")})
+        logger.info(
+            "flag raised",
+            extra={
+                "flag_id": flag["flag_id"],
+                "rule": flag["rule"],
+                "severity": flag["severity"],
+                "api_request_ids": requests,
+            },
+        )
         with single_metric(name="FlagsRaised", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension(name="rule", value=flag["rule"])
             metric.add_dimension(name="severity", value=flag["severity"])

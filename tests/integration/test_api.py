@@ -353,9 +353,27 @@ def test_no_secret_reaches_a_log_or_a_response_but_the_reveal(
         api.call("GET", f"/v1/accounts/{acme['account_id']}/security-events", admin["token"]).body.decode()
     )
     responses.append(api.call("GET", "/v1/me", admin["token"]).body.decode())
+    # the stream and scan paths log too: notices for every change above, and a scan with a flag
+    api.world.pump.pump()
+    from wabaguard.ingest import ingest
+
+    ingest(
+        [
+            {
+                "account_id": acme["account_id"],
+                "kind": "otp_locked",
+                "user_id": admin["user_id"],
+                "at": "2026-11-24T10:00:00Z",
+                "ip": "203.0.113.9",
+            }
+        ]
+    )
+    assert api.world.run_schedule("RiskScanFunction")["flags"]
+    api.world.pump.pump()
     captured = capsys.readouterr()
     logs = captured.out + captured.err + caplog.text
-    assert "denied" in logs  # the logs were captured
+    for line in ("denied", "change notified", "flag raised", "risk scan done"):
+        assert line in logs  # every handler path was captured
     for secret in secrets:
         assert secret not in logs
         for body in responses:

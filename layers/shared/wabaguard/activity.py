@@ -93,6 +93,7 @@ def record(
         ip=meta.ip,
         user_agent=meta.user_agent,
         country=meta.country,
+        request_id=meta.request_id,
         **fields,
     )
     item.save()

@@ -433,6 +433,7 @@ class ActivityRecord(Model):
     user_agent = UnicodeAttribute(null=True)
     action = UnicodeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)  # the API Gateway request that wrote it (log correlation)
 
 
 # ------------------------------------------------------------------ Idempotency table

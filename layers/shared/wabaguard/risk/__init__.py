@@ -55,6 +55,7 @@ def to_rec(item: ActivityRecord) -> Rec:
         country=item.country,
         action=item.action,
         detail=item.detail,
+        request_id=item.request_id,
     )
 
 

@@ -33,6 +33,7 @@ class Rec:
     country: str | None = None
     action: str | None = None
     detail: str | None = None
+    request_id: str | None = None
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -40,7 +41,7 @@ class Rec:
             "kind": self.kind,
             "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        for name in ("phone_number_id", "key_id", "user_id", "ip", "country", "action", "detail"):
+        for name in ("phone_number_id", "key_id", "user_id", "ip", "country", "action", "detail", "request_id"):
             value = getattr(self, name)
             if value:
                 out[name] = value
