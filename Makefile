@@ -54,8 +54,8 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(BIN)/pytest tests/e2e -q
 
-bench: $(VENV)/.installed
-	@echo "make bench: the benchmark is not built yet (issue 7)"; exit 1
+bench: $(VENV)/.installed $(TOOLS)/.installed
+	$(BIN)/python bench/bench.py
 
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --template-file template.yaml

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
-from wabaguard import activity, clock, mailer
+from wabaguard import activity, clock
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
 from wabaguard.config import API_STAGE, settings
@@ -36,7 +36,17 @@ from wabaguard.models import (
 from wabaguard.principal import Principal
 from wabaguard.security import code_digest, derive_code, looks_like_code, mask_email, new_code_seed, same_digest
 
+if TYPE_CHECKING:
+    from wabaguard import mailer
+
 CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _mailer() -> Any:
+    """The mailer, imported when a mail is due (the authorizer's cold start does not pay for it)."""
+    from wabaguard import mailer
+
+    return mailer
 
 
 def _condition_failed(exc: Exception) -> bool:
@@ -119,8 +129,8 @@ def issue(
         raise
     if seed is not None:
         try:
-            mailer.send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
-        except mailer.MailError:
+            _mailer().send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
+        except _mailer().MailError:
             _discard(ch)
             _release_slot(user.user_id, t)
             raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
@@ -231,8 +241,8 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
         raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
     user = User.get(account_pk(principal.account_id), user_sk(ch.user_id))
     try:
-        mailer.send(code_email(user.email, ch, derive_code(pepper(), ch.challenge_id, ch.code_seed)))
-    except mailer.MailError:
+        _mailer().send(code_email(user.email, ch, derive_code(pepper(), ch.challenge_id, ch.code_seed)))
+    except _mailer().MailError:
         ch.update(actions=[Challenge.last_sent_at.set(previous)])
         raise Unavailable("the email could not be sent; try again") from None
     return challenge_view(ch, t)
@@ -270,7 +280,7 @@ def fetch(token_digest: str, challenge_id: str | None) -> tuple[Credential | Non
         }
     found: dict[str, list[dict[str, Any]]] = {}
     for _ in range(4):
-        out = client("dynamodb").batch_get_item(RequestItems=request)
+        out = client("dynamodb").batch_get_item(RequestItems=request, ReturnConsumedCapacity="TOTAL")
         for table, items in out.get("Responses", {}).items():
             found.setdefault(table, []).extend(items)
         request = out.get("UnprocessedKeys") or {}
@@ -468,8 +478,8 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
         ]
     )
     try:
-        mailer.send(lockout_email(cred.email or "", until, meta, at))
-    except mailer.MailError:
+        _mailer().send(lockout_email(cred.email or "", until, meta, at))
+    except _mailer().MailError:
         pass  # the account notice (stream) still tells every user; the lock itself holds
 
 
@@ -496,8 +506,8 @@ def _replayed(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> O
         notify = False
     if notify and cred.email:
         try:
-            mailer.send(replay_email(cred.email, ch, meta, at))
-        except mailer.MailError:
+            _mailer().send(replay_email(cred.email, ch, meta, at))
+        except _mailer().MailError:
             pass  # the activity record above still raises the signal for the risk scan
     return OtpDenied("otp_used", "this challenge was already used; request a new one")
 
@@ -519,7 +529,7 @@ def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
         ("User agent", ch.requester_user_agent or "unknown"),
         ("Code expires", iso(ch.expires_at)),
     ]
-    return mailer.render(
+    return _mailer().render(
         to,
         f"Your wabaguard code to approve: {ch.description}"[:200],
         [
@@ -532,7 +542,7 @@ def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
 
 
 def replay_email(to: str, ch: Challenge, meta: RequestMeta, at: datetime) -> mailer.Email:
-    return mailer.render(
+    return _mailer().render(
         to,
         "Warning: an approval code of yours was used twice",
         [
@@ -551,7 +561,7 @@ def replay_email(to: str, ch: Challenge, meta: RequestMeta, at: datetime) -> mai
 
 def lockout_email(to: str, until: int, meta: RequestMeta, at: datetime) -> mailer.Email:
     cfg = settings()
-    return mailer.render(
+    return _mailer().render(
         to,
         "Your wabaguard one-time passwords are locked",
         [

@@ -1,0 +1,683 @@
+"""``make bench``: cold import, package size, AWS calls per operation, warm latency, cost per 1M
+OTP-protected key actions, risk-scan scaling and notifier throughput — each measured in one run,
+reported as ratios where the machine's noise would otherwise decide.
+
+Writes ``bench/results.json`` and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
+import tests.conftest  # noqa: E402,F401  (the template's environment before the layer is imported)
+
+# --------------------------------------------------------------------------- prices
+# AWS list prices, us-east-1, as published on the AWS pricing pages on 2026-11-24.
+PRICES = {
+    "apigw_rest_per_million": 3.50,  # aws.amazon.com/api-gateway/pricing (first 333M REST requests)
+    "lambda_per_million_requests": 0.20,  # aws.amazon.com/lambda/pricing
+    "lambda_arm_per_gb_second": 0.0000133334,  # aws.amazon.com/lambda/pricing (arm64, first 6B GB-s)
+    "ddb_write_request_unit_per_million": 0.625,  # aws.amazon.com/dynamodb/pricing/on-demand (since 2024-11)
+    "ddb_read_request_unit_per_million": 0.125,  # aws.amazon.com/dynamodb/pricing/on-demand
+    "cw_logs_ingest_per_gb": 0.50,  # aws.amazon.com/cloudwatch/pricing (standard logs)
+    "xray_per_million_traces": 5.00,  # aws.amazon.com/xray/pricing (recorded traces)
+    "ses_per_thousand_emails": 0.10,  # aws.amazon.com/ses/pricing (outbound email)
+}
+XRAY_SAMPLED = 0.05  # X-Ray default sampling rule: 1 request/s reservoir, then 5 %
+MEMORY_GB = 0.5  # 512 MB, the template's Globals
+ACCESS_LOG_BYTES = 260  # one API Gateway access log line (the template's format, typical values)
+
+
+# --------------------------------------------------------------------------- 1. cold import
+FUNCTIONS = ["otp_verify", "otp_challenge", "account_api", "change_notifier", "risk_scan"]
+BARE = "import boto3\nclient = boto3.client('dynamodb')\n\ndef handler(event, context):\n    return {}\n"
+
+
+def _import_seconds(directory: Path, env: dict[str, str]) -> float:
+    code = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=directory, env=env, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(runs: int = 15) -> dict[str, Any]:
+    from devstack.cfn import Stack
+
+    env = {
+        **os.environ,
+        **Stack().environment(),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    env["PYTHONPATH"] = str(ROOT / "layers" / "shared")
+    times: dict[str, list[float]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Path(tmp)
+        (bare / "app.py").write_text(BARE)
+        for _ in range(runs):  # interleaved, so drift on a shared machine hits all alike
+            times["bare_boto3_client"].append(_import_seconds(bare, env))
+            for fn in FUNCTIONS:
+                times[fn].append(_import_seconds(ROOT / "functions" / fn, env))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "runs": runs,
+        "median_seconds": med,
+        "ratio_to_bare": {k: med[k] / med["bare_boto3_client"] for k in FUNCTIONS},
+    }
+
+
+# --------------------------------------------------------------------------- 2. package size
+def package_sizes() -> dict[str, Any]:
+    tools = ROOT / ".venv-tools" / "bin" / "sam"
+    build = subprocess.run(
+        [str(tools), "build", "--cached", "--template-file", "template.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    if build.returncode != 0:
+        return {"error": "sam build failed", "output": build.stdout[-1500:] + build.stderr[-1500:]}
+    out: dict[str, int] = {}
+    for directory in sorted((ROOT / ".aws-sam" / "build").iterdir()):
+        if directory.is_dir():
+            out[directory.name] = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    return {"unzipped_bytes": out}
+
+
+# --------------------------------------------------------------------------- instrumentation
+class Meter:
+    """Counts and times every AWS call (botocore), by function and operation."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str, str]] = Counter()
+        self.capacity: Counter[tuple[str, str]] = Counter()
+        self.aws_seconds = 0.0
+        self.current = "-"
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        meter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                result = original(client, operation, params)
+            finally:
+                meter.aws_seconds += time.perf_counter() - started
+            service = client.meta.service_model.service_name
+            meter.calls[(meter.current, service, operation)] += 1
+            consumed = result.get("ConsumedCapacity") if isinstance(result, dict) else None
+            for cc in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+                meter.capacity[(meter.current, operation)] += float(cc.get("CapacityUnits", 0))
+            return result
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.capacity.clear()
+        self.aws_seconds = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        by_fn: dict[str, dict[str, int]] = defaultdict(dict)
+        for (fn, service, op), n in sorted(self.calls.items()):
+            by_fn[fn][f"{service}:{op}"] = n
+        return {
+            "calls": dict(by_fn),
+            "dynamodb_calls": sum(n for (_, s, _), n in self.calls.items() if s == "dynamodb"),
+            "moto_reported_capacity_units": round(sum(self.capacity.values()), 2),
+        }
+
+
+# Request units as DynamoDB bills them for our item sizes (all < 1 KB): a write is 1 WRU (+1 per
+# GSI it lands in), a transactional write 2, a strongly consistent read 1 RRU, a transactional read 2.
+WRITE_UNITS = {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+READ_UNITS = {"GetItem": 1, "Query": 1}
+
+
+def request_units(calls: dict[str, dict[str, int]], params_counts: dict[str, int] | None = None) -> tuple[float, float]:
+    """(read, write) request units of a call summary; batch sizes come from ``params_counts``."""
+    reads = writes = 0.0
+    extra = params_counts or {}
+    for ops in calls.values():
+        for key, n in ops.items():
+            service, op = key.split(":")
+            if service != "dynamodb":
+                continue
+            writes += WRITE_UNITS.get(op, 0) * n
+            reads += READ_UNITS.get(op, 0) * n
+            if op == "TransactWriteItems":
+                writes += 2 * extra.get("transact_items", 2) * n
+            if op == "BatchGetItem":
+                reads += extra.get("batch_get_keys", 2) * n
+            if op == "BatchWriteItem":
+                writes += extra.get("batch_write_items", 1) * n
+    return reads, writes
+
+
+# --------------------------------------------------------------------------- the in-process world
+@contextlib.contextmanager
+def world() -> Iterator[Any]:
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+    from moto import mock_aws
+
+    from devstack.cfn import Stack
+    from devstack.server import World
+
+    with mock_aws():
+        # the benchmark issues thousands of challenges for one user: lift the per-user rate limit
+        yield World(Stack(parameters={"OtpChallengesPerWindow": "100000000"}))
+
+
+class Capture:
+    """Counts bytes the handlers write to stdout (Powertools logs and EMF metrics = CloudWatch Logs)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        import io
+
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            yield
+        self.bytes += len(buffer.getvalue().encode())
+
+
+def _tag(meter: Meter, w: Any, log: Capture) -> None:
+    original = w.functions.invoke
+    durations: dict[str, list[float]] = defaultdict(list)
+    w.durations = durations
+
+    def invoke(name: str, event: dict[str, Any]) -> Any:
+        previous, meter.current = meter.current, name
+        started = time.perf_counter()
+        try:
+            with log.active():
+                return original(name, event)
+        finally:
+            durations[name].append(time.perf_counter() - started)
+            meter.current = previous
+
+    w.functions.invoke = invoke
+
+
+def _code(outbox: list[dict[str, Any]], email: str) -> str:
+    import re
+
+    for mail in reversed(outbox):
+        if mail["to"] == email and "code is" in mail["text"]:
+            found = re.search(r"code is (\d{6})", mail["text"])
+            if found:
+                return found.group(1)
+    raise RuntimeError("no code")
+
+
+def aws_calls_and_cost() -> dict[str, Any]:
+    from devstack.gateway import HttpRequest
+    from devstack.outbox import outbox
+    from devstack.seed import seed_demo
+
+    meter, log = Meter(), Capture()
+    with world() as w, meter.installed():
+        demo = seed_demo("http://127.0.0.1/v1")
+        _tag(meter, w, log)
+        acme = demo["accounts"][0]
+        admin = acme["users"][0]
+        pn = acme["phone_numbers"][0]["phone_number_id"]
+
+        def call(method: str, path: str, body: Any = None, otp: tuple[str, str] | None = None) -> Any:
+            headers = [("Authorization", f"Bearer {admin['token']}"), ("User-Agent", "bench")]
+            if otp:
+                headers += [("X-OTP-Challenge", otp[0]), ("X-OTP-Code", otp[1])]
+            return w.gateway.handle(HttpRequest(method, path, headers, json.dumps(body).encode() if body else b""))
+
+        results: dict[str, Any] = {}
+
+        def measure(name: str, fn: Callable[[], Any]) -> Any:
+            meter.reset()
+            out = fn()
+            results[name] = meter.summary()
+            return out
+
+        measure("authorizer_bearer_only", lambda: call("GET", "/v1/me"))  # the authorizer, then GET /v1/me
+
+        actions = {
+            "create_template": (
+                "POST",
+                f"/v1/accounts/{acme['account_id']}/templates",
+                {"name": "bench", "language": "en", "category": "UTILITY", "components": [{"type": "BODY"}]},
+            ),
+            "update_profile": ("PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "bench"}),
+            "set_webhook_url": ("PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://bench.example.com/"}),
+            "request_partner_change": (
+                "POST",
+                f"/v1/accounts/{acme['account_id']}/partner-change-requests",
+                {"target_partner_id": "prt_bench"},
+            ),
+            "create_api_key": ("POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "bench"}),
+        }
+        per_action: dict[str, Any] = {}
+        for name, (method, path, body) in actions.items():
+            w.pump.pump()
+            ch = measure(
+                f"challenge:{name}",
+                lambda m=method, p=path, b=body: call(
+                    "POST", "/v1/otp/challenges", {"method": m, "path": p, "body": b}
+                ),
+            )
+            code = _code(outbox("us-east-1"), admin["email"])
+            challenge_id = json.loads(ch.body)["challenge_id"]
+            resp = measure(
+                f"key_action:{name}", lambda m=method, p=path, b=body, otp=(challenge_id, code): call(m, p, b, otp)
+            )
+            assert resp.status in (200, 201), resp.body
+            measure(f"notify:{name}", lambda: w.pump.pump())
+            per_action[name] = {
+                "challenge": results[f"challenge:{name}"]["calls"],
+                "action": results[f"key_action:{name}"]["calls"],
+                "notifications": results[f"notify:{name}"]["calls"],
+            }
+        recipients = len(acme["users"])
+
+        # the cost scenario: challenge + approved webhook change + notices to the account's 2 users
+        log.bytes = 0
+        meter.reset()
+        for fn in w.durations:
+            w.durations[fn].clear()
+        method, path, body = actions["set_webhook_url"]
+        ch = call("POST", "/v1/otp/challenges", {"method": method, "path": path, "body": body})
+        code = _code(outbox("us-east-1"), admin["email"])
+        call(method, path, body, (json.loads(ch.body)["challenge_id"], code))
+        w.pump.pump()
+        scenario = meter.summary()
+        scenario_log_bytes = log.bytes
+        scenario_durations = {k: sum(v) for k, v in w.durations.items()}
+
+    authz_otp = per_action["set_webhook_url"]["action"].get("OtpVerifyFunction", {})
+    authz_bearer = results["authorizer_bearer_only"]["calls"]["OtpVerifyFunction"]
+    ddb = lambda ops: sum(n for k, n in ops.items() if k.startswith("dynamodb:"))  # noqa: E731
+    notify_calls = per_action["set_webhook_url"]["notifications"].get("ChangeNotifierFunction", {})
+    return {
+        "authorizer_dynamodb_calls": {"bearer_only": ddb(authz_bearer), "bearer_and_otp": ddb(authz_otp)},
+        "authorizer_calls": {"bearer_only": authz_bearer, "bearer_and_otp": authz_otp},
+        "per_key_action": per_action,
+        "notification_calls_per_recipient": {k: v / recipients for k, v in notify_calls.items()},
+        "cost_scenario": {
+            "calls": scenario["calls"],
+            "log_bytes": scenario_log_bytes,
+            "handler_seconds": scenario_durations,
+            "moto_reported_capacity_units": scenario["moto_reported_capacity_units"],
+        },
+    }
+
+
+# --------------------------------------------------------------------------- 4. warm latency
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50_ms": ordered[len(ordered) // 2] * 1000, "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000}
+
+
+def warm_latency(calls: int = 500) -> dict[str, Any]:
+    from devstack.gateway import HttpRequest
+    from devstack.seed import seed_demo
+
+    meter = Meter()
+    out: dict[str, Any] = {}
+    with world() as w, meter.installed():
+        demo = seed_demo("http://127.0.0.1/v1")
+        acme = demo["accounts"][0]
+        admin = acme["users"][0]
+        pn = acme["phone_numbers"][0]["phone_number_id"]
+        captured: dict[str, dict[str, Any]] = {}
+        original = w.functions.invoke
+
+        def capture(name: str, event: dict[str, Any]) -> Any:
+            captured.setdefault(name, event)
+            return original(name, event)
+
+        w.functions.invoke = capture
+        headers = [("Authorization", f"Bearer {admin['token']}"), ("User-Agent", "bench")]
+        w.gateway.handle(HttpRequest("GET", "/v1/me", headers, b""))
+        authz_event, me_event = captured.pop("OtpVerifyFunction"), captured.pop("AccountApiFunction")
+        w.gateway.handle(
+            HttpRequest(
+                "POST",
+                "/v1/otp/challenges",
+                headers,
+                json.dumps(
+                    {"method": "PATCH", "path": f"/v1/phone-numbers/{pn}/profile", "body": {"about": "x"}}
+                ).encode(),
+            )
+        )
+        challenge_event = captured.pop("OtpChallengeFunction")
+        from wabaguard.security import body_digest
+
+        action_event = json.loads(json.dumps(me_event))
+        action_event.update(
+            path=f"/phone-numbers/{pn}/profile",
+            resource="/phone-numbers/{phone_number_id}/profile",
+            httpMethod="PATCH",
+            body=json.dumps({"about": "x"}),
+            pathParameters={"phone_number_id": pn},
+        )
+        action_event["requestContext"]["authorizer"].update(
+            otp_action="update_profile", otp_challenge_id="ch_bench", otp_body_sha256=body_digest({"about": "x"})
+        )
+        w.functions.invoke = original
+
+        def run(name: str, event_of: Callable[[int], dict[str, Any]], n: int = calls) -> None:
+            times: list[float] = []
+            in_aws = 0.0
+            for i in range(n):
+                event = event_of(i)  # building the event may call AWS too: not counted
+                before = meter.aws_seconds
+                started = time.perf_counter()
+                with contextlib.redirect_stdout(open(os.devnull, "w")):
+                    w.functions.invoke(name, event)
+                times.append(time.perf_counter() - started)
+                in_aws += meter.aws_seconds - before
+            total = sum(times)
+            out[name] = {
+                **_percentiles(times),
+                "calls": n,
+                "share_in_aws_calls": round(in_aws / total, 3),
+                "share_in_our_code": round(1 - in_aws / total, 3),
+            }
+
+        run("OtpVerifyFunction", lambda i: authz_event)
+        run("AccountApiFunction", lambda i: action_event)
+        run("OtpChallengeFunction", lambda i: challenge_event)
+        w.pump.pump()
+        from wabaguard.models import ChangeRecord, PhoneNumber
+
+        def notifier_event(i: int) -> dict[str, Any]:
+            PhoneNumber(*PhoneNumber.key(pn)).update(
+                actions=[
+                    PhoneNumber.last_change.set(
+                        ChangeRecord(
+                            change_id=f"chg_bench_{i}",
+                            kind="webhook_url_set",
+                            at="2026-11-24T10:00:00Z",
+                            by_email="b@x",
+                        )
+                    )
+                ]
+            )
+            w.pump._read(w.pump.mappings[0])
+            records = w.pump.mappings[0].pending[:]
+            w.pump.mappings[0].pending.clear()
+            return {"Records": records}
+
+        run("ChangeNotifierFunction", notifier_event, n=min(calls, 200))
+        out["ChangeNotifierFunction"]["note"] = "one record, two recipients per invocation"
+    return out
+
+
+# --------------------------------------------------------------------------- 5. cost
+def cost(calls: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
+    scenario = calls["cost_scenario"]
+    invocations = {
+        "OtpVerifyFunction": 2,
+        "OtpChallengeFunction": 1,
+        "AccountApiFunction": 1,
+        "ChangeNotifierFunction": 1,
+    }
+    p = PRICES
+    apigw = 2 * p["apigw_rest_per_million"]
+    lambda_requests = sum(invocations.values()) * p["lambda_per_million_requests"]
+    billed = sum(n * max(1.0, latency.get(fn, {}).get("p50_ms", 50.0)) / 1000 for fn, n in invocations.items())
+    lambda_duration = billed * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
+    reads, writes = request_units(scenario["calls"], {"transact_items": 2, "batch_get_keys": 2, "batch_write_items": 1})
+    writes += 1  # the key_action Activity record is written to the by_bucket GSI too
+    dynamodb = reads * p["ddb_read_request_unit_per_million"] + writes * p["ddb_write_request_unit_per_million"]
+    log_bytes = scenario["log_bytes"] + 2 * ACCESS_LOG_BYTES
+    logs = log_bytes / 1e9 * p["cw_logs_ingest_per_gb"] * 1e6
+    xray = 2 * XRAY_SAMPLED * p["xray_per_million_traces"]
+    emails = sum(n for ops in scenario["calls"].values() for k, n in ops.items() if k == "ses:SendRawEmail")
+    ses = emails * p["ses_per_thousand_emails"] * 1000
+    infra = {
+        "api_gateway": apigw,
+        "lambda": lambda_requests + lambda_duration,
+        "dynamodb": dynamodb,
+        "other (CloudWatch Logs, X-Ray)": logs + xray,
+    }
+    return {
+        "per_million_key_actions_usd": {**{k: round(v, 2) for k, v in infra.items()}, "ses": round(ses, 2)},
+        "total_excluding_ses_usd": round(sum(infra.values()), 2),
+        "total_including_ses_usd": round(sum(infra.values()) + ses, 2),
+        "inputs": {
+            "lambda_invocations": invocations,
+            "billed_seconds_per_action": round(billed, 4),
+            "dynamodb_read_units": reads,
+            "dynamodb_write_units": writes,
+            "log_bytes_per_action": log_bytes,
+            "emails_per_action": emails,
+            "xray_sampled_share": XRAY_SAMPLED,
+            "prices": PRICES,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- 6. scan scaling
+def scan_scaling(new_records: int = 300) -> dict[str, Any]:
+    from datetime import UTC, datetime, timedelta
+
+    from wabaguard import clock, scan
+
+    meter = Meter()
+    out: dict[str, Any] = {}
+    now = {"t": datetime(2026, 11, 24, 12, 0, tzinfo=UTC)}
+    real_now = clock.now
+    clock.now = lambda: now["t"].timestamp()  # type: ignore[assignment]
+    try:
+        for factor in (1, 10):
+            with world(), meter.installed():
+                from wabaguard.ingest import ingest
+                from wabaguard.risk import run_scan
+
+                items = {"n": 0}
+                real_query = scan.ActivityRecord.by_bucket.query
+
+                def counting(*a: Any, rq: Any = real_query, seen: dict[str, int] = items, **k: Any) -> Any:
+                    for item in rq(*a, **k):
+                        seen["n"] += 1
+                        yield item
+
+                scan.ActivityRecord.by_bucket.query = counting  # type: ignore[method-assign]
+                accounts = 20
+                history = [
+                    {
+                        "account_id": f"acc_b{a}",
+                        "kind": "messages_sent",
+                        "phone_number_id": f"pn_b{a}",
+                        "at": (now["t"] - timedelta(hours=h + 1)).strftime("%Y-%m-%dT%H:00:00Z"),
+                        "count": 100,
+                        "countries": {"DE": 100},
+                        "record_id": f"h_{a}_{h}",
+                    }
+                    for a in range(accounts)
+                    for h in range(15 * factor)
+                ]
+                for i in range(0, len(history), 1000):
+                    ingest(history[i : i + 1000])
+                now["t"] += timedelta(minutes=5)
+                run_scan()
+                now["t"] += timedelta(minutes=30)
+                run_scan()
+                fresh = [
+                    {
+                        "account_id": f"acc_b{i % accounts}",
+                        "kind": "login",
+                        "user_id": f"u{i}",
+                        "ip": "198.51.100.1",
+                        "country": "DE",
+                        "at": now["t"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    }
+                    for i in range(new_records)
+                ]
+                ingest(fresh)
+                now["t"] += timedelta(minutes=5)
+                meter.reset()
+                items["n"] = 0
+                started = time.perf_counter()
+                result = run_scan()
+                seconds = time.perf_counter() - started
+                scan.ActivityRecord.by_bucket.query = real_query  # type: ignore[method-assign]
+                out[f"history_x{factor}"] = {
+                    "history_records": len(history),
+                    "records_scanned": result["records_scanned"],
+                    "items_read_from_index": items["n"],
+                    "dynamodb_calls": meter.summary()["dynamodb_calls"],
+                    "seconds": round(seconds, 3),
+                    "records_per_second": round(result["records_scanned"] / seconds, 1),
+                }
+    finally:
+        clock.now = real_now  # type: ignore[assignment]
+    one, ten = out["history_x1"], out["history_x10"]
+    out["work_ratio_10x_over_1x"] = round(
+        (ten["items_read_from_index"] + ten["dynamodb_calls"]) / (one["items_read_from_index"] + one["dynamodb_calls"]),
+        3,
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- 7. notifier throughput
+def notifier_throughput(batch: int = 100) -> dict[str, Any]:
+    from wabaguard.models import ChangeRecord, PhoneNumber
+
+    from devstack.outbox import outbox
+    from devstack.seed import seed_demo
+
+    with world() as w:
+        demo = seed_demo("http://127.0.0.1/v1")
+        acme = demo["accounts"][0]
+        pn = acme["phone_numbers"][0]["phone_number_id"]
+        for i in range(batch):
+            PhoneNumber(*PhoneNumber.key(pn)).update(
+                actions=[
+                    PhoneNumber.webhook_url.set(f"https://h{i}.example.com/"),
+                    PhoneNumber.last_change.set(
+                        ChangeRecord(
+                            change_id=f"chg_t{i}",
+                            kind="webhook_url_set",
+                            at="2026-11-24T10:00:00Z",
+                            by_email="a@acme.test",
+                        )
+                    ),
+                ]
+            )
+        mapping = w.pump.mappings[0]
+        w.pump._read(mapping)
+        event = {"Records": mapping.pending[:batch]}
+        mapping.pending.clear()
+        before = len(outbox("us-east-1"))
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(open(os.devnull, "w")):
+            result = w.functions.invoke("ChangeNotifierFunction", event)
+        seconds = time.perf_counter() - started
+        sent = len(outbox("us-east-1")) - before
+    return {
+        "records": len(event["Records"]),
+        "emails": sent,
+        "seconds": round(seconds, 3),
+        "emails_per_second": round(sent / seconds, 1),
+        "failures": len(result["batchItemFailures"]),
+    }
+
+
+# --------------------------------------------------------------------------- report
+def table(r: dict[str, Any]) -> str:
+    ci = r["cold_import"]
+    rows = ["| measure | result |", "| --- | --- |"]
+    rows.append(
+        f"| cold import, bare handler (boto3 + DynamoDB client), median of {ci['runs']} | "
+        f"{ci['median_seconds']['bare_boto3_client'] * 1000:.0f} ms |"
+    )
+    for fn in FUNCTIONS:
+        rows.append(
+            f"| cold import {fn} | {ci['median_seconds'][fn] * 1000:.0f} ms ({ci['ratio_to_bare'][fn]:.2f}× bare) |"
+        )
+    sizes = r["package_sizes"].get("unzipped_bytes", {})
+    for name, size in sizes.items():
+        rows.append(f"| package {name} (unzipped) | {size / 1e6:.2f} MB |")
+    if "error" in r["package_sizes"]:
+        rows.append(f"| package sizes | {r['package_sizes']['error']} |")
+    a = r["aws_calls"]
+    rows.append(
+        f"| DynamoDB calls per authorization | bearer only {a['authorizer_dynamodb_calls']['bearer_only']}, "
+        f"bearer + OTP {a['authorizer_dynamodb_calls']['bearer_and_otp']} |"
+    )
+    rows.append(f"| AWS calls per notification recipient | {json.dumps(a['notification_calls_per_recipient'])} |")
+    for fn, lat in r["warm_latency"].items():
+        rows.append(
+            f"| warm {fn} (n={lat['calls']}) | p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, "
+            f"{lat['share_in_our_code']:.0%} in our code / {lat['share_in_aws_calls']:.0%} in AWS calls (moto) |"
+        )
+    c = r["cost"]
+    parts = ", ".join(f"{k} ${v}" for k, v in c["per_million_key_actions_usd"].items())
+    rows.append(
+        f"| cost per 1M OTP-protected key actions | ${c['total_excluding_ses_usd']} without SES, "
+        f"${c['total_including_ses_usd']} with SES ({parts}) |"
+    )
+    s = r["scan_scaling"]
+    rows.append(
+        f"| risk scan | {s['history_x1']['records_per_second']:.0f} records/s; work 10× vs 1× history: "
+        f"{s['work_ratio_10x_over_1x']:.2f} |"
+    )
+    n = r["notifier_throughput"]
+    rows.append(
+        f"| notifier, {n['records']}-record batch | {n['emails_per_second']:.0f} emails/s ({n['emails']} emails) |"
+    )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+    results["cold_import"] = cold_imports()
+    results["package_sizes"] = package_sizes()
+    results["aws_calls"] = aws_calls_and_cost()
+    results["warm_latency"] = warm_latency()
+    results["cost"] = cost(results["aws_calls"], results["warm_latency"])
+    results["scan_scaling"] = scan_scaling()
+    results["notifier_throughput"] = notifier_throughput()
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"\n(bench took {results['bench_seconds']} s; results in bench/results.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
