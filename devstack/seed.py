@@ -8,20 +8,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from wabaguard.actions import new_user
 from wabaguard.models import (
     Account,
-    Credential,
     Link,
     PhoneNumber,
-    User,
     account_pk,
     iso,
     managed_sk,
     phone_link_sk,
     phone_pk,
-    user_sk,
 )
-from wabaguard.security import new_id, new_token, token_digest
+from wabaguard.security import new_id
 
 META = "META"
 
@@ -46,32 +44,10 @@ def create_account(
 
 
 def create_user(account: Account, email: str, role: str) -> dict[str, Any]:
-    user_id = new_id("usr")
-    token = new_token("wgu")
-    digest = token_digest(token)
-    now = iso(datetime.now(UTC))
-    User(
-        account_pk(account.account_id),
-        user_sk(user_id),
-        user_id=user_id,
-        account_id=account.account_id,
-        email=email,
-        role=role,
-        status="active",
-        token_digest=digest,
-        created_at=now,
-    ).save()
-    Credential(
-        digest,
-        kind="user",
-        account_id=account.account_id,
-        account_kind=account.kind,
-        user_id=user_id,
-        email=email,
-        role=role,
-        created_at=now,
-    ).save()
-    return {"user_id": user_id, "email": email, "role": role, "token": token}
+    user, credential, token = new_user(account, email, role, datetime.now(UTC))
+    user.save()
+    credential.save()
+    return {"user_id": user.user_id, "email": email, "role": role, "token": token}
 
 
 def create_phone(

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability, otp, routes
-from wabaguard.activity import RequestMeta
+from wabaguard.activity import meta_of
 from wabaguard.errors import OtpDenied
 from wabaguard.principal import Principal
 from wabaguard.security import token_digest
@@ -34,17 +34,6 @@ def _bearer(event: APIGatewayAuthorizerRequestEvent) -> str | None:
     if scheme.lower() != "bearer" or not token or len(token) > 512:
         return None
     return token
-
-
-def _meta(event: APIGatewayAuthorizerRequestEvent) -> RequestMeta:
-    identity = event.request_context.identity
-    country = event.headers.get("CloudFront-Viewer-Country", "")
-    return RequestMeta(
-        ip=identity.source_ip,
-        user_agent=identity.user_agent,
-        country=country or None,
-        request_id=event.request_context.request_id,
-    )
 
 
 def _policy(
@@ -111,7 +100,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 },
             )
         try:
-            approval = otp.verify(cred, challenge, code, ev.http_method.upper(), path, _meta(ev))
+            approval = otp.verify(cred, challenge, code, ev.http_method.upper(), path, meta_of(ev))
         except OtpDenied as denied:
             if denied.code == "otp_locked":
                 metrics.add_metric(name="OtpLocked", unit=MetricUnit.Count, value=1)

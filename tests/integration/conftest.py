@@ -115,3 +115,19 @@ def serial_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
             return original(self)
 
     monkeypatch.setattr(DynamoHandler, "call_action", locked)
+
+
+@pytest.fixture
+def acme(demo: dict[str, Any]) -> dict[str, Any]:
+    """The demo's first Client account, Acme Shoes."""
+    return demo["accounts"][0]
+
+
+@pytest.fixture
+def admin(acme: dict[str, Any]) -> dict[str, Any]:
+    return acme["users"][0]
+
+
+@pytest.fixture
+def pn(acme: dict[str, Any]) -> str:
+    return str(acme["phone_numbers"][0]["phone_number_id"])

@@ -10,22 +10,6 @@ import pytest
 
 from tests.integration.conftest import Api
 
-
-@pytest.fixture
-def acme(demo: dict[str, Any]) -> dict[str, Any]:
-    return demo["accounts"][0]
-
-
-@pytest.fixture
-def admin(acme: dict[str, Any]) -> dict[str, Any]:
-    return acme["users"][0]
-
-
-@pytest.fixture
-def pn(acme: dict[str, Any]) -> str:
-    return str(acme["phone_numbers"][0]["phone_number_id"])
-
-
 TEMPLATE = {
     "name": "order_update",
     "language": "en_US",

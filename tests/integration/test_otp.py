@@ -16,16 +16,6 @@ WEBHOOK = {"url": "https://hooks.example.net/wa"}
 
 
 @pytest.fixture
-def acme(demo: dict[str, Any]) -> dict[str, Any]:
-    return demo["accounts"][0]
-
-
-@pytest.fixture
-def admin(acme: dict[str, Any]) -> dict[str, Any]:
-    return acme["users"][0]
-
-
-@pytest.fixture
 def webhook_path(acme: dict[str, Any]) -> str:
     return f"/v1/phone-numbers/{acme['phone_numbers'][0]['phone_number_id']}/webhook"
 

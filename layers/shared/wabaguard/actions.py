@@ -39,6 +39,7 @@ from wabaguard.models import (
     User,
     account_pk,
     api_key_sk,
+    condition_failed,
     iso,
     partner_change_sk,
     phone_pk,
@@ -311,38 +312,11 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
     existing = [u for u in active_users(account.account_id) if u.email == email]
     if existing:
         raise Conflict(f"{email} is already a user of {account.name}")
-    user_id = new_id("usr")
-    token = new_token("wgu")
-    digest = token_digest(token)
+    user, credential, token = new_user(account, email, prep.body.role, now, change_record(p, "user_added", meta, now))
+    user_id = user.user_id
     with transaction() as tx:
-        tx.save(
-            User(
-                account_pk(account.account_id),
-                user_sk(user_id),
-                user_id=user_id,
-                account_id=account.account_id,
-                email=email,
-                role=prep.body.role,
-                status="active",
-                token_digest=digest,
-                created_at=iso(now),
-                last_change=change_record(p, "user_added", meta, now),
-            ),
-            condition=User.pk.does_not_exist(),
-        )
-        tx.save(
-            Credential(
-                digest,
-                kind="user",
-                account_id=account.account_id,
-                account_kind=account.kind,
-                user_id=user_id,
-                email=email,
-                role=prep.body.role,
-                created_at=iso(now),
-            ),
-            condition=Credential.token_digest.does_not_exist(),
-        )
+        tx.save(user, condition=User.pk.does_not_exist())
+        tx.save(credential, condition=Credential.token_digest.does_not_exist())
     body = {
         "user_id": user_id,
         "email": email,
@@ -352,6 +326,38 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
         "created_at": iso(now),
     }
     return 201, body, {"detail": f"user {user_id}"}
+
+
+def new_user(
+    account: Account, email: str, role: str, now: datetime, last_change: ChangeRecord | None = None
+) -> tuple[User, Credential, str]:
+    """A user and its access token (returned once; stored only as the credential's digest)."""
+    user_id = new_id("usr")
+    token = new_token("wgu")
+    digest = token_digest(token)
+    user = User(
+        account_pk(account.account_id),
+        user_sk(user_id),
+        user_id=user_id,
+        account_id=account.account_id,
+        email=email,
+        role=role,
+        status="active",
+        token_digest=digest,
+        created_at=iso(now),
+        last_change=last_change,
+    )
+    credential = Credential(
+        digest,
+        kind="user",
+        account_id=account.account_id,
+        account_kind=account.kind,
+        user_id=user_id,
+        email=email,
+        role=role,
+        created_at=iso(now),
+    )
+    return user, credential, token
 
 
 def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
@@ -447,7 +453,7 @@ def spend_totp_step(user_id: str, step: int) -> None:
             condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
         )
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             raise InvalidRequest("code", "was already used; wait for the next code") from None
         raise
 
@@ -483,7 +489,7 @@ def revoke_api_key(
                 condition=Credential.token_digest.exists(),
             )
     except TransactWriteError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             raise Conflict(f"API key {key_id} is already revoked") from None
         raise
     activity.record(
@@ -495,11 +501,6 @@ def revoke_api_key(
         key_id=key_id,
         phone_number_id=phone_number_id,
     )
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    code = getattr(exc, "cause_response_code", None)
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
 # ------------------------------------------------------------------ reads

@@ -34,6 +34,19 @@ class RequestMeta:
     request_id: str | None = None  # API Gateway's; carried into change records for log correlation
 
 
+def meta_of(event: Any) -> RequestMeta:
+    """Where a request came from, read off any API Gateway REST event data class (proxy or
+    REQUEST authorizer): source IP, user agent, CloudFront's viewer country, request id."""
+    identity = event.request_context.identity
+    country = event.headers.get("CloudFront-Viewer-Country", "")
+    return RequestMeta(
+        ip=identity.source_ip,
+        user_agent=identity.user_agent,
+        country=country or None,
+        request_id=event.request_context.request_id,
+    )
+
+
 def bucket_of(at: datetime, record_id: str) -> str:
     shard = zlib.crc32(record_id.encode()) % SHARDS
     return f"T#{at.strftime('%Y%m%d%H')}#{shard}"

@@ -24,6 +24,7 @@ from wabaguard.models import (
     ReviewCounter,
     RiskState,
     account_pk,
+    condition_failed,
     flag_pk,
     flag_sk,
     iso,
@@ -92,7 +93,7 @@ def raise_flag(
                     ],
                 )
     except TransactWriteError as exc:
-        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+        if condition_failed(exc):
             return None  # a flag for this rule is open already
         raise
     return flag
@@ -173,7 +174,7 @@ def resolve(
                     ],
                 )
     except TransactWriteError as exc:
-        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+        if condition_failed(exc):
             raise Conflict(f"flag {flag_id} was resolved meanwhile") from None
         raise
     if verdict == "false_positive":
@@ -207,7 +208,7 @@ def learn_false_positive(account_id: str, subject: dict[str, Any]) -> None:
             state.save()
             return
         except PutError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
 
 

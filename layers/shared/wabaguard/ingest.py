@@ -13,7 +13,7 @@ from pynamodb.exceptions import PutError
 
 from wabaguard import activity, schemas
 from wabaguard.errors import InvalidRequest
-from wabaguard.models import Account, ActivityRecord, iso
+from wabaguard.models import Account, ActivityRecord, condition_failed, iso
 
 MAX_RECORDS = 1000
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -65,6 +65,6 @@ def _ensure_account(account_id: str) -> bool:
         ).save(condition=Account.pk.does_not_exist())
         return True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise

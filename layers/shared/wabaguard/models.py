@@ -35,6 +35,14 @@ def _region() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
+def condition_failed(exc: Exception) -> bool:
+    """A PynamoDB error caused by a condition (or a cancelled transaction), not by DynamoDB failing."""
+    return getattr(exc, "cause_response_code", None) in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )
+
+
 def transaction() -> TransactWrite:
     """A write transaction across our tables (all in one region)."""
     return TransactWrite(connection=Connection(region=_region()))

@@ -27,6 +27,7 @@ from wabaguard.models import (
     User,
     account_pk,
     challenge_pk,
+    condition_failed,
     iso,
     rate_pk,
     totp_pk,
@@ -39,18 +40,12 @@ from wabaguard.security import code_digest, derive_code, looks_like_code, mask_e
 if TYPE_CHECKING:
     from wabaguard import mailer
 
-CONDITION_FAILED = "ConditionalCheckFailedException"
-
 
 def _mailer() -> Any:
     """The mailer, imported when a mail is due (the authorizer's cold start does not pay for it)."""
     from wabaguard import mailer
 
     return mailer
-
-
-def _condition_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) in (CONDITION_FAILED, "TransactionCanceledException")
 
 
 def _now(now: float | None) -> float:
@@ -189,7 +184,7 @@ def _reserve_slot(user_id: str, t: float) -> None:
             window.save()  # VersionAttribute makes this conditional
             return
         except PutError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
     raise Unavailable("too many concurrent challenge requests; try again")
 
@@ -207,7 +202,7 @@ def _release_slot(user_id: str, t: float) -> None:
             window.save()
             return
         except PutError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
 
 
@@ -235,7 +230,7 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
             condition=(Challenge.last_sent_at <= int(t) - cfg.otp_resend_seconds) & Challenge.used_at.does_not_exist(),
         )
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         retry = int(previous + cfg.otp_resend_seconds - t) + 1
         raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
@@ -355,7 +350,7 @@ def _consume(cred: Credential, ch: Challenge, method: str, path: str, meta: Requ
     try:
         ch.update(actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, method, path, t) & extra)
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         raise _lost_race(cred, ch, meta, t) from None
 
@@ -372,7 +367,7 @@ def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta,
                 condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
             )
     except TransactWriteError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         fresh = Challenge.get(ch.pk, consistent_read=True)
         if fresh.used_at:
@@ -419,7 +414,7 @@ def _wrong_code(cred: Credential, ch: Challenge, meta: RequestMeta, t: float, de
         attempts_left = max(0, cfg.otp_max_attempts - int(ch.attempts))
         dead = False
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         attempts_left, dead = 0, True
     _failure_event(cred, meta, t, detail)
@@ -444,7 +439,7 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
             condition=Credential.otp_locked_until.does_not_exist() | (Credential.otp_locked_until <= int(t)),
         )
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return  # someone else locked it a moment ago (and sent the email)
         raise
     at = datetime.fromtimestamp(t, tz=UTC)
@@ -501,7 +496,7 @@ def _replayed(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> O
         )
         notify = True
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
         notify = False
     if notify and cred.email:

@@ -16,7 +16,7 @@ from wabaguard import clock, flags
 from wabaguard.access import load_account
 from wabaguard.activity import RequestMeta, record
 from wabaguard.config import API_STAGE, settings
-from wabaguard.models import ReportToken, iso, report_pk
+from wabaguard.models import ReportToken, condition_failed, iso, report_pk
 from wabaguard.security import new_token, token_digest
 
 VALID_FOR = timedelta(days=7)
@@ -85,7 +85,7 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
     try:
         item.update(actions=[ReportToken.used_at.set(iso(now))], condition=ReportToken.used_at.does_not_exist())
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return 200, _page("Already reported", ["This change was reported already. Our team is on it."]), False
         raise
     account = load_account(item.account_id)

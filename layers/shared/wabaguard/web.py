@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from wabaguard.activity import RequestMeta
+from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, WabaguardError
 from wabaguard.principal import Principal
 from wabaguard.security import body_digest, parse_json_body, same_digest
@@ -79,15 +79,7 @@ def principal_of(app: APIGatewayRestResolver) -> Principal:
 
 
 def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
-    ev = app.current_event
-    identity = ev.request_context.identity
-    country = ev.headers.get("CloudFront-Viewer-Country", "")
-    return RequestMeta(
-        ip=identity.source_ip,
-        user_agent=identity.user_agent,
-        country=country or None,
-        request_id=ev.request_context.request_id,
-    )
+    return meta_of(app.current_event)
 
 
 def raw_json(app: APIGatewayRestResolver) -> Any:

@@ -18,7 +18,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard import clock
 from wabaguard.activity import parse_at
-from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, iso
+from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, condition_failed, iso
 from wabaguard.risk import state as state_mod
 from wabaguard.risk.model import Context, Finding, Rec, Rule, load_config
 from wabaguard.risk.rules import ALL_RULES
@@ -77,7 +77,7 @@ def _acquire(now: float, owner: str) -> ScanCheckpoint:
             condition=ScanCheckpoint.lease_until.does_not_exist() | (ScanCheckpoint.lease_until < int(now)),
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise ScanBusy("another risk scan is running") from None
         raise
     return cp
@@ -135,7 +135,7 @@ def scan_account(
             saved.save()  # VersionAttribute: a concurrent writer makes us start over
             break
         except PutError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
     else:
         raise RuntimeError(f"could not update the risk state of {account_id}")
