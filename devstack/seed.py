@@ -17,11 +17,9 @@ from wabaguard.models import (
     iso,
     managed_sk,
     phone_link_sk,
-    phone_pk,
 )
 from wabaguard.security import new_id
 
-META = "META"
 
 
 def create_account(
@@ -94,6 +92,3 @@ def seed_demo(api_url: str) -> dict[str, Any]:
         "partner": {"partner_id": partner.account_id, "name": partner.name, "users": [partner_admin]},
         "accounts": [view(acme, acme_users, [acme_phone]), view(globex, globex_users, [globex_phone])],
     }
-
-
-__all__ = ["META", "create_account", "create_phone", "create_user", "phone_pk", "seed_demo"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -27,7 +26,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import clock
 from wabaguard.config import _str
 
 
@@ -46,10 +44,6 @@ def condition_failed(exc: Exception) -> bool:
 def transaction() -> TransactWrite:
     """A write transaction across our tables (all in one region)."""
     return TransactWrite(connection=Connection(region=_region()))
-
-
-def utcnow() -> datetime:
-    return clock.utcnow()
 
 
 def iso(ts: datetime | float) -> str:
@@ -465,8 +459,3 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ActivityRecord,
     IdempotencyRecord,
 )
-
-
-def item_to_dict(item: Model) -> dict[str, Any]:
-    """Plain dict of an item's attributes (for tests and debugging, never for responses)."""
-    return item.to_simple_dict()

@@ -8,7 +8,7 @@ overlap are dropped by record id, so the work of a run grows with new records, n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from wabaguard.activity import SHARDS
 from wabaguard.models import ActivityRecord
@@ -33,7 +33,3 @@ def new_records(since: datetime | None, now: datetime) -> Iterator[ActivityRecor
         for shard in range(SHARDS):
             bucket = f"T#{hour.strftime('%Y%m%d%H')}#{shard}"
             yield from ActivityRecord.by_bucket.query(bucket, ActivityRecord.bucket_sk > low)
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from wabaguard.risk.model import Case, Context, Finding, Rule, rec
 
@@ -47,5 +47,3 @@ RULE = Rule(
         ),
     ),
 )
-
-_ = datetime  # (typing of users' timestamps is ISO text)
