@@ -21,7 +21,6 @@ from wabaguard.models import (
 from wabaguard.security import new_id
 
 
-
 def create_account(
     name: str, kind: str = "client", partner_id: str | None = None, account_id: str | None = None
 ) -> Account:
