@@ -15,7 +15,7 @@ from typing import Any
 import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
-from wabaguard import activity, clock, schemas
+from wabaguard import activity, clock, schemas, totp
 from wabaguard.access import (
     load_account,
     load_user,
@@ -35,7 +35,6 @@ from wabaguard.models import (
     MessageTemplate,
     PartnerChangeRequest,
     PhoneNumber,
-    TotpState,
     User,
     account_pk,
     api_key_sk,
@@ -44,7 +43,6 @@ from wabaguard.models import (
     partner_change_sk,
     phone_pk,
     template_sk,
-    totp_pk,
     transaction,
     user_sk,
 )
@@ -414,7 +412,7 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
         raise Conflict("no authenticator enrollment is pending; POST /v1/me/totp first (with an OTP)")
     ctx = {"user_id": user.user_id, "purpose": "totp"}
     secret = kms_decrypt(user.totp_pending_enc, ctx)
-    step = matching_totp_step(secret, code, now)
+    step = totp.matching_step(secret, code, now)
     if step is None:
         raise InvalidRequest("code", "does not match the authenticator app; check its clock and try again")
     spend_totp_step(user.user_id, step)
@@ -431,27 +429,11 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
     return {"totp_enabled": True}
 
 
-def matching_totp_step(secret: str, code: str, now: datetime) -> int | None:
-    """The time step (±1 around now) whose TOTP equals ``code``, compared in constant time."""
-    import hmac
-
-    totp = pyotp.TOTP(secret)
-    step_now = int(now.timestamp()) // totp.interval
-    found = None
-    for step in (step_now - 1, step_now, step_now + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code) and found is None:
-            found = step
-    return found
-
-
 def spend_totp_step(user_id: str, step: int) -> None:
     """Record ``step`` as used; refuses a step not newer than the last one accepted."""
-    state = TotpState(totp_pk(user_id))
+    state, update = totp.spend(user_id, step)
     try:
-        state.update(
-            actions=[TotpState.last_step.set(step)],
-            condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
-        )
+        state.update(**update)
     except UpdateError as exc:
         if condition_failed(exc):
             raise InvalidRequest("code", "was already used; wait for the next code") from None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
-from wabaguard import activity, clock
+from wabaguard import activity, clock, totp
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
 from wabaguard.config import API_STAGE, settings
@@ -23,14 +23,12 @@ from wabaguard.models import (
     Challenge,
     Credential,
     RateWindow,
-    TotpState,
     User,
     account_pk,
     challenge_pk,
     condition_failed,
     iso,
     rate_pk,
-    totp_pk,
     transaction,
     user_sk,
 )
@@ -361,11 +359,8 @@ def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta,
             tx.update(
                 ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
             )
-            tx.update(
-                TotpState(totp_pk(cred.user_id or "")),
-                actions=[TotpState.last_step.set(step)],
-                condition=TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
-            )
+            state, update = totp.spend(cred.user_id or "", step)
+            tx.update(state, **update)
     except TransactWriteError as exc:
         if not condition_failed(exc):
             raise
@@ -386,15 +381,13 @@ def _lost_race(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> 
 
 
 def _totp_step(cred: Credential, code: str, t: float) -> int | None:
-    from wabaguard.actions import matching_totp_step
-
     if not looks_like_code(code):
         return None
     user = User.get(account_pk(cred.account_id), user_sk(cred.user_id or ""))
     if not user.totp_secret_enc:
         return None
     secret = kms_decrypt(user.totp_secret_enc, {"user_id": user.user_id, "purpose": "totp"})
-    return matching_totp_step(secret, code, datetime.fromtimestamp(t, tz=UTC))
+    return totp.matching_step(secret, code, datetime.fromtimestamp(t, tz=UTC))
 
 
 def _failure_event(cred: Credential, meta: RequestMeta, t: float, detail: str) -> None:
