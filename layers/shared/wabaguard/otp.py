@@ -8,19 +8,22 @@ condition on the last step accepted.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 
-from wabaguard import activity, clock, totp
+from wabaguard import activity, clock, routes, totp
+from wabaguard.access import load_user, valid_id
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
 from wabaguard.config import API_STAGE, settings
 from wabaguard.errors import InvalidRequest, NotFound, OtpDenied, RateLimited, Unavailable
 from wabaguard.models import (
     Challenge,
+    ChangeRecord,
     Credential,
     RateWindow,
     User,
@@ -33,7 +36,16 @@ from wabaguard.models import (
     user_sk,
 )
 from wabaguard.principal import Principal
-from wabaguard.security import code_digest, derive_code, looks_like_code, mask_email, new_code_seed, same_digest
+from wabaguard.security import (
+    body_digest,
+    code_digest,
+    derive_code,
+    looks_like_code,
+    mask_email,
+    new_code_seed,
+    new_id,
+    same_digest,
+)
 
 if TYPE_CHECKING:
     from wabaguard import mailer
@@ -61,8 +73,7 @@ def issue(
     now: float | None = None,
 ) -> dict[str, Any]:
     """Create a challenge for exactly ``method path body`` and deliver its code."""
-    from wabaguard import actions, routes  # pydantic lives behind actions; the authorizer never imports it
-    from wabaguard.access import load_user
+    from wabaguard import actions  # pydantic lives behind actions; the authorizer never imports it
 
     t = _now(now)
     cfg = settings()
@@ -88,8 +99,6 @@ def issue(
     challenge_id = new_challenge_id()
     seed = new_code_seed() if use_channel == "email" else None
     expires = t + cfg.otp_lifetime_seconds
-    from wabaguard.security import body_digest
-
     ch = Challenge(
         challenge_pk(challenge_id),
         challenge_id=challenge_id,
@@ -131,8 +140,6 @@ def issue(
 
 
 def new_challenge_id() -> str:
-    import secrets
-
     return f"ch_{secrets.token_hex(16)}"
 
 
@@ -208,8 +215,6 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
     """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
     t = _now(now)
     cfg = settings()
-    from wabaguard.access import valid_id
-
     if not valid_id(challenge_id):
         raise NotFound("no such challenge")
     try:
@@ -444,9 +449,6 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
         user_id=cred.user_id,
         detail=f"{cfg.otp_lockout_failures} wrong codes in a row",
     )
-    from wabaguard.models import ChangeRecord
-    from wabaguard.security import new_id
-
     user = User(account_pk(cred.account_id), user_sk(cred.user_id or ""))
     user.update(
         actions=[

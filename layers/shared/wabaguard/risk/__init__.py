@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -181,7 +181,7 @@ def run_scan(now: float | None = None) -> dict[str, Any]:
 
     started = time.monotonic()
     t = clock.now() if now is None else now
-    now_dt = datetime.fromtimestamp(t, tz=clock.utcnow().tzinfo)
+    now_dt = datetime.fromtimestamp(t, tz=UTC)
     owner = uuid.uuid4().hex
     try:
         cp = _acquire(t, owner)
