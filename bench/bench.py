@@ -339,6 +339,34 @@ def aws_calls_and_cost() -> dict[str, Any]:
     }
 
 
+def _change_webhook(pn: str, n: int) -> None:
+    """Write one webhook change (with its change record) on a phone number, as account_api does."""
+    from wabaguard.models import ChangeRecord, PhoneNumber
+
+    PhoneNumber(*PhoneNumber.key(pn)).update(
+        actions=[
+            PhoneNumber.webhook_url.set(f"https://h{n}.example.com/"),
+            PhoneNumber.last_change.set(
+                ChangeRecord(
+                    change_id=f"chg_bench_{n}",
+                    kind="webhook_url_set",
+                    at="2026-11-24T10:00:00Z",
+                    by_email="a@acme.test",
+                )
+            ),
+        ]
+    )
+
+
+def _stream_event(w: Any) -> dict[str, Any]:
+    """Every stream record not delivered yet, as one Lambda event (taken from the local pump)."""
+    mapping = w.pump.mappings[0]
+    w.pump._read(mapping)
+    records = mapping.pending[:]
+    mapping.pending.clear()
+    return {"Records": records}
+
+
 # --------------------------------------------------------------------------- 4. warm latency
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
@@ -416,25 +444,10 @@ def warm_latency(calls: int = 500) -> dict[str, Any]:
         run("AccountApiFunction", lambda i: action_event)
         run("OtpChallengeFunction", lambda i: challenge_event)
         w.pump.pump()
-        from wabaguard.models import ChangeRecord, PhoneNumber
 
         def notifier_event(i: int) -> dict[str, Any]:
-            PhoneNumber(*PhoneNumber.key(pn)).update(
-                actions=[
-                    PhoneNumber.last_change.set(
-                        ChangeRecord(
-                            change_id=f"chg_bench_{i}",
-                            kind="webhook_url_set",
-                            at="2026-11-24T10:00:00Z",
-                            by_email="b@x",
-                        )
-                    )
-                ]
-            )
-            w.pump._read(w.pump.mappings[0])
-            records = w.pump.mappings[0].pending[:]
-            w.pump.mappings[0].pending.clear()
-            return {"Records": records}
+            _change_webhook(pn, i)
+            return _stream_event(w)
 
         run("ChangeNotifierFunction", notifier_event, n=min(calls, 200))
         out["ChangeNotifierFunction"]["note"] = "one record, two recipients per invocation"
@@ -571,7 +584,6 @@ def scan_scaling(new_records: int = 300) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- 7. notifier throughput
 def notifier_throughput(batch: int = 100) -> dict[str, Any]:
-    from wabaguard.models import ChangeRecord, PhoneNumber
 
     from devstack.outbox import outbox
     from devstack.seed import seed_demo
@@ -581,23 +593,8 @@ def notifier_throughput(batch: int = 100) -> dict[str, Any]:
         acme = demo["accounts"][0]
         pn = acme["phone_numbers"][0]["phone_number_id"]
         for i in range(batch):
-            PhoneNumber(*PhoneNumber.key(pn)).update(
-                actions=[
-                    PhoneNumber.webhook_url.set(f"https://h{i}.example.com/"),
-                    PhoneNumber.last_change.set(
-                        ChangeRecord(
-                            change_id=f"chg_t{i}",
-                            kind="webhook_url_set",
-                            at="2026-11-24T10:00:00Z",
-                            by_email="a@acme.test",
-                        )
-                    ),
-                ]
-            )
-        mapping = w.pump.mappings[0]
-        w.pump._read(mapping)
-        event = {"Records": mapping.pending[:batch]}
-        mapping.pending.clear()
+            _change_webhook(pn, i)
+        event = _stream_event(w)
         before = len(outbox("us-east-1"))
         started = time.perf_counter()
         with contextlib.redirect_stdout(open(os.devnull, "w")):
