@@ -7,10 +7,15 @@ gateway responses are rendered from the template's ``GatewayResponses``.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import hashlib
+import hmac
 import json
+import os
 import re
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,8 +154,6 @@ class Gateway:
             text_body = req.body.decode("utf-8")
             is_b64 = False
         except UnicodeDecodeError:
-            import base64
-
             text_body, is_b64 = base64.b64encode(req.body).decode(), True
         event = {
             "resource": route.path,
@@ -170,17 +173,11 @@ class Gateway:
             result = self.functions.invoke(route.function, event)
             return self._proxy_response(result)
         except Exception:  # noqa: BLE001 - Lambda errors become 502, as on API Gateway
-            import traceback
-
             traceback.print_exc()
             return self.gateway_response("DEFAULT_5XX", request_id)
 
     def _local_iam(self, headers: dict[str, str]) -> dict[str, str] | None:
         """Stands in for SigV4 on ``AWS_IAM`` routes: the local ops token (``demo.json`` → ``ops``)."""
-        import hashlib
-        import hmac
-        import os
-
         expected = os.environ.get("WABAGUARD_LOCAL_OPS_TOKEN_SHA256", "")
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         scheme, _, token = value.partition(" ")
@@ -245,8 +242,6 @@ class Gateway:
         except Exception as exc:  # noqa: BLE001
             if str(exc) == "Unauthorized":
                 return self.gateway_response("UNAUTHORIZED", request_id)
-            import traceback
-
             traceback.print_exc()
             return self.gateway_response("AUTHORIZER_FAILURE", request_id)
         if not isinstance(result, dict) or "principalId" not in result or "policyDocument" not in result:
@@ -268,12 +263,7 @@ class Gateway:
         for k, values in (result.get("multiValueHeaders") or {}).items():
             headers[str(k)] = ", ".join(str(v) for v in values)
         body = result.get("body") or ""
-        if result.get("isBase64Encoded"):
-            import base64
-
-            raw = base64.b64decode(body)
-        else:
-            raw = str(body).encode("utf-8")
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
         return HttpResponse(result["statusCode"], headers, raw)
 
     def gateway_response(self, kind: str, request_id: str, authorizer: dict[str, Any] | None = None) -> HttpResponse:

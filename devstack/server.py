@@ -5,6 +5,7 @@ pump, the schedules and the demo seed. Handlers run unchanged: boto3 finds moto 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -98,8 +99,6 @@ class World:
 
 class LocalServer:
     def __init__(self, port: int, region: str = "us-east-1") -> None:
-        import logging
-
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -152,8 +153,6 @@ class StreamPump:
             failed_from = self._first_failure(m, batch, result)
             errored = False
         except Exception:  # noqa: BLE001 - a function error fails the whole batch
-            import traceback
-
             traceback.print_exc()
             failed_from, errored = 0, True
         if failed_from is None:
@@ -237,8 +236,6 @@ class StreamPump:
                 try:
                     self.pump(max_rounds=10)
                 except Exception:  # noqa: BLE001 - keep polling; errors are printed
-                    import traceback
-
                     traceback.print_exc()
                 self._stop.wait(interval)
 
