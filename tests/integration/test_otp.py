@@ -22,8 +22,10 @@ def webhook_path(acme: dict[str, Any]) -> str:
 
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
-    """A movable clock for the domain: ``frozen['now'] += 601`` travels in time."""
-    state = {"now": clock.now()}
+    """A movable clock for the domain: ``frozen['now'] += 601`` travels in time. It starts 50 ms
+    before the start of the current 30 s TOTP step, so the wall clock is always one step ahead of
+    it: a test that mixes the two (a code from ``totp.now()``) fails every time, not once in 600."""
+    state = {"now": clock.now() // 30 * 30 - 0.05}
     monkeypatch.setattr(clock, "now", lambda: state["now"])
     return state
 
@@ -294,7 +296,9 @@ def _enroll_totp(api: Api, user: dict[str, Any]) -> pyotp.TOTP:
     resp = api.approved(user, "POST", "/v1/me/totp")
     assert resp.status == 201
     totp = pyotp.TOTP(pyotp.parse_uri(resp.json()["otpauth_uri"]).secret)
-    confirm = api.call("POST", "/v1/me/totp/confirm", user["token"], {"code": totp.now()})
+    # the domain's clock, not the wall clock: under ``frozen`` the two differ, and a code from the
+    # wall clock's next step would be spent here and refused later in the test
+    confirm = api.call("POST", "/v1/me/totp/confirm", user["token"], {"code": totp.at(clock.now())})
     assert confirm.status == 200 and confirm.json() == {"totp_enabled": True}
     return totp
 
