@@ -118,3 +118,42 @@ def test_odd_identifiers_in_paths_are_404(api: Api, demo: dict[str, Any], ident:
     for path in (f"/v1/phone-numbers/{ident}", f"/v1/accounts/{ident}/users", f"/v1/accounts/{ident}/flags"):
         resp = api.call("GET", path, token)
         assert resp.status == 404 and resp.json()["error"] == "not_found", (path, resp.body[:200])
+
+
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"]
+)
+def test_dynamodb_busy_behind_the_api_is_503_with_retry_after_not_500(
+    api: Api, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import GetError
+    from wabaguard.models import PhoneNumber
+
+    def busy(*_: Any, **__: Any) -> Any:
+        raise GetError("Failed to get item", ClientError({"Error": {"Code": code, "Message": "busy"}}, "GetItem"))
+
+    monkeypatch.setattr(PhoneNumber, "get", busy)
+    acme = demo["accounts"][0]
+    resp = api.call(
+        "GET", f"/v1/phone-numbers/{acme['phone_numbers'][0]['phone_number_id']}", acme["users"][0]["token"]
+    )
+    assert resp.status == 503 and resp.headers["Retry-After"] == "5"
+    assert resp.json()["error"] == "temporarily_unavailable"
+
+
+def test_an_unexpected_error_behind_the_api_is_a_json_500_without_details(
+    api: Api, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wabaguard.models import PhoneNumber
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(PhoneNumber, "get", broken)
+    acme = demo["accounts"][0]
+    resp = api.call(
+        "GET", f"/v1/phone-numbers/{acme['phone_numbers'][0]['phone_number_id']}", acme["users"][0]["token"]
+    )
+    assert resp.status == 500 and resp.json()["error"] == "internal_error"
+    assert "secret internals" not in resp.body.decode()

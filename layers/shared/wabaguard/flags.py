@@ -2,7 +2,9 @@
 
 A flag for the same account and rule is not raised again while one is open (an ``OPEN#<rule>``
 marker written in the same transaction). A ``high`` flag puts the account under review in that
-transaction too; resolving releases it and feeds the verdict back into the account's risk state.
+transaction too; resolving the last open high flag releases it, and a false positive is fed back
+into the account's risk state. The account keeps its count of open high flags, and every writer
+conditions on the count it read, so flags raised or resolved side by side stay consistent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 
 from wabaguard import clock
 from wabaguard.access import load_account, require_account, valid_id
@@ -30,11 +33,13 @@ from wabaguard.models import (
     iso,
     open_flag_sk,
     transaction,
+    transaction_conflict,
 )
 from wabaguard.principal import Principal
 from wabaguard.security import new_id
 
 SYSTEM = "wabaguard monitoring"
+WRITE_ATTEMPTS = 5  # optimistic writes: re-read and retry when another writer got there first
 
 
 def _system_change(kind: str, now: datetime, by: str = SYSTEM) -> ChangeRecord:
@@ -52,7 +57,11 @@ def raise_flag(
     now: datetime | None = None,
     raised_by: str = SYSTEM,
 ) -> Flag | None:
-    """Raise a flag unless one is open for this account and rule; None when it was not raised."""
+    """Raise a flag unless one is open for this account and rule; None when it was not raised.
+
+    A high flag changes the account's count of open high flags with a condition on the count it
+    read, so two flags raised at once (two scans, a scan and a report) cannot both believe they
+    started the review: the loser re-reads the account and tries again."""
     now = now or clock.utcnow()
     flag_id = new_id("flg")
     review = severity == "high" and not audit_only
@@ -72,31 +81,68 @@ def raise_flag(
     )
     if not audit_only and not review:
         flag.last_change = _system_change("account_flagged", now, raised_by)  # the flag itself is the notice
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with transaction() as tx:
+                if not audit_only:
+                    tx.save(  # the "one open flag per rule" marker
+                        OpenFlag(account_pk(account.account_id), open_flag_sk(rule), flag_id=flag_id),
+                        condition=OpenFlag.pk.does_not_exist(),
+                    )
+                tx.save(flag, condition=Flag.pk.does_not_exist())
+                tx.save(Link(flag_pk(flag_id), "META", target_id=account.account_id))
+                if review:
+                    _start_or_extend_review(tx, account, rule, severity, explanation, now, raised_by)
+            return flag
+        except TransactWriteError as exc:
+            if not (condition_failed(exc) or transaction_conflict(exc)):
+                raise
+            if not audit_only and _open_flag_exists(account.account_id, rule):
+                return None  # a flag for this rule is open already
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            account = _reread(account.account_id)  # the account changed under us: count again
+    raise AssertionError("unreachable")
+
+
+def _open_high(account: Account) -> int:
+    return int(account.open_high_flags or 0)
+
+
+def _counted_as(account: Account) -> Any:
+    """The condition that the account still holds the count of open high flags we read."""
+    seen = _open_high(account)
+    return (
+        (Account.open_high_flags == seen)
+        if seen
+        else (Account.open_high_flags.does_not_exist() | (Account.open_high_flags == 0))
+    )
+
+
+def _start_or_extend_review(
+    tx: Any, account: Account, rule: str, severity: str, explanation: str, now: datetime, raised_by: str
+) -> None:
+    actions: list[Action] = [Account.open_high_flags.add(1)]
+    if _open_high(account) == 0:  # this flag starts the review
+        tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(1)])
+        actions += [
+            Account.under_review.set(True),
+            Account.review_reason.set(f"{rule} ({severity}): {explanation}"[:900]),
+            Account.last_change.set(_system_change("review_started", now, raised_by)),
+        ]
+    tx.update(account, actions=actions, condition=_counted_as(account))
+
+
+def _open_flag_exists(account_id: str, rule: str) -> bool:
     try:
-        with transaction() as tx:
-            if not audit_only:
-                tx.save(
-                    OpenFlag(account_pk(account.account_id), open_flag_sk(rule), flag_id=flag_id),
-                    condition=OpenFlag.pk.does_not_exist(),
-                )
-            tx.save(flag, condition=Flag.pk.does_not_exist())
-            tx.save(Link(flag_pk(flag_id), "META", target_id=account.account_id))
-            if review and not account.under_review:
-                tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(1)])
-            if review:
-                tx.update(
-                    account,
-                    actions=[
-                        Account.under_review.set(True),
-                        Account.review_reason.set(f"{rule} ({severity}): {explanation}"[:900]),
-                        Account.last_change.set(_system_change("review_started", now, raised_by)),
-                    ],
-                )
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            return None  # a flag for this rule is open already
-        raise
-    return flag
+        OpenFlag.get(account_pk(account_id), open_flag_sk(rule), consistent_read=True)
+        return True
+    except OpenFlag.DoesNotExist:
+        return False
+
+
+def _reread(account_id: str) -> Account:
+    return Account.get(*Account.key(account_id), consistent_read=True)
 
 
 def flag_view(flag: Flag) -> dict[str, Any]:
@@ -129,7 +175,9 @@ def list_flags(principal: Principal, account_id: str) -> dict[str, Any]:
 def resolve(
     flag_id: str, verdict: str, note: str | None, resolved_by: str, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Close a flag with ops' verdict; release the review; learn from a false positive."""
+    """Close a flag with ops' verdict; release the review when the last open high flag closes;
+    learn from a false positive. The release is decided on the account's count of open high flags,
+    under a condition on the count read, so two flags resolved at once release the review once."""
     now = now or clock.utcnow()
     if verdict not in ("confirmed", "false_positive"):
         raise InvalidRequest("verdict", "must be confirmed or false_positive")
@@ -137,50 +185,58 @@ def resolve(
         raise NotFound("no such flag")
     try:
         link = Link.get(flag_pk(flag_id), "META")
-        flag = Flag.get(account_pk(link.target_id), flag_sk(flag_id))
+        flag = Flag.get(account_pk(link.target_id), flag_sk(flag_id), consistent_read=True)
     except (Link.DoesNotExist, Flag.DoesNotExist):
         raise NotFound(f"flag {flag_id} does not exist") from None
     if flag.status != "open":
         raise Conflict(f"flag {flag_id} is {flag.status}, not open")
-    account = load_account(flag.account_id)
-    others_high = [
-        f
-        for f in Flag.query(account_pk(flag.account_id), Flag.sk.startswith("FLAG#"))
-        if f.flag_id != flag_id and f.status == "open" and f.severity == "high"
-    ]
-    release = flag.severity == "high" and bool(account.under_review) and not others_high
-    try:
-        with transaction() as tx:
-            tx.update(
-                flag,
-                actions=[
-                    Flag.status.set("resolved"),
-                    Flag.verdict.set(verdict),
-                    Flag.note.set(note or ""),
-                    Flag.resolved_at.set(iso(now)),
-                    Flag.resolved_by.set(resolved_by),
-                ],
-                condition=Flag.status == "open",
-            )
-            tx.delete(OpenFlag(account_pk(flag.account_id), open_flag_sk(flag.rule)))
-            if release:
-                tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(-1)])
+    account = _reread(flag.account_id)
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with transaction() as tx:
                 tx.update(
-                    account,
+                    flag,
                     actions=[
-                        Account.under_review.set(False),
-                        Account.review_reason.remove(),
-                        Account.last_change.set(_system_change("review_released", now, "wabaguard ops")),
+                        Flag.status.set("resolved"),
+                        Flag.verdict.set(verdict),
+                        Flag.note.set(note or ""),
+                        Flag.resolved_at.set(iso(now)),
+                        Flag.resolved_by.set(resolved_by),
                     ],
+                    condition=Flag.status == "open",
                 )
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise Conflict(f"flag {flag_id} was resolved meanwhile") from None
-        raise
+                tx.delete(OpenFlag(account_pk(flag.account_id), open_flag_sk(flag.rule)))
+                if flag.severity == "high":
+                    _end_or_shorten_review(tx, account, now)
+            break
+        except TransactWriteError as exc:
+            if not (condition_failed(exc) or transaction_conflict(exc)):
+                raise
+            flag.refresh(consistent_read=True)
+            if flag.status != "open":
+                raise Conflict(f"flag {flag_id} was resolved meanwhile") from None
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+            account = _reread(flag.account_id)  # another flag changed the count: decide again
     if verdict == "false_positive":
         learn_false_positive(flag.account_id, flag.subject or {})
-    flag.refresh()
+    flag.refresh(consistent_read=True)
     return flag_view(flag)
+
+
+def _end_or_shorten_review(tx: Any, account: Account, now: datetime) -> None:
+    actions: list[Action]
+    if _open_high(account) > 1:
+        actions = [Account.open_high_flags.add(-1)]
+    else:  # the last open high flag: the review ends
+        tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(-1)])
+        actions = [
+            Account.open_high_flags.set(0),
+            Account.under_review.set(False),
+            Account.review_reason.remove(),
+            Account.last_change.set(_system_change("review_released", now, "wabaguard ops")),
+        ]
+    tx.update(account, actions=actions, condition=_counted_as(account))
 
 
 def learn_false_positive(account_id: str, subject: dict[str, Any]) -> None:

@@ -34,11 +34,49 @@ def _region() -> str | None:
 
 
 def condition_failed(exc: Exception) -> bool:
-    """A PynamoDB error caused by a condition (or a cancelled transaction), not by DynamoDB failing."""
-    return getattr(exc, "cause_response_code", None) in (
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    )
+    """A PynamoDB error caused by a condition, not by DynamoDB failing. A transaction cancelled
+    only because another transaction was touching the same item (``TransactionConflict``) is not a
+    condition failure: nothing was decided, so the caller must retry or fail, never take it as
+    "the item was in another state"."""
+    code = getattr(exc, "cause_response_code", None)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = getattr(exc, "cancellation_reasons", None)
+    if not reasons:
+        return True  # no reasons reported: the conservative reading (callers fail closed on it)
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+
+
+def transaction_conflict(exc: Exception) -> bool:
+    """A transaction cancelled because another one held an item: safe to run again."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    codes = {r.code for r in reasons if r is not None and r.code != "None"}
+    return getattr(exc, "cause_response_code", None) == "TransactionCanceledException" and codes == {
+        "TransactionConflict"
+    }
+
+
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
+
+
+def transient(exc: Exception) -> bool:
+    """DynamoDB was busy or briefly failing (after botocore's own retries): the caller may try again
+    later, so an API answers 503 with Retry-After instead of a bare 500."""
+    code = getattr(exc, "cause_response_code", None)
+    if code is None:
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+    return code in TRANSIENT_ERRORS or transaction_conflict(exc)
 
 
 def transaction() -> TransactWrite:
@@ -136,6 +174,9 @@ class Account(AccountsItem, discriminator="account"):
     partner_id = UnicodeAttribute(null=True)  # the managing Partner of a Client
     under_review = BooleanAttribute(default=False)
     review_reason = UnicodeAttribute(null=True)
+    # Open high flags; the account is under review exactly while this is above zero. Writers
+    # condition on the value they read, which is what makes starting and ending reviews race-free.
+    open_high_flags = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
 
     @classmethod

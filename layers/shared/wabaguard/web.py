@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from wabaguard.activity import RequestMeta, meta_of
-from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, WabaguardError
+from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
+from wabaguard.models import transient
 from wabaguard.principal import Principal
 from wabaguard.security import body_digest, parse_json_body, same_digest
 
@@ -63,6 +64,9 @@ def build_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if transient(exc):
+            logger.warning("dynamodb busy", extra={"error_type": type(exc).__name__})
+            return error_response(Unavailable("the service is busy; try again in a few seconds"))
         logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
         return json_response(500, {"error": "internal_error", "detail": "unexpected error; nothing secret was logged"})
 
