@@ -8,7 +8,6 @@ gateway responses are rendered from the template's ``GatewayResponses``.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import hashlib
 import hmac
 import json
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.cfn import LOCAL_API_ID, Route, Stack
+from devstack.iam import Policy, Request
 from devstack.runtime import Functions
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's own limit
@@ -297,24 +297,9 @@ class Gateway:
         return HttpResponse(status, headers, body.encode("utf-8"))
 
 
-def _arn_matches(pattern: str, arn: str) -> bool:
-    return fnmatch.fnmatchcase(arn, pattern)
-
-
 def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
-    """IAM evaluation for execute-api:Invoke: an explicit Deny wins, else some Allow must match."""
-    allowed = False
-    for statement in policy.get("Statement", []):
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(_arn_matches(a, "execute-api:Invoke") for a in actions):
-            continue
-        resources = statement.get("Resource", [])
-        resources = [resources] if isinstance(resources, str) else resources
-        if not any(_arn_matches(r, method_arn) for r in resources):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+    """IAM evaluation of an authorizer's policy for execute-api:Invoke (an explicit Deny wins)."""
+    statements = policy.get("Statement", [])
+    return Policy("authorizer", [statements] if isinstance(statements, dict) else list(statements)).allows(
+        Request("execute-api:Invoke", method_arn)
+    )

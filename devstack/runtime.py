@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devstack.cfn import FunctionSpec, Stack
+from devstack.iam import Enforcer
 
 
 class LocalContext:
@@ -44,6 +45,7 @@ class Functions:
         self._default_timeout = int(glob.get("Timeout", 3))
         self._locks = {name: threading.Lock() for name in self.specs}
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        self.iam = Enforcer(stack)  # each function's AWS calls are held to its template policy
 
     def handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], Any]:
         if logical_id not in self._handlers:
@@ -56,5 +58,5 @@ class Functions:
         spec = self.specs[logical_id]
         timeout = int(spec.properties.get("Timeout", self._default_timeout))
         fn = self.handler(logical_id)
-        with self._locks[logical_id]:
+        with self._locks[logical_id], self.iam.acting_as(logical_id):
             return fn(event, LocalContext(spec, self.stack, timeout))

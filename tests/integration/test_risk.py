@@ -411,3 +411,62 @@ def test_activity_ingestion_refuses_bad_records_whole(world: World, records: lis
     with pytest.raises(InvalidRequest) as err:
         do([good, *records])
     assert err.value.extra["field"] == field.replace("[0]", "[1]")
+
+
+def test_a_dormant_account_is_still_checked_for_stale_users(
+    world: World, demo: dict[str, Any], api: Api, moving: dict[str, datetime]
+) -> None:
+    """Once an account has been scanned, the scan looks at it again when its first user would go
+    stale, even if no record ever arrives for it again."""
+    from wabaguard.models import ActivityRecord, RiskState, User, account_pk
+
+    acme = demo["accounts"][0]
+    admin = acme["users"][0]
+    ingest(
+        [
+            {
+                "account_id": acme["account_id"],
+                "kind": "login",
+                "at": T0.isoformat(),
+                "user_id": admin["user_id"],
+                "ip": "198.51.100.1",
+                "country": "DE",
+            }
+        ]
+    )
+    assert scan(moving)["flags"] == []
+    users = list(User.query(account_pk(acme["account_id"]), User.sk.startswith("USER#")))
+    # each user is last seen when created (the login at T0 predates the demo's users)
+    first_stale = datetime.fromisoformat(min(u.created_at for u in users)) + timedelta(days=90)
+    state = RiskState.get(*RiskState.key(acme["account_id"])).state
+    wake_at = datetime.fromisoformat(state["wake_at"])
+    assert first_stale < wake_at <= first_stale + timedelta(minutes=2)
+
+    # a run just before the wake-up does not take it early, and says nothing
+    moving["now"] = wake_at - timedelta(minutes=6)
+    assert scan(moving)["accounts_scanned"] == 0
+    # the run after it: no record arrived for 90 days, and the account is still looked at
+    result = scan(moving, minutes=10)
+    assert result["accounts_scanned"] == 1
+    (flag,) = result["flags"]
+    assert flag["rule"] == "stale_users" and flag["severity"] == "low"
+    assert admin["email"] in flag["explanation"]
+    # the wake-up is the scan's own business: not in the account's audit log, not activity
+    events = api.call("GET", f"/v1/accounts/{acme['account_id']}/security-events", admin["token"]).json()
+    assert all(e.get("kind") != "scan_wake" for e in events["events"])
+    assert all(r.kind != "scan_wake" for r in ActivityRecord.query(f"ACCOUNT#{acme['account_id']}"))
+    # and the next look is scheduled one period on (the user is still there)
+    later = datetime.fromisoformat(RiskState.get(*RiskState.key(acme["account_id"])).state["wake_at"])
+    assert later == moving["now"] + timedelta(days=90)
+
+
+def test_the_scan_reads_nothing_from_the_future(world: World, demo: dict[str, Any]) -> None:
+    """A wake-up waits in the bucket of its hour; a run earlier in that hour must not take it."""
+    from wabaguard.activity import schedule_wake
+    from wabaguard.scan import new_records
+
+    now = T0 + timedelta(minutes=30)
+    wake = schedule_wake(demo["accounts"][0]["account_id"], now + timedelta(minutes=10))
+    assert wake.record_id not in {r.record_id for r in new_records(now - timedelta(minutes=5), now)}
+    later = now + timedelta(minutes=11)
+    assert wake.record_id in {r.record_id for r in new_records(now, later)}

@@ -87,3 +87,19 @@ def test_exhausted_retries_go_to_the_on_failure_queue(world: World, demo: dict[s
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     info = json.loads(messages[0]["Body"])["DDBStreamBatchInfo"]
     assert info["batchSize"] == 1 and info["streamArn"] == mapping.stream_arn
+
+
+def test_a_function_is_held_to_its_own_template_policy(world: World) -> None:
+    """The local stack refuses what the function's role in template.yaml would not allow."""
+    import pytest
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import GetError
+    from wabaguard.models import Credential
+
+    with world.functions.iam.acting_as("RiskScanFunction"), pytest.raises(GetError) as refused:
+        Credential.get("digest")  # the scan never reads credentials
+    assert isinstance(refused.value.cause, ClientError)
+    assert refused.value.cause_response_code == "AccessDeniedException"
+    assert "RiskScanFunction" in str(refused.value.cause)
+    with world.functions.iam.acting_as("OtpVerifyFunction"), pytest.raises(Credential.DoesNotExist):
+        Credential.get("digest")  # allowed: only the item is missing

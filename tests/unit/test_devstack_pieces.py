@@ -89,3 +89,70 @@ def test_schedule_rates() -> None:
     assert rate_seconds("rate(1 hour)") == 3600
     with pytest.raises(ValueError):
         rate_seconds("cron(0 * * * ? *)")
+
+
+# ---------------------------------------------------------------- function roles (devstack.iam)
+def _requests(service: str, operation: str, params: dict[str, object]) -> list[tuple[str, str]]:
+    from devstack.iam import requests_of
+
+    return [(r.action, r.resource) for r in requests_of(Stack(), service, operation, params)]
+
+
+def test_a_transaction_needs_each_items_own_action_on_its_table() -> None:
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    items = [
+        {"Put": {"TableName": "A"}},
+        {"Update": {"TableName": "B"}},
+        {"Delete": {"TableName": "A"}},
+        {"ConditionCheck": {"TableName": "C"}},
+    ]
+    assert _requests("dynamodb", "TransactWriteItems", {"TransactItems": items}) == [
+        ("dynamodb:PutItem", table + "A"),
+        ("dynamodb:UpdateItem", table + "B"),
+        ("dynamodb:DeleteItem", table + "A"),
+        ("dynamodb:ConditionCheckItem", table + "C"),
+    ]
+    assert _requests("dynamodb", "Query", {"TableName": "A", "IndexName": "by_bucket"}) == [
+        ("dynamodb:Query", table + "A/index/by_bucket")
+    ]
+    assert _requests("dynamodb", "BatchGetItem", {"RequestItems": {"A": {}, "B": {}}}) == [
+        ("dynamodb:BatchGetItem", table + "A"),
+        ("dynamodb:BatchGetItem", table + "B"),
+    ]
+
+
+def test_unknown_calls_need_a_grant_on_everything() -> None:
+    assert _requests("s3", "GetObject", {"Bucket": "b"}) == [("s3:GetObject", "*")]
+
+
+def test_a_role_allows_only_its_actions_resources_and_conditions() -> None:
+    from devstack.iam import Policy, Request
+
+    table = "arn:aws:dynamodb:us-east-1:123456789012:table/A"
+    identity = "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+    role = Policy(
+        "Fn",
+        [
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": table},
+            {"Effect": "Deny", "Action": "dynamodb:PutItem", "Resource": table},
+            {
+                "Effect": "Allow",
+                "Action": "ses:SendRawEmail",
+                "Resource": [identity],
+                "Condition": {"StringEquals": {"ses:FromAddress": "no-reply@example.com"}},
+            },
+        ],
+    )
+    assert role.allows(Request("dynamodb:GetItem", table))
+    assert not role.allows(Request("dynamodb:PutItem", table))  # the explicit Deny wins
+    assert not role.allows(Request("dynamodb:GetItem", table + "B"))
+    sender = (("ses:FromAddress", "no-reply@example.com"),)
+    other = (("ses:FromAddress", "ceo@example.com"),)
+    assert role.allows(
+        Request("ses:SendRawEmail", identity.replace("example.com", "no-reply@example.com"), sender, (identity,))
+    )
+    assert not role.allows(Request("ses:SendRawEmail", identity, other))
+    unknown_operator = Policy(
+        "Fn", [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"IpAddress": {}}}]
+    )
+    assert not unknown_operator.allows(Request("dynamodb:GetItem", table))

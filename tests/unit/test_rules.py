@@ -62,3 +62,27 @@ def test_fold_is_bounded_and_pure() -> None:
     assert len(before["phones"]["pn_1"]["hours"]) == 300  # input untouched
     assert all(h >= (NOW - timedelta(days=14)).strftime("%Y%m%d%H") for h in after["phones"]["pn_1"]["hours"])
     assert after["countries"] == {"DE": "2026-11-24T11:59:00Z"}
+
+
+def _wake(users: dict[str, str], last_active: dict[str, str]) -> object:
+    from wabaguard.risk.rules import stale_users
+
+    after = {**empty(), "users": {u: {"email": f"{u}@x.test", "created_at": c} for u, c in users.items()}}
+    after["last_active"] = last_active
+    ctx = Context("acc_1", NOW, after, after, [], NOW - timedelta(days=30))
+    ctx.thresholds = stale_users.RULE.thresholds
+    assert stale_users.RULE.wake is not None
+    return stale_users.RULE.wake(ctx)
+
+
+def test_stale_users_asks_to_look_again_when_the_first_user_would_go_stale() -> None:
+    due = _wake({"u1": "2026-11-01T00:00:00Z", "u2": "2026-10-01T00:00:00Z"}, {"u2": "2026-11-20T08:00:00Z"})
+    assert due == NOW.replace(year=2027, month=1, day=30, hour=0, minute=1)  # u1: created Nov 1, never active
+
+
+def test_stale_users_with_a_stale_user_already_looks_again_one_period_later() -> None:
+    assert _wake({"u1": "2026-01-01T00:00:00Z"}, {}) == NOW + timedelta(days=90)
+
+
+def test_stale_users_without_users_never_asks_to_wake() -> None:
+    assert _wake({}, {}) is None

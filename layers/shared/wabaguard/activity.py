@@ -94,6 +94,30 @@ def build(account_id: str, kind: str, at: datetime, **fields: Any) -> ActivityRe
     )
 
 
+WAKE_KIND = "scan_wake"
+
+
+def schedule_wake(account_id: str, due: datetime) -> ActivityRecord:
+    """Ask the risk scan to look at an account at ``due`` even if nothing arrives for it by then
+    (a dormant account's users still go stale). The record sits in the time bucket of ``due``, so
+    the scan reads it when it gets there, and outside the account's partition, so no audit log or
+    rule ever sees it as activity."""
+    record_id = new_id("wake")
+    item = ActivityRecord(
+        pk=f"WAKE#{account_id}",
+        sk=f"{_precise(due)}#{record_id}",
+        bucket=bucket_of(due, record_id),
+        bucket_sk=f"{_precise(due)}#{record_id}",
+        ttl=due + timedelta(days=7),
+        record_id=record_id,
+        account_id=account_id,
+        kind=WAKE_KIND,
+        at=iso(due),
+    )
+    item.save()
+    return item
+
+
 def record(
     account_id: str, kind: str, meta: RequestMeta | None = None, at: datetime | None = None, **fields: Any
 ) -> ActivityRecord:

@@ -29,7 +29,10 @@ def new_records(since: datetime | None, now: datetime) -> Iterator[ActivityRecor
     start = (since - OVERLAP) if since else now - timedelta(hours=1)
     start = max(start, now - MAX_WINDOW)
     low = start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # the precision of bucket_sk
+    # Nothing from the future: a wake-up record (``activity.schedule_wake``) waits in its bucket
+    # until its time; "~" sorts after every record id, so all of ``now``'s microsecond is in.
+    high = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#~"
     for hour in hours_between(start, now):
         for shard in range(SHARDS):
             bucket = f"T#{hour.strftime('%Y%m%d%H')}#{shard}"
-            yield from ActivityRecord.by_bucket.query(bucket, ActivityRecord.bucket_sk > low)
+            yield from ActivityRecord.by_bucket.query(bucket, ActivityRecord.bucket_sk.between(low, high))

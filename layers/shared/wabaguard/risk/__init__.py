@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard import clock
-from wabaguard.activity import parse_at
+from wabaguard.activity import WAKE_KIND, parse_at, schedule_wake
 from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, condition_failed, iso
 from wabaguard.risk import state as state_mod
 from wabaguard.risk.model import Context, Finding, Rec, Rule, load_config
@@ -102,6 +102,23 @@ def _users(account_id: str) -> dict[str, dict[str, str]]:
     }
 
 
+def _next_wake(active_rules: list[Rule], ctx: Context, scheduled: str | None) -> datetime | None:
+    """The wake-up to schedule now, or None when the one already scheduled comes early enough."""
+    wanted = [w for rule in active_rules if rule.wake is not None and (w := _wake_of(rule, ctx)) is not None]
+    if not wanted:
+        return None
+    due = min(wanted)
+    if scheduled is not None and ctx.now < parse_at(scheduled) <= due:
+        return None
+    return due
+
+
+def _wake_of(rule: Rule, ctx: Context) -> datetime | None:
+    assert rule.wake is not None
+    ctx.thresholds = rule.thresholds
+    return rule.wake(ctx)
+
+
 def scan_account(
     account_id: str, records: list[ActivityRecord], now: datetime, active_rules: list[Rule]
 ) -> list[dict[str, Any]]:
@@ -109,6 +126,7 @@ def scan_account(
     from wabaguard import flags
     from wabaguard.access import load_account
 
+    users: dict[str, dict[str, str]] | None = None
     for _ in range(5):
         try:
             saved = RiskState.get(*RiskState.key(account_id), consistent_read=True)
@@ -120,11 +138,18 @@ def scan_account(
         fresh = [to_rec(r) for r in records if r.record_id not in recent]
         if not fresh:
             return []
-        earliest = iso(min(r.at for r in fresh))
+        users = _users(account_id) if users is None else users
+        usage = [r for r in fresh if r.kind != WAKE_KIND]  # a wake-up only makes the rules look
+        earliest = iso(min(r.at for r in usage)) if usage else saved.first_seen_at
         if earliest < saved.first_seen_at:
             saved.first_seen_at = earliest  # history imported late still counts as history
         before = saved.state or {}
-        after = state_mod.fold(before, fresh, now)
+        after = state_mod.fold(before, usage, now)
+        ctx = Context(account_id, now, before, {**after, "users": users}, usage, parse_at(saved.first_seen_at))
+        wake = _next_wake(active_rules, ctx, after.get("wake_at"))
+        if wake is not None:
+            schedule_wake(account_id, wake)  # written twice if the save below races: harmless
+            after["wake_at"] = iso(wake)
         arrivals = {r.record_id: r.bucket_sk.split("#", 1)[0] for r in records}
         for r in fresh:
             recent[r.record_id] = arrivals[r.record_id]
@@ -140,7 +165,6 @@ def scan_account(
     else:
         raise RuntimeError(f"could not update the risk state of {account_id}")
 
-    ctx = Context(account_id, now, before, {**after, "users": _users(account_id)}, fresh, parse_at(saved.first_seen_at))
     raised: list[dict[str, Any]] = []
     account = None
     for rule in active_rules:

@@ -102,6 +102,9 @@ class Rule:
     explanation: str  # str.format template over Finding.values
     cases: tuple[Case, ...] = ()
     audit_only: bool = False
+    # When the rule wants to look at the account again even if no record arrives by then (rules
+    # about the absence of activity); None: only when records arrive.
+    wake: Callable[[Context], datetime | None] | None = None
 
     def configured(self, config: dict[str, Any]) -> Rule:
         """This rule with thresholds / audit-only mode from configuration."""
@@ -117,6 +120,7 @@ class Rule:
             self.explanation,
             self.cases,
             bool(mine.get("audit_only", self.audit_only)),
+            self.wake,
         )
 
 

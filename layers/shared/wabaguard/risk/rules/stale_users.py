@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from wabaguard.risk.model import Case, Context, Finding, Rule, rec
 
@@ -21,6 +21,21 @@ def evaluate(ctx: Context) -> Finding | None:
     return Finding({"n": len(stale), "days": int(ctx.t("days")), "who": ", ".join(stale)}, [])
 
 
+def next_look(ctx: Context) -> datetime | None:
+    """When the first user goes stale if nobody does anything meanwhile, so a dormant account
+    (no records, so no scan of its own) is still checked; an account with a stale user already is
+    looked at again one period later (a reminder while the user is still there)."""
+    users = ctx.after.get("users", {})
+    if not users:
+        return None
+    last = ctx.after.get("last_active", {})
+    period = timedelta(days=ctx.t("days"))
+    seen = [max(last.get(uid, ""), info.get("created_at", "")) for uid, info in users.items()]
+    due = datetime.fromisoformat(min(seen)) + period
+    due += timedelta(minutes=1)  # strictly past the cutoff when the scan gets there
+    return due if due > ctx.now else ctx.now + period
+
+
 def _users(created: str) -> dict:
     return {"users": {"u1": {"email": "old@acme.test", "created_at": created}}}
 
@@ -31,6 +46,7 @@ RULE = Rule(
     thresholds={"days": 90},
     evaluate=evaluate,
     explanation="{n} user(s) have not been active for {days} days: {who}; remove them if they left",
+    wake=next_look,
     cases=(
         Case(
             "left the company",
