@@ -96,10 +96,12 @@ def test_a_function_is_held_to_its_own_template_policy(world: World) -> None:
     from pynamodb.exceptions import GetError
     from wabaguard.models import Credential
 
-    with world.functions.iam.acting_as("RiskScanFunction"), pytest.raises(GetError) as refused:
+    roles = world.functions.iam
+    assert roles is not None  # on by default, in make dev and in every test
+    with roles.acting_as("RiskScanFunction"), pytest.raises(GetError) as refused:
         Credential.get("digest")  # the scan never reads credentials
     assert isinstance(refused.value.cause, ClientError)
     assert refused.value.cause_response_code == "AccessDeniedException"
     assert "RiskScanFunction" in str(refused.value.cause)
-    with world.functions.iam.acting_as("OtpVerifyFunction"), pytest.raises(Credential.DoesNotExist):
+    with roles.acting_as("OtpVerifyFunction"), pytest.raises(Credential.DoesNotExist):
         Credential.get("digest")  # allowed: only the item is missing
