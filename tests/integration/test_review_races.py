@@ -43,6 +43,20 @@ def test_two_high_flags_from_one_stale_read_start_one_review(world: World, acme:
     assert Account.get(*Account.key(account_id)).last_change.kind == "review_released"
 
 
+def test_every_high_flag_is_told_even_while_the_review_runs(world: World, acme: dict[str, Any], api: Any) -> None:
+    account_id = acme["account_id"]
+    flags.raise_flag(load_account(account_id), "rule_a", "high", "first thing", [])
+    flags.raise_flag(load_account(account_id), "rule_b", "high", "second thing", [])
+    world.pump.pump()
+    subjects = sorted({m["subject"] for m in api.outbox() if "first thing" in m["text"] or "second thing" in m["text"]})
+    assert len(subjects) == 2  # "under review" for the first, "security flag" for the second
+    assert any("review" in s.lower() for s in subjects) and any("flag" in s.lower() for s in subjects)
+    users = {u["email"] for u in acme["users"]}
+    for subject in subjects:  # each told to every user of the account (and the Partner's admins), once
+        to = [m["to"] for m in api.outbox() if m["subject"] == subject]
+        assert users <= set(to) and len(to) == len(set(to)), subject
+
+
 def test_a_medium_flag_neither_starts_nor_ends_a_review(world: World, acme: dict[str, Any]) -> None:
     account_id = acme["account_id"]
     medium = flags.raise_flag(load_account(account_id), "rule_m", "medium", "m", [])

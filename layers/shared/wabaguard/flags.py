@@ -82,6 +82,8 @@ def raise_flag(
     if not audit_only and not review:
         flag.last_change = _system_change("account_flagged", now, raised_by)  # the flag itself is the notice
     for attempt in range(WRITE_ATTEMPTS):
+        if review:  # the first high flag's notice is "review started"; a later one is its own notice
+            flag.last_change = _system_change("account_flagged", now, raised_by) if _open_high(account) else None
         try:
             with transaction() as tx:
                 if not audit_only:
