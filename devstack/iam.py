@@ -161,17 +161,16 @@ def _ses(prefix: str, operation: str, params: dict[str, Any]) -> list[Request]:
 def _secret_arn(stack: Stack, secret_id: str) -> str:
     if secret_id.startswith("arn:"):
         return secret_id
-    for logical, res in stack.resources.items():
+    for logical in stack.of_type("AWS::SecretsManager::Secret"):
         arn = stack.physical.get(logical, "")
-        if res.get("Type") == "AWS::SecretsManager::Secret" and arn.rsplit(":", 1)[-1].startswith(secret_id):
+        if arn.rsplit(":", 1)[-1].startswith(secret_id):
             return arn
     return f"arn:aws:secretsmanager:{stack.region}:{stack.account}:secret:{secret_id}"
 
 
 def _any_key_of(stack: Stack) -> str:
-    for logical, res in stack.resources.items():
-        if res.get("Type") == "AWS::KMS::Key":
-            return stack.attributes.get((logical, "Arn"), "")
+    for logical in stack.of_type("AWS::KMS::Key"):
+        return stack.attributes.get((logical, "Arn"), "")
     return "*"
 
 

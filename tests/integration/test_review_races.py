@@ -82,16 +82,16 @@ def test_two_ops_resolving_the_last_two_high_flags_at_once_release_the_review_on
     raised = [flags.raise_flag(load_account(account_id), f"rule_{i}", "high", "x", []) for i in range(2)]
     barrier = threading.Barrier(2, timeout=10)
     first_read = threading.local()
-    reread = flags._reread
+    reread = flags.load_account
 
-    def both_read_before_either_writes(account_id: str) -> Account:
-        account = reread(account_id)
+    def both_read_before_either_writes(account_id: str, consistent: bool = False) -> Account:
+        account = reread(account_id, consistent)
         if not getattr(first_read, "done", False):
             first_read.done = True
             barrier.wait()
         return account
 
-    monkeypatch.setattr(flags, "_reread", both_read_before_either_writes)
+    monkeypatch.setattr(flags, "load_account", both_read_before_either_writes)
     errors: list[BaseException] = []
 
     def resolve(flag: Flag | None) -> None:

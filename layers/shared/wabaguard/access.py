@@ -20,11 +20,12 @@ def valid_id(value: str) -> bool:
     return bool(_ID.match(value or ""))
 
 
-def load_account(account_id: str) -> Account:
+def load_account(account_id: str, consistent: bool = False) -> Account:
+    """The account, or 404. ``consistent`` for a writer about to condition on what it read."""
     if not valid_id(account_id):
         raise NotFound("no such account")
     try:
-        return Account.get(*Account.key(account_id))
+        return Account.get(*Account.key(account_id), consistent_read=consistent)
     except Account.DoesNotExist:
         raise NotFound(f"account {account_id} does not exist") from None
 

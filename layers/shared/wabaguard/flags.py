@@ -103,7 +103,7 @@ def raise_flag(
                 return None  # a flag for this rule is open already
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
-            account = _reread(account.account_id)  # the account changed under us: count again
+            account = load_account(account.account_id, consistent=True)  # the account changed under us: count again
     raise AssertionError("unreachable")
 
 
@@ -141,10 +141,6 @@ def _open_flag_exists(account_id: str, rule: str) -> bool:
         return True
     except OpenFlag.DoesNotExist:
         return False
-
-
-def _reread(account_id: str) -> Account:
-    return Account.get(*Account.key(account_id), consistent_read=True)
 
 
 def flag_view(flag: Flag) -> dict[str, Any]:
@@ -192,7 +188,7 @@ def resolve(
         raise NotFound(f"flag {flag_id} does not exist") from None
     if flag.status != "open":
         raise Conflict(f"flag {flag_id} is {flag.status}, not open")
-    account = _reread(flag.account_id)
+    account = load_account(flag.account_id, consistent=True)
     for attempt in range(WRITE_ATTEMPTS):
         try:
             with transaction() as tx:
@@ -219,7 +215,7 @@ def resolve(
                 raise Conflict(f"flag {flag_id} was resolved meanwhile") from None
             if attempt == WRITE_ATTEMPTS - 1:
                 raise
-            account = _reread(flag.account_id)  # another flag changed the count: decide again
+            account = load_account(flag.account_id, consistent=True)  # another flag changed the count: decide again
     if verdict == "false_positive":
         learn_false_positive(flag.account_id, flag.subject or {})
     flag.refresh(consistent_read=True)
