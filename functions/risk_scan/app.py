@@ -13,7 +13,7 @@ logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(context.aws_request_id)
@@ -24,6 +24,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "duration_ms" in result:
         metrics.add_metric(name="ScanDuration", unit=MetricUnit.Milliseconds, value=result["duration_ms"])
         metrics.add_metric(name="AccountsUnderReview", unit=MetricUnit.Count, value=result["under_review"])
+        metrics.add_metric(name="ScanAccountErrors", unit=MetricUnit.Count, value=len(result["failed_accounts"]))
+        metrics.add_metric(name="ScanCheckpointAge", unit=MetricUnit.Seconds, value=result["checkpoint_age_s"])
     for flag in result["flags"]:  # one EMF line each: rule and severity are low-cardinality dimensions
         requests = sorted({e["request_id"] for e in flag["evidence"] if e.get("request_id")})
         logger.info(

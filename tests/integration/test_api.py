@@ -149,21 +149,66 @@ def test_admins_cannot_remove_themselves(api: Api, admin: dict[str, Any], acme: 
     assert resp.status == 403
 
 
-def test_cross_account_access_is_refused(api: Api, demo: dict[str, Any]) -> None:
+TEMPLATE = {"name": "t", "language": "en", "category": "UTILITY", "components": [{"type": "BODY", "text": "x"}]}
+
+
+def test_other_tenants_resources_answer_exactly_like_missing_ones(api: Api, demo: dict[str, Any]) -> None:
+    """§Credentials: a foreign id answers 404 with the same words as an id that does not exist,
+    on every route that takes one (ids of other tenants cannot be probed)."""
     acme, globex = demo["accounts"]
     intruder = globex["users"][0]
-    acme_pn = acme["phone_numbers"][0]["phone_number_id"]
-    assert api.call("GET", f"/v1/phone-numbers/{acme_pn}", intruder["token"]).status == 403
-    assert api.call("GET", f"/v1/accounts/{acme['account_id']}/users", intruder["token"]).status == 403
-    ch = api.challenge(
-        intruder["token"], "PUT", f"/v1/phone-numbers/{acme_pn}/webhook", {"url": "https://e.example.com/"}
-    )
-    assert ch.status == 403 and ch.json()["error"] == "forbidden"
-    assert api.call("GET", "/v1/phone-numbers/pn_missing", intruder["token"]).json()["error"] == "not_found"
-    missing = api.challenge(
-        intruder["token"], "PUT", "/v1/phone-numbers/pn_missing/webhook", {"url": "https://e.example.com/"}
-    )
-    assert missing.status == 404
+    foreign_pn, foreign_acc = acme["phone_numbers"][0]["phone_number_id"], acme["account_id"]
+    foreign_user = acme["users"][1]["user_id"]
+
+    def routes(pn: str, acc: str) -> list[tuple[str, str, Any, bool]]:
+        return [
+            ("GET", f"/v1/phone-numbers/{pn}", None, False),
+            ("GET", f"/v1/accounts/{acc}/users", None, False),
+            ("GET", f"/v1/accounts/{acc}/security-events", None, False),
+            ("GET", f"/v1/accounts/{acc}/flags", None, False),
+            ("DELETE", f"/v1/phone-numbers/{pn}/api-keys/key_x", None, False),
+            ("PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://e.example.com/"}, True),
+            ("PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "x"}, True),
+            ("POST", f"/v1/phone-numbers/{pn}/api-keys", {}, True),
+            ("POST", f"/v1/accounts/{acc}/templates", TEMPLATE, True),
+            ("POST", f"/v1/accounts/{acc}/users", {"email": "e@x.test", "role": "member"}, True),
+            ("DELETE", f"/v1/accounts/{acc}/users/{foreign_user}", None, True),
+            ("POST", f"/v1/accounts/{acc}/partner-change-requests", {"target_partner_id": "prt_zz"}, True),
+        ]
+
+    def ask(method: str, path: str, body: Any, key_action: bool) -> Any:
+        if key_action:
+            return api.challenge(intruder["token"], method, path, body)
+        return api.call(method, path, intruder["token"], body)
+
+    pairs = zip(routes(foreign_pn, foreign_acc), routes("pn_missing", "acc_missing"), strict=True)
+    for (m, p, b, k), (_, missing_p, _, _) in pairs:
+        foreign, missing = ask(m, p, b, k), ask(m, missing_p, b, k)
+        assert foreign.status == missing.status == 404, (m, p, foreign.json())
+        assert foreign.json()["error"] == "not_found"
+        words = foreign.json()["detail"].replace(foreign_pn, "ID").replace(foreign_acc, "ID")
+        assert words == missing.json()["detail"].replace("pn_missing", "ID").replace("acc_missing", "ID"), (m, p)
+        assert foreign_acc not in foreign.body.decode() or foreign_acc in p
+
+
+def test_api_keys_read_only_their_own_phone_number_and_revoke_only_themselves(
+    api: Api, admin: dict[str, Any], acme: dict[str, Any], pn: str
+) -> None:
+    """Review item 12: an integration's key used to read every user's email, the audit log and
+    flags, and revoke its sibling keys."""
+    one = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "one"}).json()
+    two = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "two"}).json()
+    acc = acme["account_id"]
+    for path in (f"/v1/accounts/{acc}/users", f"/v1/accounts/{acc}/security-events", f"/v1/accounts/{acc}/flags"):
+        resp = api.call("GET", path, one["api_key"])
+        assert resp.status == 403 and resp.json()["error"] == "forbidden", path
+        assert "@" not in resp.body.decode()
+    sibling = api.call("DELETE", f"/v1/phone-numbers/{pn}/api-keys/{two['key_id']}", one["api_key"])
+    assert sibling.status == 403
+    assert api.call("GET", f"/v1/phone-numbers/{pn}", two["api_key"]).status == 200
+    itself = api.call("DELETE", f"/v1/phone-numbers/{pn}/api-keys/{one['key_id']}", one["api_key"])
+    assert itself.status == 204
+    assert api.call("GET", "/v1/me", one["api_key"]).status == 401
 
 
 def test_partner_admin_acts_on_managed_accounts(api: Api, demo: dict[str, Any]) -> None:

@@ -93,21 +93,33 @@ def test_volume_spike_is_flagged_once_with_its_baseline_and_puts_the_account_und
     assert listed["under_review"] is True and len(listed["flags"]) == 2
 
 
-def test_under_review_pauses_keys_webhooks_and_partner_changes(world: World, demo: dict[str, Any], api: Api) -> None:
+def test_under_review_pauses_every_key_action_but_protective_ones_stay_open(
+    world: World, demo: dict[str, Any], api: Api
+) -> None:
+    """Review item 5: every key action that adds a capability or removes a person answers 423."""
     from wabaguard.access import load_account
     from wabaguard.flags import raise_flag
 
     acme = demo["accounts"][0]
-    admin = acme["users"][0]
+    admin, member = acme["users"][0], acme["users"][1]
     pn = acme["phone_numbers"][0]["phone_number_id"]
+    key = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "before"}).json()
     ch = api.challenge(admin["token"], "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://x.example.com/"})
     code = api.last_code(admin["email"])
     raise_flag(load_account(acme["account_id"]), "test_rule", "high", "a test", [])
-    for method, path, body in (
+    acc = acme["account_id"]
+    paused = (
         ("POST", f"/v1/phone-numbers/{pn}/api-keys", {}),
         ("PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://x.example.com/"}),
-        ("POST", f"/v1/accounts/{acme['account_id']}/partner-change-requests", {"target_partner_id": "prt_x"}),
-    ):
+        ("POST", f"/v1/accounts/{acc}/partner-change-requests", {"target_partner_id": "prt_x"}),
+        ("PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "paused too"}),
+        ("POST", f"/v1/accounts/{acc}/templates", {"name": "t", "language": "en", "category": "UTILITY",
+                                                  "components": [{"type": "BODY", "text": "hi"}]}),
+        ("POST", f"/v1/accounts/{acc}/users", {"email": "new@acme.test", "role": "member"}),
+        ("DELETE", f"/v1/accounts/{acc}/users/{member['user_id']}", None),
+        ("POST", "/v1/me/totp", None),
+    )
+    for method, path, body in paused:
         resp = api.challenge(admin["token"], method, path, body)
         assert resp.status == 423 and resp.json()["error"] == "account_under_review", path
     # a code issued before the review cannot slip through either
@@ -119,8 +131,9 @@ def test_under_review_pauses_keys_webhooks_and_partner_changes(world: World, dem
         otp=(ch.json()["challenge_id"], code),
     )
     assert late.status == 423
-    ok = api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "still allowed"})
-    assert ok.status == 200
+    # protective: revoking a key stays open
+    revoked = api.call("DELETE", f"/v1/phone-numbers/{pn}/api-keys/{key['key_id']}", admin["token"])
+    assert revoked.status == 204
 
 
 def test_ops_resolve_releases_review_and_false_positive_is_learned(

@@ -61,6 +61,8 @@ ALARM_TARGETS = {
     "SesBounceRateAlarm": "Reputation.BounceRate",
     "SesComplaintRateAlarm": "Reputation.ComplaintRate",
     "Api5xxAlarm": "5XXError",
+    "ScanErrorsAlarm": "ScanAccountErrors",
+    "ScanStalledAlarm": "ScanCheckpointAge",
 }
 
 
@@ -100,13 +102,13 @@ def test_email_is_sent_only_from_the_verified_sender() -> None:
         assert st["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
 
 
-def test_api_has_throttling_access_logs_tracing_and_no_caching() -> None:
+def test_api_has_throttling_access_logs_and_no_caching() -> None:
     props = RES["Api"]["Properties"]
     settings = props["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] and settings["ThrottlingBurstLimit"]
     assert settings.get("CachingEnabled") is not True
     assert props["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
-    assert props["TracingEnabled"] is True
+    assert props["TracingEnabled"] is False  # URLs would carry report tokens into X-Ray
     assert props["Auth"]["Authorizers"]["OtpAuthorizer"]["Identity"]["ReauthorizeEvery"] == 0
 
 
@@ -129,3 +131,20 @@ def test_events_parse_as_powertools_data_classes() -> None:
     assert api.path == "/me" and api.request_context.authorizer.raw_event["user_id"]
     stream = DynamoDBStreamEvent(json.loads((events / "stream_webhook_changed.json").read_text()))
     assert next(stream.records).dynamodb.new_image["last_change"]  # type: ignore[union-attr,index]
+
+
+def test_traces_never_capture_responses_or_errors_where_secrets_pass() -> None:
+    """Review item 2: API keys, user tokens and otpauth URIs are returned by handlers; X-Ray must
+    not record them. Both the environment default and every handler's decorator say so."""
+    env = STACK.template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert env["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+    handlers = list(Path(ROOT, "functions").glob("*/app.py"))
+    assert len(handlers) >= 5
+    for path in handlers:
+        text = path.read_text()
+        for use in re.findall(r"@tracer\.capture_\w+(?:\([^)]*\))?", text):
+            assert "capture_response=False" in use and "capture_error=False" in use, (path, use)
+        assert "put_metadata" not in text and "put_annotation" not in text, path
+    layer = "".join(p.read_text() for p in Path(ROOT, "layers/shared/wabaguard").rglob("*.py"))
+    assert "put_metadata" not in layer and "capture_method" not in layer

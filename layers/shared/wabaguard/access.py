@@ -57,24 +57,33 @@ def can_act(principal: Principal, account: Account) -> bool:
     return principal.is_user and principal.is_partner and account.partner_id == principal.account_id
 
 
-def require_account(principal: Principal, account_id: str, *, admin: bool = False) -> Account:
-    """The account if the caller may act on it (as admin when ``admin``)."""
+def require_account(principal: Principal, account_id: str, *, admin: bool = False, user_only: bool = False) -> Account:
+    """The account if the caller may act on it (as admin when ``admin``).
+
+    Another tenant's account answers exactly like a missing one (404, same words), so ids leak
+    nothing. ``user_only``: reads an API key may not make (users, audit log, flags).
+    """
     account = load_account(account_id)
-    if not can_act(principal, account):
-        raise Forbidden(f"you may not act on account {account_id}")
-    if principal.kind == "api_key" and account_id != principal.account_id:
-        raise Forbidden("API keys act only on their own account")
+    if not can_act(principal, account) or (principal.kind == "api_key" and account_id != principal.account_id):
+        raise NotFound(f"account {account_id} does not exist")
+    if user_only and not principal.is_user:
+        raise Forbidden("API keys may only read their own phone number and revoke themselves")
     if admin and not principal.is_admin:
         raise Forbidden("only an admin may do this")
     return account
 
 
 def require_phone(principal: Principal, phone_number_id: str) -> tuple[PhoneNumber, Account]:
-    """The phone number and its account if the caller may act on it."""
+    """The phone number and its account if the caller may act on it (else 404, like a missing one)."""
     phone = load_phone(phone_number_id)
     if principal.kind == "api_key" and principal.phone_number_id != phone_number_id:
-        raise Forbidden("API keys act only on their own phone number")
-    account = require_account(principal, phone.account_id)
+        if phone.account_id == principal.account_id:
+            raise Forbidden("API keys act only on their own phone number")
+        raise NotFound(f"phone number {phone_number_id} does not exist")
+    try:
+        account = require_account(principal, phone.account_id)
+    except NotFound:
+        raise NotFound(f"phone number {phone_number_id} does not exist") from None
     return phone, account
 
 

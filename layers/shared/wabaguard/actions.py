@@ -51,7 +51,11 @@ from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import new_id, new_token, token_digest
 
 TOTP_ISSUER = "wabaguard"
-REVIEW_BLOCKED = frozenset({"create_api_key", "set_webhook_url", "request_partner_change"})
+# Under review every key action is paused: each adds a capability (keys, webhooks, templates,
+# profile, users, authenticators, tokens, Partner changes) or removes a person. Protective
+# actions — revoking an API key, cancelling a Partner change, reporting — are not key actions
+# and stay open.
+REVIEW_BLOCKED = frozenset(BY_NAME)
 
 
 @dataclass
@@ -86,7 +90,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         admin = action_name in ("add_user", "remove_user")
         account = require_account(principal, params["account_id"], admin=admin)
     if action_name in REVIEW_BLOCKED and account.under_review:
-        raise UnderReview(f"account {account.account_id} is under review; {action_name} is paused until ops release it")
+        _paused(account, action_name)
 
     if action_name == "create_template":
         words = (
@@ -122,6 +126,10 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     else:  # pragma: no cover - the registry and this function move together
         raise InvalidRequest("path", "is not a key action")
     return Prepared(action, params, model, account, words, phone, target)
+
+
+def _paused(account: Account, action_name: str) -> None:
+    raise UnderReview(f"account {account.account_id} is under review; {action_name} is paused until ops release it")
 
 
 def _value_words(value: Any) -> str:
@@ -408,6 +416,9 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
     if not principal.is_user:
         raise Forbidden("only users enroll authenticator apps")
     user = load_user(principal.account_id, principal.user_id or "")
+    account = load_account(principal.account_id)
+    if account.under_review:
+        _paused(account, "confirm_totp")
     if not user.totp_pending_enc:
         raise Conflict("no authenticator enrollment is pending; POST /v1/me/totp first (with an OTP)")
     ctx = {"user_id": user.user_id, "purpose": "totp"}
@@ -448,6 +459,8 @@ def revoke_api_key(
     _, account = require_phone(principal, phone_number_id)
     if not valid_id(key_id):
         raise NotFound("no such API key")
+    if principal.kind == "api_key" and key_id != principal.key_id:
+        raise Forbidden("an API key may revoke only itself")
     try:
         key = ApiKey.get(phone_pk(phone_number_id), api_key_sk(key_id))
     except ApiKey.DoesNotExist:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wabaguard import clock
+from wabaguard.location import country_of
 from wabaguard.models import ActivityRecord, account_pk, iso
 from wabaguard.security import new_id
 
@@ -24,25 +25,32 @@ USAGE_KINDS = frozenset({"messages_sent", "api_request"})
 KINDS = SECURITY_KINDS | USAGE_KINDS
 
 
+MAX_USER_AGENT = 256  # client text: kept short wherever it is stored or shown
+
+
 @dataclass(frozen=True)
 class RequestMeta:
     """Where a request came from, as API Gateway saw it."""
 
     ip: str | None = None
     user_agent: str | None = None
-    country: str | None = None
     request_id: str | None = None  # API Gateway's; carried into change records for log correlation
+
+    @property
+    def country(self) -> str | None:
+        """The source IP's country: never a header the client can set (looked up on first use)."""
+        return country_of(self.ip)
 
 
 def meta_of(event: Any) -> RequestMeta:
     """Where a request came from, read off any API Gateway REST event data class (proxy or
-    REQUEST authorizer): source IP, user agent, CloudFront's viewer country, request id."""
+    REQUEST authorizer): the source IP API Gateway saw, the user agent (truncated), the request id.
+    No location header is read: a regional endpoint passes any header from the client."""
     identity = event.request_context.identity
-    country = event.headers.get("CloudFront-Viewer-Country", "")
+    agent = identity.user_agent
     return RequestMeta(
         ip=identity.source_ip,
-        user_agent=identity.user_agent,
-        country=country or None,
+        user_agent=agent[:MAX_USER_AGENT] if agent else None,
         request_id=event.request_context.request_id,
     )
 

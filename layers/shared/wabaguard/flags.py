@@ -159,7 +159,7 @@ def flag_view(flag: Flag) -> dict[str, Any]:
 
 
 def list_flags(principal: Principal, account_id: str) -> dict[str, Any]:
-    require_account(principal, account_id)
+    require_account(principal, account_id, user_only=True)
     flags = [f for f in Flag.query(account_pk(account_id), Flag.sk.startswith("FLAG#")) if not f.audit_only]
     flags.sort(key=lambda f: f.created_at, reverse=True)
     account = load_account(account_id)

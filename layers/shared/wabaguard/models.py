@@ -273,6 +273,8 @@ class ScanCheckpoint(AccountsItem, discriminator="scan_checkpoint"):
     lease_until = NumberAttribute(default=0)
     lease_owner = UnicodeAttribute(null=True)
     runs = NumberAttribute(default=0)
+    # account id -> arrival time of its oldest record a failed run could not judge (read again)
+    retry_from = JSONAttribute(default=dict)  # type: ignore[arg-type]
 
     @classmethod
     def key(cls) -> tuple[str, str]:

@@ -58,7 +58,7 @@ def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:
 
 
 def users(principal: Principal, account_id: str) -> dict[str, Any]:
-    require_account(principal, account_id)
+    require_account(principal, account_id, user_only=True)
     last_seen = _last_seen(account_id)
     now = clock.utcnow()
     out = []
@@ -82,7 +82,7 @@ def _last_seen(account_id: str, scan_limit: int = 500) -> dict[str, str]:
 
 def security_events(principal: Principal, account_id: str, limit: str | None, cursor: str | None) -> dict[str, Any]:
     """The audit log, newest first, ``limit`` per page, with an opaque ``next_cursor``."""
-    require_account(principal, account_id)
+    require_account(principal, account_id, user_only=True)
     try:
         page = int(limit) if limit is not None else 50
     except ValueError:

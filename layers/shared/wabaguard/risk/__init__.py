@@ -8,6 +8,7 @@ after every account is done, so a run that dies is simply redone by the next.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -24,7 +25,11 @@ from wabaguard.risk.model import Context, Finding, Rec, Rule, load_config
 from wabaguard.risk.rules import ALL_RULES
 from wabaguard.scan import OVERLAP, new_records
 
+logger = logging.getLogger(__name__)
+
 LEASE_SECONDS = 240
+MAX_RECENT_IDS = 3000  # overlap ids kept per account (newest arrivals); with the state's budget, well under 400 KB
+MAX_RETRIES = 1000  # accounts whose records wait for another try
 
 
 class ScanBusy(RuntimeError):
@@ -83,15 +88,20 @@ def _acquire(now: float, owner: str) -> ScanCheckpoint:
     return cp
 
 
-def _release(cp: ScanCheckpoint, owner: str, checkpoint_at: str) -> None:
+def _release(cp: ScanCheckpoint, owner: str, checkpoint_at: str, retry_from: dict[str, str]) -> None:
     cp.update(
         actions=[
             ScanCheckpoint.checkpoint_at.set(checkpoint_at),
+            ScanCheckpoint.retry_from.set(retry_from),
             ScanCheckpoint.lease_until.set(0),
             ScanCheckpoint.runs.add(1),
         ],
         condition=ScanCheckpoint.lease_owner == owner,
     )
+
+
+def _arrived(record: ActivityRecord) -> str:
+    return record.bucket_sk.split("#", 1)[0]
 
 
 def _users(account_id: str) -> dict[str, dict[str, str]]:
@@ -154,7 +164,8 @@ def scan_account(
         for r in fresh:
             recent[r.record_id] = arrivals[r.record_id]
         horizon = (now - 3 * OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # arrived earlier: never re-read
-        saved.recent_ids = {k: v for k, v in recent.items() if v >= horizon}
+        kept = {k: v for k, v in recent.items() if v >= horizon}
+        saved.recent_ids = dict(sorted(kept.items(), key=lambda kv: kv[1])[-MAX_RECENT_IDS:])
         saved.state = after
         try:
             saved.save()  # VersionAttribute: a concurrent writer makes us start over
@@ -200,7 +211,13 @@ def scan_account(
 
 
 def run_scan(now: float | None = None) -> dict[str, Any]:
-    """One scheduled run. Returns counts, the flags raised and how many accounts are under review."""
+    """One scheduled run. Returns counts, the flags raised and how many accounts are under review.
+
+    One account's failure never stops the others: it is logged and counted (``failed_accounts``,
+    metric ``ScanAccountErrors``), and the account's records are read again by the next runs from
+    the arrival of its oldest unjudged record (``retry_from``), so nothing is lost while the
+    checkpoint moves on for everyone else.
+    """
     from wabaguard.flags import accounts_under_review
 
     started = time.monotonic()
@@ -210,22 +227,38 @@ def run_scan(now: float | None = None) -> dict[str, Any]:
     try:
         cp = _acquire(t, owner)
     except ScanBusy:
-        return {"skipped": "busy", "records_scanned": 0, "accounts_scanned": 0, "flags": []}
+        return {"skipped": "busy", "records_scanned": 0, "accounts_scanned": 0, "flags": [], "failed_accounts": []}
     since = parse_at(cp.checkpoint_at) if cp.checkpoint_at else None
+    retry_from: dict[str, str] = dict(cp.retry_from or {})
+    start = min([since, *(parse_at(v) for v in retry_from.values())], default=None) if since else None
+    fresh_from = (since - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since else ""
     by_account: dict[str, list[ActivityRecord]] = defaultdict(list)
     scanned = 0
-    for record in new_records(since, now_dt):
+    for record in new_records(start, now_dt):
+        arrived = _arrived(record)
+        if arrived < fresh_from and not (record.account_id in retry_from and arrived >= retry_from[record.account_id]):
+            continue  # read only because another account's records are being retried
         scanned += 1
         by_account[record.account_id].append(record)
     active_rules = rules()
     raised: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    still_failing: dict[str, str] = {}
     for account_id, records in sorted(by_account.items()):
-        raised.extend(scan_account(account_id, records, now_dt, active_rules))
-    _release(cp, owner, iso(now_dt))
+        try:
+            raised.extend(scan_account(account_id, records, now_dt, active_rules))
+        except Exception as exc:  # isolate the account; the run goes on for the others
+            logger.exception("risk scan of an account failed", extra={"account_id": account_id})
+            failed.append({"account_id": account_id, "error": type(exc).__name__})
+            still_failing[account_id] = min(_arrived(r) for r in records)
+    retries = dict(sorted(still_failing.items(), key=lambda kv: kv[1])[:MAX_RETRIES])
+    _release(cp, owner, iso(now_dt), retries)
     return {
         "records_scanned": scanned,
         "accounts_scanned": len(by_account),
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "under_review": accounts_under_review(),
+        "failed_accounts": failed,
+        "checkpoint_age_s": round(t - since.timestamp(), 1) if since else 0.0,
         "flags": [{k: v for k, v in f.items() if k != "audit_only"} for f in raised],
     }

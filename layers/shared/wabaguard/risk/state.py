@@ -7,7 +7,9 @@ locations per user. A run's work therefore grows with its new records, never wit
 from __future__ import annotations
 
 import copy
+import json
 import statistics
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,24 @@ from wabaguard.risk.model import Rec
 BASELINE_DAYS = 14
 IP_MEMORY_DAYS = 90
 LOCATIONS_KEPT = 12
+
+# Every collection the state keeps has a ceiling (the newest entries are kept), every key a
+# length limit, and the whole state a byte budget: the item, with its overlap ids, must stay far
+# below DynamoDB's 400 KB whatever the records say (an oversized item would stop every scan of
+# the account). Values come from producers and from requests, so none is trusted to be small.
+MAX_KEY = 128
+LIMITS = {
+    "phones": 40,
+    "countries": 260,
+    "ips": 1000,
+    "access_countries": 260,
+    "key_ips": 100,
+    "key_ips_per_key": 200,
+    "last_active": 500,
+    "user_locs": 200,
+    "webhook_hosts": 100,
+}
+STATE_BUDGET = 180_000  # bytes of JSON; the overlap ids have their own ceiling (risk.MAX_RECENT_IDS)
 
 
 def hour_key(at: datetime) -> str:
@@ -41,10 +61,15 @@ def empty() -> dict[str, Any]:
     }
 
 
+def _short(value: str | None) -> bool:
+    return bool(value) and len(value or "") <= MAX_KEY
+
+
 def fold(state: dict[str, Any], records: list[Rec], now: datetime) -> dict[str, Any]:
     """A new state with ``records`` counted in (the input is not modified)."""
     out = {**empty(), **copy.deepcopy(state)}
     for r in sorted(records, key=lambda rec: rec.at):
+        r = _bounded(r)
         at = _iso(r.at)
         out["records"] += 1
         if r.kind == "messages_sent" and r.phone_number_id:
@@ -69,7 +94,60 @@ def fold(state: dict[str, Any], records: list[Rec], now: datetime) -> dict[str, 
         if r.kind == "key_action" and r.action == "set_webhook_url" and r.detail:
             out["webhook_hosts"].setdefault(r.detail, at)
     _trim(out, now)
+    bound(out)
     return out
+
+
+def _bounded(r: Rec) -> Rec:
+    """The record with every identifier too long to be real dropped (it is not remembered)."""
+    fields: dict[str, Any] = {
+        name: None
+        for name in ("phone_number_id", "key_id", "user_id", "ip", "country", "detail")
+        if getattr(r, name) is not None and not _short(getattr(r, name))
+    }
+    countries = {cc: n for cc, n in r.countries.items() if len(cc) == 2}
+    if fields or len(countries) != len(r.countries):
+        return replace(r, countries=countries, **fields)
+    return r
+
+
+def _newest(entries: dict[str, Any], limit: int, when: Any = lambda v: v) -> dict[str, Any]:
+    """At most ``limit`` entries, the newest by ``when(value)`` kept."""
+    if len(entries) <= limit:
+        return entries
+    return dict(sorted(entries.items(), key=lambda kv: str(when(kv[1])))[-limit:])
+
+
+def _latest_hour(phone: dict[str, Any]) -> str:
+    return max(phone.get("hours") or {"": 0})
+
+
+def _latest_loc(locs: list[list[str]]) -> str:
+    return max((loc[0] for loc in locs), default="")
+
+
+def bound(state: dict[str, Any]) -> None:
+    """Hold every collection to its ceiling, then the whole state to its byte budget."""
+    state["phones"] = _newest(state["phones"], LIMITS["phones"], _latest_hour)
+    for name in ("countries", "ips", "access_countries", "last_active", "webhook_hosts"):
+        state[name] = _newest(state[name], LIMITS[name])
+    for key_id, ips in list(state["key_ips"].items()):
+        state["key_ips"][key_id] = _newest(ips, LIMITS["key_ips_per_key"])
+    state["key_ips"] = _newest(state["key_ips"], LIMITS["key_ips"], lambda ips: max(ips.values(), default=""))
+    state["user_locs"] = _newest(state["user_locs"], LIMITS["user_locs"], _latest_loc)
+    allow = state.get("allow")
+    if isinstance(allow, dict):
+        for name in ("ips", "countries"):
+            allow[name] = list(allow.get(name) or [])[-LIMITS["access_countries"] :]
+    # Last resort: halve the largest collection (newest kept) until the state fits its budget.
+    while len(json.dumps(state, separators=(",", ":"))) > STATE_BUDGET:
+        name = max(
+            (n for n in LIMITS if n in state and isinstance(state[n], dict) and state[n]),
+            key=lambda n: len(json.dumps(state[n])),
+        )
+        keep = len(state[name]) // 2
+        when = {"phones": _latest_hour, "user_locs": _latest_loc}.get(name, lambda v: v if isinstance(v, str) else "")
+        state[name] = _newest(state[name], keep, when) if keep else {}
 
 
 def _trim(state: dict[str, Any], now: datetime) -> None:
