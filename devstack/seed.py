@@ -44,6 +44,8 @@ def create_user(account: Account, email: str, role: str) -> dict[str, Any]:
     user, credential, token = new_user(account, email, role, datetime.now(UTC))
     user.save()
     credential.save()
+    if role == "admin":
+        account.update(actions=[Account.active_admins.add(1)])
     return {"user_id": user.user_id, "email": email, "role": role, "token": token}
 
 

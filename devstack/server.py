@@ -4,6 +4,7 @@ pump, the schedules and the demo seed. Handlers run unchanged: boto3 finds moto 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +42,8 @@ def local_environment(endpoint: str | None, region: str) -> dict[str, str]:
         "POWERTOOLS_DEV": "false",
         # moto routes DynamoDB Streams only on the classic endpoint, not the account-id based one.
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        # The demo's people live at example ``.test`` domains, which real deployments refuse.
+        "WABAGUARD_ALLOW_TEST_EMAIL_DOMAINS": "1",
     }
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
@@ -95,6 +98,24 @@ class World:
         payload = next((inp for name, _, inp in self.schedules if name == logical_id), None)
         event = json.loads(payload) if isinstance(payload, str) else (payload or {})
         return self.functions.invoke(logical_id, event)
+
+
+def loopback_host(value: str | None) -> bool:
+    """Whether a Host header names this machine's loopback (``127.0.0.1:3000``, ``localhost``,
+    ``[::1]:3000``), the only names a local tool uses."""
+    if not value:
+        return False
+    host = value.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class LocalServer:
@@ -198,6 +219,12 @@ class LocalServer:
                     self._send(200, {"Content-Type": "application/json"}, server.openapi())
                     return
                 if path.startswith("/_local/"):
+                    if not loopback_host(self.headers.get("Host")):
+                        # DNS rebinding: a web page whose name now points at 127.0.0.1 must not
+                        # read the outbox (codes) or drive the stack; its Host header gives it away.
+                        out = {"error": "forbidden", "detail": "local routes answer only to a loopback Host header"}
+                        self._send(403, {"Content-Type": "application/json"}, json.dumps(out).encode())
+                        return
                     status, out = server.local_route(self.command, path, body)
                     self._send(status, {"Content-Type": "application/json"}, json.dumps(out).encode())
                     return

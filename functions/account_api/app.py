@@ -124,6 +124,11 @@ def resolve_flag(flag_id: str) -> Any:
     return flags.resolve(flag_id, body.verdict, body.note, who)
 
 
+@app.post("/ops/accounts/<account_id>/users/<user_id>/reset-authenticator")
+def reset_authenticator(account_id: str, user_id: str) -> Any:
+    return actions.reset_totp_by_ops(account_id, user_id, ops_identity(app))
+
+
 # ---------------------------------------------------------------- "this wasn't me" (the token is the credential)
 @app.get("/report/<token>")
 def report_page(token: str) -> Any:

@@ -32,10 +32,10 @@ _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", def
 
 
 @idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
-def send_once(job: dict[str, Any], change: notify.Change, item: Any) -> dict[str, Any]:
+def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: Any) -> dict[str, Any]:
     """Send one notice (with its own report link); a redelivery returns the stored result unsent."""
     link = None
-    if change.kind not in notify.SYSTEM_KINDS:
+    if notify.gets_report_link(account, change, job["recipient"]):
         link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"])
     message_id = mailer.send(notify.render(job["recipient"], change, item, link))
     _sent_now.set(True)
@@ -65,6 +65,7 @@ def record_handler(record: DynamoDBRecord) -> None:
                 job={"event_id": record.event_id, "recipient": to, "change_id": change.change_id},
                 change=change,
                 item=new,
+                account=account,
             )
         except mailer.MailError:
             failures += 1

@@ -69,7 +69,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = _bearer(ev)
     stage = ev.request_context.stage or routes.API_STAGE
     path = routes.stage_path(stage, ev.path)
-    matched = routes.match(ev.http_method, path)
+    # The gateway's own routing decides what is a key action (its resource), with the concrete
+    # path as a second opinion: either one says key action → an OTP is required.
+    action = routes.by_resource(ev.http_method, ev.resource)
+    matched = (action, {}) if action is not None else routes.match(ev.http_method, path)
     challenge_id = ev.headers.get("X-OTP-Challenge", "") or ""
     code = ev.headers.get("X-OTP-Code", "") or ""
     if token is None:

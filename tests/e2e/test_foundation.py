@@ -61,3 +61,10 @@ def test_local_routes(stack: Stack) -> None:
     assert ok.status == 200 and ok.json() == {"written": 1, "accounts_created": ["acc_new_e2e"]}
     scan = stack.request("POST", "/_local/risk-scan")
     assert scan.status == 200 and isinstance(scan.json(), list)
+
+
+def test_local_routes_refuse_a_rebound_host_name(stack: Stack) -> None:
+    """Review item 20: a page on a DNS-rebinding name reaches 127.0.0.1 with its own Host header."""
+    refused = stack.request("GET", "/_local/outbox", headers={"Host": "rebind.attacker.test:3000"})
+    assert refused.status == 403 and refused.json()["error"] == "forbidden"
+    assert stack.request("GET", "/_local/outbox").status == 200

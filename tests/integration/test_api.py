@@ -149,7 +149,7 @@ def test_admins_cannot_remove_themselves(api: Api, admin: dict[str, Any], acme: 
     assert resp.status == 403
 
 
-TEMPLATE = {"name": "t", "language": "en", "category": "UTILITY", "components": [{"type": "BODY", "text": "x"}]}
+FOREIGN_TEMPLATE = {"name": "t", "language": "en", "category": "UTILITY", "components": [{"type": "BODY", "text": "x"}]}
 
 
 def test_other_tenants_resources_answer_exactly_like_missing_ones(api: Api, demo: dict[str, Any]) -> None:
@@ -170,7 +170,7 @@ def test_other_tenants_resources_answer_exactly_like_missing_ones(api: Api, demo
             ("PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://e.example.com/"}, True),
             ("PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "x"}, True),
             ("POST", f"/v1/phone-numbers/{pn}/api-keys", {}, True),
-            ("POST", f"/v1/accounts/{acc}/templates", TEMPLATE, True),
+            ("POST", f"/v1/accounts/{acc}/templates", FOREIGN_TEMPLATE, True),
             ("POST", f"/v1/accounts/{acc}/users", {"email": "e@x.test", "role": "member"}, True),
             ("DELETE", f"/v1/accounts/{acc}/users/{foreign_user}", None, True),
             ("POST", f"/v1/accounts/{acc}/partner-change-requests", {"target_partner_id": "prt_zz"}, True),

@@ -97,8 +97,11 @@ def test_revocation_by_an_api_key_is_attributed_to_the_key(
 
 
 @pytest.mark.parametrize("kind", ["template", "user_added", "user_removed", "totp"])
-def test_other_change_types(api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], kind: str) -> None:
+def test_other_change_types(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], demo: dict[str, Any], kind: str
+) -> None:
     account = acme["account_id"]
+    partner_admin = demo["partner"]["users"][0]["email"]
     if kind == "template":
         api.approved(
             admin,
@@ -123,10 +126,10 @@ def test_other_change_types(api: Api, world: World, admin: dict[str, Any], acme:
     deliver(world)
     mails = [m for m in notices(api) if m["subject"] == expected]
     recipients = sorted(m["to"] for m in mails)
-    if kind == "user_added":
-        assert recipients == sorted(acme_emails(acme) | {"eve@acme.test"})
-    elif kind == "user_removed":
-        assert recipients == [admin["email"]]  # the removed user no longer belongs to the account
+    if kind == "user_added":  # the managing Partner's admins hear of their Clients' people
+        assert recipients == sorted(acme_emails(acme) | {"eve@acme.test", partner_admin})
+    elif kind == "user_removed":  # the removed user is told too (it may be the owner, locked out)
+        assert recipients == sorted([admin["email"], acme["users"][1]["email"], partner_admin])
     else:
         assert recipients == sorted(acme_emails(acme))
     if kind == "totp":

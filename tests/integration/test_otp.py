@@ -299,7 +299,8 @@ def _enroll_totp(api: Api, user: dict[str, Any]) -> pyotp.TOTP:
     # the domain's clock, not the wall clock: under ``frozen`` the two differ, and a code from the
     # wall clock's next step would be spent here and refused later in the test
     confirm = api.call("POST", "/v1/me/totp/confirm", user["token"], {"code": totp.at(clock.now())})
-    assert confirm.status == 200 and confirm.json() == {"totp_enabled": True}
+    assert confirm.status == 200 and confirm.json()["totp_enabled"] is True
+    assert len(confirm.json()["recovery_codes"]) == 10
     return totp
 
 
@@ -334,14 +335,65 @@ def test_totp_accepts_one_step_of_drift_but_not_two(
     assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, totp.at(frozen["now"] - 30))).status == 200
 
 
-def test_email_channel_can_be_forced_for_totp_users(api: Api, admin: dict[str, Any], webhook_path: str) -> None:
+def test_totp_users_cannot_fall_back_to_email(api: Api, admin: dict[str, Any], webhook_path: str) -> None:
+    """Review item 7: a stolen mailbox must not beat the authenticator."""
     _enroll_totp(api, admin)
+    mails = len(api.outbox())
     resp = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK, channel="email")
-    assert resp.status == 201 and resp.json()["channel"] == "email"
-    code = api.last_code(admin["email"])
-    assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(resp.json()["challenge_id"], code)).status == 200
+    assert resp.status == 400 and resp.json()["field"] == "channel"
+    assert len(api.outbox()) == mails, "no code went to the mailbox"
+    # re-enrolling the authenticator needs the current one (its challenge is answered by the app)
+    again = api.challenge(admin["token"], "POST", "/v1/me/totp")
+    assert again.status == 201 and again.json()["channel"] == "totp"
 
 
 def test_totp_channel_without_an_app_is_400(api: Api, admin: dict[str, Any], webhook_path: str) -> None:
     resp = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK, channel="totp")
     assert resp.status == 400 and resp.json()["field"] == "channel"
+
+
+def test_a_lost_device_is_recovered_with_single_use_recovery_codes(
+    api: Api, world: Any, admin: dict[str, Any], webhook_path: str, frozen: dict[str, float]
+) -> None:
+    """Review item 7: recovery codes shown once at enrollment, stored as digests, each works once."""
+    resp = api.approved(admin, "POST", "/v1/me/totp")
+    totp = pyotp.TOTP(pyotp.parse_uri(resp.json()["otpauth_uri"]).secret)
+    confirm = api.call("POST", "/v1/me/totp/confirm", admin["token"], {"code": totp.at(clock.now())}).json()
+    codes = confirm["recovery_codes"]
+    assert len(set(codes)) == 10
+    from wabaguard.models import User, account_pk, user_sk
+
+    stored = User.get(account_pk(_acc(api, admin)), user_sk(admin["user_id"]))
+    assert len(stored.recovery_codes) == 10 and not set(codes) & set(stored.recovery_codes)
+    frozen["now"] += 30
+    ch = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK).json()["challenge_id"]
+    ok = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, codes[0].upper()))
+    assert ok.status == 200, ok.json()
+    ch2 = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK).json()["challenge_id"]
+    again = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch2, codes[0]))
+    assert again.status == 403 and again.json()["error"] == "otp_invalid"
+    assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch2, codes[1])).status == 200
+    world.pump.pump()
+    used = [m for m in api.outbox() if "used a recovery code" in m["text"]]
+    assert used and "Recovery codes left: 8" in used[-1]["text"]
+    for mail in api.outbox():
+        assert not any(c in mail["text"] for c in codes)
+
+
+def _acc(api: Api, user: dict[str, Any]) -> str:
+    return str(api.call("GET", "/v1/me", user["token"]).json()["account"]["account_id"])
+
+
+def test_ops_reset_the_authenticator_and_everyone_is_told(
+    api: Api, world: Any, admin: dict[str, Any], webhook_path: str
+) -> None:
+    _enroll_totp(api, admin)
+    acc = _acc(api, admin)
+    path = f"/v1/ops/accounts/{acc}/users/{admin['user_id']}/reset-authenticator"
+    assert api.call("POST", path, admin["token"]).status == 403  # users are not ops
+    reset = api.call("POST", path, world.ops_token)
+    assert reset.status == 200 and reset.json()["totp_enabled"] is False
+    resp = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK)
+    assert resp.status == 201 and resp.json()["channel"] == "email"
+    world.pump.pump()
+    assert [m for m in api.outbox() if "reset the authenticator app" in m["text"]]

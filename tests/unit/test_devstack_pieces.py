@@ -156,3 +156,26 @@ def test_a_role_allows_only_its_actions_resources_and_conditions() -> None:
         "Fn", [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"IpAddress": {}}}]
     )
     assert not unknown_operator.allows(Request("dynamodb:GetItem", table))
+
+
+@pytest.mark.parametrize(
+    "host,ok",
+    [
+        ("127.0.0.1:3000", True),
+        ("localhost:3000", True),
+        ("LOCALHOST", True),
+        ("[::1]:3000", True),
+        ("127.0.0.2", True),
+        ("evil.example:3000", False),
+        ("rebind.attacker.test", False),
+        ("127.0.0.1.nip.io:3000", False),
+        ("", False),
+        (None, False),
+        ("[::1", False),
+    ],
+)
+def test_local_routes_answer_only_to_loopback_host_headers(host: str | None, ok: bool) -> None:
+    """Review item 20: a DNS-rebinding page sends its own name as Host."""
+    from devstack.server import loopback_host
+
+    assert loopback_host(host) is ok

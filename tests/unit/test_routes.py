@@ -31,7 +31,6 @@ def test_key_actions_are_recognised(method: str, path: str, name: str, params: d
         ("GET", "/v1/phone-numbers/pn_1"),
         ("GET", "/v1/phone-numbers/pn_1/webhook"),
         ("PUT", "/v1/phone-numbers/pn_1/webhook/"),
-        ("PUT", "/v1/phone-numbers/pn%2F1/webhook"),
         ("PUT", "/phone-numbers/pn_1/webhook"),
         ("DELETE", "/v1/phone-numbers/pn_1/api-keys/key_1"),
         ("POST", "/v1/me/totp/confirm"),
@@ -45,3 +44,17 @@ def test_every_key_action_is_a_route_of_the_template() -> None:
     template_routes = {(r.method, r.path) for r in Stack().routes()}
     for action in routes.KEY_ACTIONS:
         assert (action.method, action.resource) in template_routes, action
+
+
+@pytest.mark.parametrize("pn", ["pn%201", "pn%2F1", "p" * 65, "ünïcode", "pn_1;x"])
+def test_odd_ids_on_key_action_routes_are_still_key_actions(pn: str) -> None:
+    """Review item 19: an id the old pattern could not parse made the route a non-key action."""
+    matched = routes.match("PUT", f"/v1/phone-numbers/{pn}/webhook")
+    assert matched is not None and matched[0].name == "set_webhook_url"
+
+
+def test_the_authorizer_recognises_key_actions_by_the_gateway_resource() -> None:
+    for action in routes.KEY_ACTIONS:
+        assert routes.by_resource(action.method.lower(), action.resource) is action
+    assert routes.by_resource("GET", "/phone-numbers/{phone_number_id}") is None
+    assert routes.by_resource("PUT", None) is None

@@ -25,7 +25,7 @@ from wabaguard.access import (
     valid_id,
 )
 from wabaguard.activity import RequestMeta
-from wabaguard.aws import kms_decrypt, kms_encrypt
+from wabaguard.aws import kms_decrypt, kms_encrypt, pepper
 from wabaguard.errors import Conflict, Forbidden, InvalidRequest, NotFound, UnderReview
 from wabaguard.models import (
     Account,
@@ -48,7 +48,8 @@ from wabaguard.models import (
 )
 from wabaguard.principal import Principal
 from wabaguard.routes import BY_NAME, KeyAction
-from wabaguard.security import new_id, new_token, token_digest
+from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
+from wabaguard.urls import display_url
 
 TOTP_ISSUER = "wabaguard"
 # Under review every key action is paused: each adds a capability (keys, webhooks, templates,
@@ -69,6 +70,7 @@ class Prepared:
     description: str
     phone: PhoneNumber | None = None
     target_user: User | None = None
+    facts: list[tuple[str, str]] | None = None  # what the approval email shows besides the words
 
 
 def _phone_words(phone: PhoneNumber) -> str:
@@ -92,11 +94,13 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     if action_name in REVIEW_BLOCKED and account.under_review:
         _paused(account, action_name)
 
+    facts: list[tuple[str, str]] | None = None
     if action_name == "create_template":
         words = (
             f'Create the {model.category} message template "{model.name}" ({model.language}, '
             f"{len(model.components)} component(s)) for {account.name}"
         )
+        facts = template_facts(model.name, model.language, model.category, model.components)
     elif action_name == "update_profile":
         assert phone is not None
         changes = model.changes()
@@ -104,7 +108,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         words = f"Change the business profile of {_phone_words(phone)}: set " + "; ".join(parts)
     elif action_name == "set_webhook_url":
         assert phone is not None
-        words = f"Set the webhook URL of {_phone_words(phone)} to {model.url}"
+        words = f"Set the webhook URL of {_phone_words(phone)} to {display_url(model.url)}"
     elif action_name == "request_partner_change":
         _require_partner(model.target_partner_id, account)
         words = f"Move {account.name} to Partner {model.target_partner_id}"
@@ -125,7 +129,24 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         words = f"Enroll a new authenticator app for {principal.email}"
     else:  # pragma: no cover - the registry and this function move together
         raise InvalidRequest("path", "is not a key action")
-    return Prepared(action, params, model, account, words, phone, target)
+    return Prepared(action, params, model, account, words, phone, target, facts)
+
+
+def template_facts(name: str, language: str, category: str, components: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What a template says, for the person approving it: a template is what customers will read."""
+    facts = [("Template name", name), ("Language", language), ("Category", category)]
+    for comp in components:
+        kind = str(comp.get("type", "")).upper()
+        if kind in ("HEADER", "BODY", "FOOTER") and isinstance(comp.get("text"), str):
+            facts.append((f"{kind.title()} text", comp["text"][:1024]))
+        elif kind == "BUTTONS" and isinstance(comp.get("buttons"), list):
+            labels = [
+                f"{b.get('text', '?')}" + (f" → {display_url(str(b['url']))}" if b.get("url") else "")
+                for b in comp["buttons"]
+                if isinstance(b, dict)
+            ]
+            facts.append(("Buttons", "; ".join(labels)[:1024]))
+    return facts
 
 
 def _paused(account: Account, action_name: str) -> None:
@@ -323,6 +344,8 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
     with transaction() as tx:
         tx.save(user, condition=User.pk.does_not_exist())
         tx.save(credential, condition=Credential.token_digest.does_not_exist())
+        if prep.body.role == "admin":
+            tx.update(Account(*Account.key(account.account_id)), actions=[Account.active_admins.add(1)])
     body = {
         "user_id": user_id,
         "email": email,
@@ -369,22 +392,38 @@ def new_user(
 def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
     target = prep.target_user
     assert target is not None
-    with transaction() as tx:
-        tx.update(
-            target,
-            actions=[
-                User.status.set("removed"),
-                User.removed_at.set(iso(now)),
-                User.last_change.set(change_record(p, "user_removed", meta, now)),
-            ],
-            condition=User.status == "active",
-        )
-        if target.token_digest:
+    try:
+        with transaction() as tx:
             tx.update(
-                Credential(target.token_digest),
-                actions=[Credential.status.set("revoked")],
-                condition=Credential.token_digest.exists(),
+                target,
+                actions=[
+                    User.status.set("removed"),
+                    User.removed_at.set(iso(now)),
+                    User.last_change.set(change_record(p, "user_removed", meta, now)),
+                ],
+                condition=User.status == "active",
             )
+            if target.token_digest:
+                tx.update(
+                    Credential(target.token_digest),
+                    actions=[Credential.status.set("revoked")],
+                    condition=Credential.token_digest.exists(),
+                )
+            if target.role == "admin":
+                # Settled by DynamoDB: two admins removing each other at once cannot both win.
+                tx.update(
+                    Account(*Account.key(prep.account.account_id)),
+                    actions=[Account.active_admins.add(-1)],
+                    condition=Account.active_admins > 1,
+                )
+    except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
+        fresh = User.get(target.pk, target.sk, consistent_read=True)
+        if fresh.status != "active":
+            raise NotFound(f"user {target.user_id} does not exist") from None
+        last = f"{target.email} is the last active admin of {prep.account.name}; an account keeps one"
+        raise Conflict(last) from None
     return 204, None, {"detail": f"user {target.user_id}"}
 
 
@@ -427,17 +466,47 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
     if step is None:
         raise InvalidRequest("code", "does not match the authenticator app; check its clock and try again")
     spend_totp_step(user.user_id, step)
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    p = pepper()
     user.update(
         actions=[
             User.totp_secret_enc.set(user.totp_pending_enc),
             User.totp_pending_enc.remove(),
             User.totp_enabled.set(True),
+            User.recovery_codes.set({recovery_digest(p, user.user_id, c) for c in codes}),
             User.last_change.set(change_record(principal, "totp_enrolled", meta, now)),
         ],
         condition=User.status == "active",
     )
     activity.record(user.account_id, "key_action", meta, at=now, user_id=user.user_id, action="confirm_totp")
-    return {"totp_enabled": True}
+    return {
+        "totp_enabled": True,
+        "recovery_codes": codes,
+        "note": "Store these recovery codes now: each works once, in place of an authenticator code, and "
+        "they are never shown again.",
+    }
+
+
+def reset_totp_by_ops(account_id: str, user_id: str, ops_identity: str, now: datetime | None = None) -> dict[str, Any]:
+    """Ops recover a user who lost the authenticator and its recovery codes (after checking who
+    they are, out of band). Every user of the account is told; the next code goes by email."""
+    now = now or clock.utcnow()
+    user = load_user(account_id, user_id)
+    if not user.totp_enabled and not user.totp_pending_enc:
+        raise Conflict(f"{user.email} has no authenticator app to reset")
+    change = ChangeRecord(change_id=new_id("chg"), kind="totp_reset", at=iso(now), by_email=f"ops ({ops_identity})")
+    user.update(
+        actions=[
+            User.totp_enabled.set(False),
+            User.totp_secret_enc.remove(),
+            User.totp_pending_enc.remove(),
+            User.recovery_codes.remove(),
+            User.last_change.set(change),
+        ],
+        condition=User.status == "active",
+    )
+    activity.record(account_id, "key_action", at=now, user_id=user_id, action="totp_reset", detail="by ops")
+    return {"user_id": user_id, "totp_enabled": False}
 
 
 def spend_totp_step(user_id: str, step: int) -> None:
@@ -507,7 +576,9 @@ def profile_view(phone: PhoneNumber) -> dict[str, Any]:
     return {"phone_number_id": phone.phone_number_id, **(phone.profile or {})}
 
 
-def phone_view(phone: PhoneNumber) -> dict[str, Any]:
+def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
+    """A phone number as the API shows it; ``full_url=False`` masks the webhook's query string
+    (an integration's API key need not read a secret a person put there)."""
     keys = [
         {
             "key_id": k.key_id,
@@ -524,7 +595,7 @@ def phone_view(phone: PhoneNumber) -> dict[str, Any]:
         "account_id": phone.account_id,
         "display": phone.display,
         "profile": phone.profile or {},
-        "webhook_url": phone.webhook_url,
+        "webhook_url": phone.webhook_url if full_url else display_url(phone.webhook_url),
         "api_keys": keys,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.policy
 import html
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -32,6 +33,24 @@ class MailError(RuntimeError):
     """SES refused or failed to send; the caller decides whether to retry or report."""
 
 
+_LINE_BREAKS = {"\r", "\n", "\t", "\v", "\f", "\x85", "\u2028", "\u2029"}
+
+
+def clean(text: str) -> str:
+    """User text as one visible line: line breaks fold to spaces, other control and bidi/format
+    characters become visible ``\\uXXXX`` escapes — so no value can start a line of its own
+    ("Changed by: …" forgeries), reorder what follows it, or break a header."""
+    out = []
+    for ch in str(text):
+        if ch in _LINE_BREAKS:
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch != "\u200d":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def render(
     to: str,
     subject: str,
@@ -42,9 +61,11 @@ def render(
 ) -> Email:
     """Render an email from plain-text pieces. Every piece is escaped in the HTML part; facts
     whose label is in ``highlight`` are marked (``>>`` in text, bold on yellow in HTML)."""
-    facts = facts or []
-    footer = footer or []
-    subject = " ".join(subject.split())[:250]  # user text never breaks the header
+    facts = [(clean(label), clean(value)) for label, value in facts or []]
+    highlight = frozenset(clean(label) for label in highlight)
+    footer = [clean(p) for p in footer or []]
+    paragraphs = [clean(p) for p in paragraphs]
+    subject = " ".join(clean(subject).split())[:250]  # user text never breaks the header
     text_parts = [*paragraphs]
     if facts:
         text_parts.append("\n".join(f"{'>> ' if label in highlight else ''}{label}: {value}" for label, value in facts))

@@ -19,6 +19,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.connection import Connection
@@ -177,6 +178,9 @@ class Account(AccountsItem, discriminator="account"):
     # Open high flags; the account is under review exactly while this is above zero. Writers
     # condition on the value they read, which is what makes starting and ending reviews race-free.
     open_high_flags = NumberAttribute(null=True)
+    # Active admins of the account, moved in the same transactions that add and remove users:
+    # removing an admin is conditioned on more than one remaining, so an account always keeps one.
+    active_admins = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
 
     @classmethod
@@ -196,6 +200,9 @@ class User(AccountsItem, discriminator="user"):
     totp_secret_enc = UnicodeAttribute(null=True)  # KMS ciphertext, base64
     totp_pending_enc = UnicodeAttribute(null=True)  # enrolled, not yet confirmed
     totp_enabled = BooleanAttribute(default=False)
+    # HMAC digests of the single-use recovery codes shown once at enrollment (a code is deleted
+    # from the set, on condition it is there, in the transaction that spends it).
+    recovery_codes = UnicodeSetAttribute(null=True)
     otp_locked_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     removed_at = UnicodeAttribute(null=True)
@@ -396,6 +403,7 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     path = UnicodeAttribute()
     body_sha256 = UnicodeAttribute()
     description = UnicodeAttribute()
+    facts = JSONAttribute(null=True)  # type: ignore[arg-type]  # [[label, value]] the approval email shows
     channel = UnicodeAttribute()  # email | totp
     destination = UnicodeAttribute(null=True)
     code_digest = UnicodeAttribute(null=True)

@@ -21,7 +21,7 @@ from wabaguard.models import (
     PhoneNumber,
     User,
 )
-from wabaguard.urls import host_of
+from wabaguard.urls import display_url, host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
 ACCOUNT_KINDS = {
@@ -46,6 +46,10 @@ class Change:
     facts: list[tuple[str, str]] = field(default_factory=list)
     notify_partner: bool = False
     highlight: frozenset[str] = frozenset()
+    # People told besides the account's active users: a removed user (no longer active), and the
+    # users of every Client a Partner manages when someone gains rights over them through it.
+    also: tuple[str, ...] = ()
+    notify_managed: bool = False
 
 
 def load_image(image: dict[str, Any] | None) -> AccountsItem | None:
@@ -80,7 +84,8 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
     name = account.name
     kind = lc.kind
     facts: list[tuple[str, str]] = []
-    partner = False
+    partner = managed = False
+    also: tuple[str, ...] = ()
     highlight: frozenset[str] = frozenset()
     if isinstance(new, PhoneNumber) and kind == "profile_updated":
         before = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
@@ -92,7 +97,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         subject = f"Business profile of {new.display} changed"
     elif isinstance(new, PhoneNumber) and kind == "webhook_url_set":
         before_url = old.webhook_url if isinstance(old, PhoneNumber) else None
-        facts.append(("Webhook URL", f"{_fmt(before_url)} → {_fmt(new.webhook_url)}"))
+        facts.append(("Webhook URL", f"{_fmt(display_url(before_url))} → {_fmt(display_url(new.webhook_url))}"))
         old_host, new_host = host_of(before_url), host_of(new.webhook_url)
         if old_host != new_host:
             facts.append(("Webhook host", f"{_fmt(old_host)} → {_fmt(new_host)} (NEW HOST)"))
@@ -108,7 +113,9 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         headline = f"An API key for {display} ({name}) was {verb}"
         subject = f"API key {new.prefix}… {verb} for {display}"
     elif isinstance(new, MessageTemplate):
-        facts += [("Template", new.name), ("Language", new.language), ("Category", new.category)]
+        from wabaguard.actions import template_facts
+
+        facts += template_facts(new.name, new.language, new.category, new.components or [])
         headline = f'A message template "{new.name}" was created for {name}'
         subject = f"Message template {new.name} created for {name}"
     elif isinstance(new, PartnerChangeRequest):
@@ -123,6 +130,16 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         verb = "added to" if kind == "user_added" else "removed from"
         headline = f"{new.email} was {verb} {name}"
         subject = f"User {new.email} {verb} {name}"
+        partner = True  # the managing Partner's admins hear of their Clients' people
+        if kind == "user_removed":
+            also = (new.email,)  # the removed person is told too: it may be the owner locked out
+        elif account.kind == "partner":
+            managed = True
+            headline = (
+                f"{new.email} was added as {new.role} to {name}, the Partner that manages your WhatsApp "
+                "Business Account: as a Partner user they can act on the accounts it manages"
+            )
+            subject = f"{new.email} gained access through your Partner {name}"
     elif isinstance(new, User) and kind == "totp_enrolled":
         facts.append(("User", new.email))
         headline = f"{new.email} enrolled a new authenticator app for {name}"
@@ -139,6 +156,15 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
             facts.append(("Why", detail))
         headline, subject = ACCOUNT_KINDS[kind][0].format(name=name), ACCOUNT_KINDS[kind][1].format(name=name)
         partner = True
+    elif isinstance(new, User) and kind == "recovery_code_used":
+        left = len(new.recovery_codes or ())
+        facts += [("User", new.email), ("Recovery codes left", str(left))]
+        headline = f"{new.email} ({name}) used a recovery code instead of the authenticator app"
+        subject = f"Recovery code used by {new.email}"
+    elif isinstance(new, User) and kind == "totp_reset":
+        facts.append(("User", new.email))
+        headline = f"wabaguard operations reset the authenticator app of {new.email} ({name}); codes now go by email"
+        subject = f"Authenticator reset for {new.email}"
     elif isinstance(new, User) and kind == "otp_locked":
         facts += [("User", new.email), ("Locked until", _fmt(new.otp_locked_until))]
         headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"
@@ -147,7 +173,18 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("Change", kind))
         headline = f"A security-relevant change ({kind}) happened on {name}"
         subject = f"Security change on {name}"
-    return Change(lc.change_id, kind, account.account_id, headline, f"[wabaguard] {subject}", facts, partner, highlight)
+    return Change(
+        lc.change_id,
+        kind,
+        account.account_id,
+        headline,
+        f"[wabaguard] {subject}",
+        facts,
+        notify_partner=partner,
+        highlight=highlight,
+        also=also,
+        notify_managed=managed,
+    )
 
 
 def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
@@ -164,14 +201,33 @@ def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
 
 
 def recipients(account: Account, change: Change) -> list[str]:
-    """Every active user of the account, plus the managing Partner's admins where it matters."""
+    """Every active user of the account, plus the managing Partner's admins where it matters, the
+    people a change concerns who are no longer users, and — when someone gains rights through a
+    Partner — the users of every Client that Partner manages."""
     from wabaguard.actions import active_users
+    from wabaguard.queries import managed_accounts
 
     emails = [u.email for u in active_users(account.account_id)]
     if change.notify_partner and account.partner_id:
         emails += [u.email for u in active_users(account.partner_id) if u.role == "admin"]
+    emails += change.also
+    if change.notify_managed and account.kind == "partner":
+        for client in managed_accounts(account.account_id):
+            emails += [u.email for u in active_users(client.account_id)]
     seen: set[str] = set()
     return [e for e in emails if not (e in seen or seen.add(e))]  # type: ignore[func-returns-value]
+
+
+def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
+    """A "this wasn't me" link goes to people who can still act on the account: not to a removed
+    user (it would be dead on arrival) nor to users of the Clients a Partner manages."""
+    from wabaguard.actions import active_users
+
+    if change.kind in SYSTEM_KINDS:
+        return False
+    if recipient in change.also or change.notify_managed:
+        return recipient in {u.email for u in active_users(account.account_id)}
+    return True
 
 
 SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released"})

@@ -41,9 +41,11 @@ from wabaguard.security import (
     code_digest,
     derive_code,
     looks_like_code,
+    looks_like_recovery_code,
     mask_email,
     new_code_seed,
     new_id,
+    recovery_digest,
     same_digest,
 )
 
@@ -93,7 +95,13 @@ def issue(
         raise OtpDenied("otp_locked", f"OTP is locked until {user.otp_locked_until} after repeated wrong codes")
     if channel == "totp" and not user.totp_enabled:
         raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
-    use_channel = "totp" if user.totp_enabled and channel != "email" else "email"
+    if channel == "email" and user.totp_enabled:
+        # A stolen mailbox must not beat the authenticator: once enrolled, codes come from it (or,
+        # for a lost device, from a recovery code typed into the same challenge, or from ops).
+        raise InvalidRequest(
+            "channel", "your user has an authenticator app: use its code, or one of your recovery codes"
+        )
+    use_channel = "totp" if user.totp_enabled else "email"
 
     _reserve_slot(user.user_id, t)
     challenge_id = new_challenge_id()
@@ -109,6 +117,7 @@ def issue(
         path=path,
         body_sha256=body_digest(body),
         description=prepared.description,
+        facts=[list(f) for f in prepared.facts] if prepared.facts else None,
         channel=use_channel,
         destination=mask_email(user.email) if use_channel == "email" else "authenticator app",
         created_at=int(t),
@@ -322,7 +331,9 @@ def verify(
     if ch.attempts >= cfg.otp_max_attempts:
         raise OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
 
-    if ch.channel == "totp":
+    if ch.channel == "totp" and looks_like_recovery_code(code):
+        _consume_recovery(cred, ch, code, meta, t)
+    elif ch.channel == "totp":
         step = _totp_step(cred, code, t)
         if step is None:
             raise _wrong_code(cred, ch, meta, t)
@@ -374,6 +385,42 @@ def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta,
             raise _replayed(cred, fresh, meta, t) from None
         # The step was spent already (a code seen by someone else, or used twice).
         raise _wrong_code(cred, fresh, meta, t, "authenticator code already used") from None
+
+
+def _consume_recovery(cred: Credential, ch: Challenge, code: str, meta: RequestMeta, t: float) -> None:
+    """Answer an authenticator challenge with a recovery code: the code is spent (deleted from the
+    user's set, on condition it is there) in the same transaction that consumes the challenge,
+    and every user of the account is told."""
+    digest = recovery_digest(pepper(), cred.user_id or "", code)
+    user = User(account_pk(cred.account_id), user_sk(cred.user_id or ""))
+    change = ChangeRecord(
+        change_id=new_id("chg"),
+        kind="recovery_code_used",
+        at=iso(t),
+        by_user_id=cred.user_id,
+        by_email=cred.email,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        country=meta.country,
+        request_id=meta.request_id,
+    )
+    try:
+        with transaction() as tx:
+            tx.update(
+                ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
+            )
+            tx.update(
+                user,
+                actions=[User.recovery_codes.delete({digest}), User.last_change.set(change)],
+                condition=User.recovery_codes.contains(digest) & (User.status == "active"),
+            )
+    except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
+        fresh = Challenge.get(ch.pk, consistent_read=True)
+        if fresh.used_at:
+            raise _replayed(cred, fresh, meta, t) from None
+        raise _wrong_code(cred, fresh, meta, t, "unknown or used recovery code") from None
 
 
 def _lost_race(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
@@ -514,6 +561,7 @@ def _footer() -> list[str]:
 
 def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
     facts = [
+        *((str(label), str(value)) for label, value in ch.facts or []),
         ("Request", f"{ch.method} {ch.path}"),
         ("Requested from IP", ch.requester_ip or "unknown"),
         ("User agent", ch.requester_user_agent or "unknown"),

@@ -54,7 +54,7 @@ def phones_of(account_id: str) -> list[Link]:
 
 def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:
     phone, _ = require_phone(principal, phone_number_id)
-    return phone_view(phone)
+    return phone_view(phone, full_url=principal.is_user)
 
 
 def users(principal: Principal, account_id: str) -> dict[str, Any]:

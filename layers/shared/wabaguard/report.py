@@ -20,6 +20,7 @@ from wabaguard.models import ReportToken, condition_failed, iso, report_pk
 from wabaguard.security import new_token, token_digest
 
 VALID_FOR = timedelta(days=7)
+NOT_VALID = "This link is unknown, older than 7 days, or its recipient no longer has access to the account."
 
 
 def new_link(account_id: str, change_id: str, headline: str, recipient: str) -> str:
@@ -45,7 +46,25 @@ def _load(token: str) -> ReportToken | None:
         return None
     if item.ttl is not None and item.ttl < clock.utcnow():
         return None
+    if not _still_has_access(item):
+        return None
     return item
+
+
+def _still_has_access(item: ReportToken) -> bool:
+    """A link works only while its recipient may still act on the account: a user of it, or a
+    user of its managing Partner. Removing a person kills their links at once."""
+    from wabaguard.actions import active_users
+    from wabaguard.errors import NotFound
+
+    try:
+        account = load_account(item.account_id)
+    except NotFound:
+        return False
+    people = {u.email for u in active_users(account.account_id)}
+    if account.partner_id:
+        people |= {u.email for u in active_users(account.partner_id)}
+    return item.recipient in people
 
 
 def _page(title: str, paragraphs: list[str], form: bool = False) -> str:
@@ -61,7 +80,7 @@ def _page(title: str, paragraphs: list[str], form: bool = False) -> str:
 def page(token: str) -> tuple[int, str]:
     item = _load(token)
     if item is None:
-        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."])
+        return 404, _page("Link not valid", [NOT_VALID])
     if item.used_at:
         return 200, _page("Already reported", [f"This change was reported at {item.used_at}. Our team is on it."])
     return 200, _page(
@@ -80,7 +99,7 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
     """Act on a report; returns (status, page, whether a new high flag was raised)."""
     item = _load(token)
     if item is None:
-        return 404, _page("Link not valid", ["This link is unknown or older than 7 days."]), False
+        return 404, _page("Link not valid", [NOT_VALID]), False
     now = clock.utcnow()
     try:
         item.update(actions=[ReportToken.used_at.set(iso(now))], condition=ReportToken.used_at.does_not_exist())

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from wabaguard.config import API_STAGE
 
-_PARAM = "[A-Za-z0-9_-]{1,64}"
+# A path parameter is any non-empty segment, as API Gateway matches it: an id that cannot exist
+# (too long, ``%20``) is still a key action, refused later with 404 — never waved through.
+_PARAM = "[^/]+"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
 
 _COMPILED = [(a, a.regex) for a in KEY_ACTIONS]
 BY_NAME = {a.name: a for a in KEY_ACTIONS}
+_BY_RESOURCE = {(a.method, a.resource): a for a in KEY_ACTIONS}
+
+
+def by_resource(method: str, resource: str | None) -> KeyAction | None:
+    """The key action API Gateway routed to, from the method and the *resource* it matched
+    (``/phone-numbers/{phone_number_id}/webhook``): exactly the gateway's own decision."""
+    return _BY_RESOURCE.get((method.upper(), resource or ""))
 
 
 def match(method: str, path: str) -> tuple[KeyAction, dict[str, str]] | None:

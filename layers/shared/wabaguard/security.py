@@ -41,14 +41,50 @@ def body_digest(body: Any) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
+MAX_DEPTH = 32  # no request of ours nests deeper; deeper input is refused, not recursed into
+
+
+class BadJson(ValueError):
+    """The body is not JSON we accept; the message says why (for the 400's detail)."""
+
+
 def parse_json_body(raw: str | bytes | None) -> Any:
-    """Parse a request body for digesting; an empty body is ``{}``. Raises ValueError."""
+    """Parse a request body for digesting; an empty body is ``{}``. Raises ValueError (BadJson
+    for JSON that parses but cannot be digested or stored: too deep, or a lone surrogate)."""
     if raw is None:
         return {}
     text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     if not text.strip():
         return {}
-    return json.loads(text)
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise BadJson(f"nests deeper than {MAX_DEPTH} levels") from None
+    check_json(value)
+    return value
+
+
+def check_json(value: Any) -> None:
+    """Refuse values nested deeper than MAX_DEPTH or holding lone surrogates (``"\\ud800"``
+    parses, but cannot be encoded as UTF-8, so it could never be digested, stored or sent)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise BadJson(f"nests deeper than {MAX_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str) and _has_surrogate(item):
+            raise BadJson("contains a lone surrogate (text that is not valid Unicode)")
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def new_code_seed() -> str:
@@ -88,3 +124,24 @@ def mask_email(email: str) -> str:
     """``alice@acme.test`` → ``a***@acme.test``: enough to recognise, not to harvest."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
+RECOVERY_CODES = 10
+
+
+def new_recovery_code() -> str:
+    """A single-use authenticator recovery code: 12 characters (~59 bits), ``xxxx-xxxx-xxxx``."""
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def looks_like_recovery_code(code: str | None) -> bool:
+    text = (code or "").replace("-", "").strip().lower()
+    return len(text) == 12 and all(ch in RECOVERY_ALPHABET for ch in text)
+
+
+def recovery_digest(pepper: bytes, user_id: str, code: str) -> str:
+    """HMAC-SHA256(pepper, user ‖ normalised code): what is stored; the code itself never is."""
+    normal = code.replace("-", "").strip().lower()
+    return hmac.new(pepper, f"recovery|{user_id}|{normal}".encode(), hashlib.sha256).hexdigest()

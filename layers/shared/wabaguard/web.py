@@ -15,7 +15,7 @@ from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
 from wabaguard.models import transient
 from wabaguard.principal import Principal
-from wabaguard.security import body_digest, parse_json_body, same_digest
+from wabaguard.security import BadJson, body_digest, parse_json_body, same_digest
 
 MAX_BODY = 64 * 1024
 logger = Logger(child=True)
@@ -101,6 +101,8 @@ def raw_json(app: APIGatewayRestResolver) -> Any:
         return parse_json_body(raw)
     except UnicodeDecodeError:
         raise InvalidRequest("body", "is not UTF-8 text") from None
+    except BadJson as exc:
+        raise InvalidRequest("body", str(exc)) from None
     except ValueError:
         raise InvalidRequest("body", "is not valid JSON") from None
 
