@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from devstack.cfn import LOCAL_API_ID, Route, Stack
 from devstack.iam import Policy, Request
 from devstack.runtime import Functions
+from devstack.waf import Waf
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's own limit
 
@@ -78,12 +79,16 @@ class Gateway:
         self.stage = stack.stage()
         self.routes: list[Route] = stack.routes()
         self.responses = stack.gateway_responses()
+        self.waf = Waf(stack)
 
     # ------------------------------------------------------------ entry
     def handle(self, req: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
         split = urlsplit(req.target)
         full_path = split.path
+        blocked = self.waf.check(req.source_ip, full_path)  # WAF sits in front of the stage
+        if blocked is not None:
+            return HttpResponse(blocked.status, dict(blocked.headers), blocked.body)
         prefix = f"/{self.stage}"
         if not (full_path == prefix or full_path.startswith(prefix + "/")):
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)

@@ -19,11 +19,15 @@ from devstack.server import free_port
 
 
 @contextmanager
-def running_stack(local_dir: Path, port: int | None = None) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
-    """Yields (base URL, demo.json, output lines); stops the stack with SIGTERM afterwards."""
+def running_stack(
+    local_dir: Path, port: int | None = None, parameters: dict[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+    """Yields (base URL, demo.json, output lines); stops the stack with SIGTERM afterwards.
+    ``parameters`` override template parameters (``WABAGUARD_PARAMETERS``)."""
     port = port or free_port()
     env = {
         **os.environ,
+        "WABAGUARD_PARAMETERS": " ".join(f"{k}={v}" for k, v in (parameters or {}).items()),
         "PORT": str(port),
         "WABAGUARD_LOCAL_DIR": str(local_dir),
         "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",

@@ -27,6 +27,8 @@ IGNORED = {
     "AWS::ApiGateway::Account",
     "AWS::IAM::Role",
     "AWS::SNS::Subscription",
+    "AWS::WAFv2::WebACL",  # emulated in front of the stage by devstack.waf
+    "AWS::WAFv2::WebACLAssociation",
 }
 
 

@@ -100,6 +100,17 @@ class World:
         return self.functions.invoke(logical_id, event)
 
 
+def parameter_overrides(text: str) -> dict[str, str]:
+    """``Name=Value Name2=Value2`` (as ``sam deploy --parameter-overrides`` takes them)."""
+    out: dict[str, str] = {}
+    for pair in text.split():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"WABAGUARD_PARAMETERS: {pair!r} is not Name=Value")
+        out[name] = value
+    return out
+
+
 def loopback_host(value: str | None) -> bool:
     """Whether a Host header names this machine's loopback (``127.0.0.1:3000``, ``localhost``,
     ``[::1]:3000``), the only names a local tool uses."""
@@ -129,8 +140,10 @@ class LocalServer:
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         os.environ.update(local_environment(f"http://{host}:{moto_port}", region))
-        # Links in emails point at this local stack instead of the production host.
-        self.world = World(Stack(region=region, parameters={"PublicBaseUrl": f"http://127.0.0.1:{port}"}))
+        # Links in emails point at this local stack instead of the production host; other template
+        # parameters can be overridden like ``sam deploy --parameter-overrides`` does.
+        parameters = {**parameter_overrides(os.environ.get("WABAGUARD_PARAMETERS", "")), "PublicBaseUrl": f"http://127.0.0.1:{port}"}
+        self.world = World(Stack(region=region, parameters=parameters))
         self._stop = threading.Event()
         self._openapi: bytes | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())

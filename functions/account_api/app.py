@@ -46,6 +46,11 @@ def enroll_totp() -> Any:
     return key_action("enroll_totp")
 
 
+@app.post("/me/tokens")
+def rotate_token() -> Any:
+    return key_action("rotate_token")
+
+
 @app.post("/me/totp/confirm")
 def confirm_totp() -> Any:
     body = schemas.parse(schemas.TotpConfirm, raw_json(app))

@@ -69,5 +69,9 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("local")) as (base, demo, output):
+    # One source IP (127.0.0.1) and a few credentials make every request of the whole e2e session
+    # (schemathesis included): the per-source and per-credential limits are raised for it. Their
+    # behaviour is tested against the same emulation in tests/integration.
+    generous = {"WafRateLimit": "1000000", "WafOtpRateLimit": "1000000", "OtpRequestsPerCredential": "1000000"}
+    with running_stack(tmp_path_factory.mktemp("local"), parameters=generous) as (base, demo, output):
         yield Stack(base, demo, output)

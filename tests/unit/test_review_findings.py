@@ -46,3 +46,36 @@ def test_bounded_state_still_remembers_ordinary_accounts_whole() -> None:
     assert state["ips"] == {"81.2.69.142": "2026-11-24T12:00:00Z"}
     assert state["access_countries"] == {"GB": "2026-11-24T12:00:00Z"}
     assert state["phones"]["pn_1"]["hours"] == {"2026112412": 10}
+
+
+# ---------------------------------------------------------------- item 17: per-source limits
+def test_the_template_puts_a_waf_rate_rule_per_source_ip_in_front_of_the_stage() -> None:
+    from devstack.cfn import Stack
+
+    stack = Stack()
+    acl = stack.resources["ApiWebAcl"]["Properties"]
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert rules["api-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    otp = rules["otp-per-ip"]["Statement"]["RateBasedStatement"]
+    assert otp["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/v1/otp/"
+    assert acl["VisibilityConfig"]["SampledRequestsEnabled"] is False  # samples would keep bearer tokens
+    assoc = stack.resources["ApiWebAclAssociation"]["Properties"]
+    assert assoc["WebACLArn"] == {"Fn::GetAtt": ["ApiWebAcl", "Arn"]}
+    assert "/stages/v1" in assoc["ResourceArn"]["Fn::Sub"]
+
+
+def test_the_local_waf_blocks_a_source_past_its_limit_and_only_that_source() -> None:
+    from devstack.cfn import Stack
+    from devstack.waf import Waf
+
+    now = {"t": 1000.0}
+    waf = Waf(Stack(parameters={"WafOtpRateLimit": "10", "WafRateLimit": "50"}), clock=lambda: now["t"])
+    for _ in range(10):
+        assert waf.check("198.51.100.1", "/v1/otp/challenges") is None
+    blocked = waf.check("198.51.100.1", "/v1/otp/challenges")
+    assert blocked is not None and blocked.status == 429
+    assert json.loads(blocked.body)["error"] == "rate_limited" and blocked.headers["Retry-After"] == "300"
+    assert waf.check("198.51.100.2", "/v1/otp/challenges") is None, "another source is not affected"
+    assert waf.check("198.51.100.1", "/v1/me") is None, "the OTP rule is scoped to /v1/otp/"
+    now["t"] += 301
+    assert waf.check("198.51.100.1", "/V1/OTP/challenges") is None, "the window slides"

@@ -86,7 +86,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     target: User | None = None
     if "phone_number_id" in params:
         phone, account = require_phone(principal, params["phone_number_id"])
-    elif action_name == "enroll_totp":
+    elif action_name in ("enroll_totp", "rotate_token"):
         account = load_account(principal.account_id)
     else:
         admin = action_name in ("add_user", "remove_user")
@@ -127,6 +127,8 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         words = f"Remove {target.email} ({target.role}) from {account.name}"
     elif action_name == "enroll_totp":
         words = f"Enroll a new authenticator app for {principal.email}"
+    elif action_name == "rotate_token":
+        words = f"Replace the access token of {principal.email}; the current one stops working at once"
     else:  # pragma: no cover - the registry and this function move together
         raise InvalidRequest("path", "is not a key action")
     return Prepared(action, params, model, account, words, phone, target, facts)
@@ -362,8 +364,7 @@ def new_user(
 ) -> tuple[User, Credential, str]:
     """A user and its access token (returned once; stored only as the credential's digest)."""
     user_id = new_id("usr")
-    token = new_token("wgu")
-    digest = token_digest(token)
+    credential, token = user_credential(account, user_id, email, role, now)
     user = User(
         account_pk(account.account_id),
         user_sk(user_id),
@@ -372,12 +373,18 @@ def new_user(
         email=email,
         role=role,
         status="active",
-        token_digest=digest,
+        token_digest=credential.token_digest,
         created_at=iso(now),
         last_change=last_change,
     )
+    return user, credential, token
+
+
+def user_credential(account: Account, user_id: str, email: str, role: str, now: datetime) -> tuple[Credential, str]:
+    """A fresh access token for a user and the credential that stores its digest."""
+    token = new_token("wgu")
     credential = Credential(
-        digest,
+        token_digest(token),
         kind="user",
         account_id=account.account_id,
         account_kind=account.kind,
@@ -386,7 +393,7 @@ def new_user(
         role=role,
         created_at=iso(now),
     )
-    return user, credential, token
+    return credential, token
 
 
 def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
@@ -436,6 +443,29 @@ def _enroll_totp(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime)
     return 201, {"otpauth_uri": uri, "confirm_with": "POST /v1/me/totp/confirm"}, {}
 
 
+def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+    """A new access token for the caller, shown once; the old one is refused from this moment.
+    One transaction: the new credential, the old one revoked, the user pointing at the new one."""
+    user = load_user(p.account_id, p.user_id or "")
+    credential, token = user_credential(prep.account, user.user_id, user.email, user.role, now)
+    old = user.token_digest
+    with transaction() as tx:
+        tx.save(credential, condition=Credential.token_digest.does_not_exist())
+        if old:
+            revoke: Any = [Credential.status.set("revoked")]
+            tx.update(Credential(old), actions=revoke, condition=Credential.status == "active")
+        tx.update(
+            user,
+            actions=[
+                User.token_digest.set(credential.token_digest),
+                User.last_change.set(change_record(p, "token_rotated", meta, now)),
+            ],
+            condition=(User.status == "active")
+            & (User.token_digest == old if old else User.token_digest.does_not_exist()),
+        )
+    return 201, {"token": token, "user_id": user.user_id, "created_at": iso(now)}, {"detail": "access token replaced"}
+
+
 _PERFORMERS = {
     "create_template": _create_template,
     "update_profile": _update_profile,
@@ -445,6 +475,7 @@ _PERFORMERS = {
     "add_user": _add_user,
     "remove_user": _remove_user,
     "enroll_totp": _enroll_totp,
+    "rotate_token": _rotate_token,
 }
 
 

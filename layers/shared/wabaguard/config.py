@@ -55,6 +55,7 @@ class Settings:
     otp_resend_seconds: int
     otp_lockout_failures: int
     otp_lockout_seconds: int
+    otp_requests_per_credential: int
     ses_configuration_set: str | None
 
 
@@ -80,5 +81,6 @@ def settings() -> Settings:
         otp_resend_seconds=_int("OTP_RESEND_SECONDS", 60),
         otp_lockout_failures=_int("OTP_LOCKOUT_FAILURES", 10),
         otp_lockout_seconds=_int("OTP_LOCKOUT_SECONDS", 1800),
+        otp_requests_per_credential=_int("OTP_REQUESTS_PER_CREDENTIAL", 30),
         ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
     )

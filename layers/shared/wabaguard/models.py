@@ -440,6 +440,27 @@ class RateWindow(ChallengesItem, discriminator="rate"):
     version = VersionAttribute()
 
 
+class FailureWindow(ChallengesItem, discriminator="failure_window"):
+    """How many OTP failures without a usable challenge a user had in one window: they are
+    recorded as Activity in aggregate (1st, 10th, 20th, …), so they cannot flood the table."""
+
+    failures = NumberAttribute(default=0)
+
+
+def failure_window_pk(user_id: str, window: int) -> str:
+    return f"FAILWIN#{user_id}#{window}"
+
+
+class RequestWindow(ChallengesItem, discriminator="request_window"):
+    """Requests one credential made to the OTP routes in one 5-minute window, refused ones too."""
+
+    requests = NumberAttribute(default=0)
+
+
+def request_window_pk(principal_id: str, window: int) -> str:
+    return f"REQWIN#{principal_id}#{window}"
+
+
 class TotpState(ChallengesItem, discriminator="totp"):
     """The last TOTP time step accepted for a user: a step is never accepted twice."""
 

@@ -27,7 +27,8 @@ PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websi
 ACCOUNT_KINDS = {
     "account_flagged": ("{name} was flagged by wabaguard's monitoring", "Security flag raised on {name}"),
     "review_started": (
-        "{name} was put under review: new API keys, webhook changes and Partner changes are paused",
+        "{name} was put under review: every key action (API keys, webhooks, profile, templates, users, "
+        "authenticators, Partner changes) is paused",
         "{name} is under security review",
     ),
     "review_released": ("{name} was released from review", "{name} released from security review"),
@@ -156,6 +157,10 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
             facts.append(("Why", detail))
         headline, subject = ACCOUNT_KINDS[kind][0].format(name=name), ACCOUNT_KINDS[kind][1].format(name=name)
         partner = True
+    elif isinstance(new, User) and kind == "token_rotated":
+        facts.append(("User", new.email))
+        headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
+        subject = f"Access token replaced for {new.email}"
     elif isinstance(new, User) and kind == "recovery_code_used":
         left = len(new.recovery_codes or ())
         facts += [("User", new.email), ("Recovery codes left", str(left))]
@@ -250,7 +255,7 @@ def render(to: str, change: Change, item: AccountsItem, report_url: str | None =
         footer=[
             *report,
             "If this change was not expected, act now: revoke the API keys of your phone numbers, "
-            "change the credentials of every user, check the webhook URL, and write to "
+            "have every user replace their access token (POST /v1/me/tokens), check the webhook URL, and write to "
             f"{cfg.support_email}.",
             f"Review your account's security events at {cfg.public_base_url}.",
             f"Change id: {change.change_id}",

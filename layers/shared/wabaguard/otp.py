@@ -25,13 +25,17 @@ from wabaguard.models import (
     Challenge,
     ChangeRecord,
     Credential,
+    FailureWindow,
     RateWindow,
+    RequestWindow,
     User,
     account_pk,
     challenge_pk,
     condition_failed,
+    failure_window_pk,
     iso,
     rate_pk,
+    request_window_pk,
     transaction,
     user_sk,
 )
@@ -79,6 +83,7 @@ def issue(
 
     t = _now(now)
     cfg = settings()
+    count_request(principal, t)
     if "?" in path or "#" in path:
         raise InvalidRequest("path", "must be a path without query string or fragment")
     if not path.startswith(f"/{API_STAGE}/"):
@@ -91,8 +96,13 @@ def issue(
     prepared = actions.prepare(principal, action.name, params, body)
 
     user = load_user(principal.account_id, principal.user_id or "")
-    if user.otp_locked_until and user.otp_locked_until > iso(t):
-        raise OtpDenied("otp_locked", f"OTP is locked until {user.otp_locked_until} after repeated wrong codes")
+    locked = int(principal.otp_locked_until or 0)
+    if locked > t:
+        raise OtpDenied(
+            "otp_locked",
+            f"OTP is locked for this token until {iso(locked)} after repeated wrong codes; if that was not "
+            "you, ask another admin to remove and re-add you, or write to support",
+        )
     if channel == "totp" and not user.totp_enabled:
         raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
     if channel == "email" and user.totp_enabled:
@@ -146,6 +156,31 @@ def issue(
             _release_slot(user.user_id, t)
             raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
     return challenge_view(ch, t)
+
+
+REQUEST_WINDOW_SECONDS = 300
+
+
+def count_request(principal: Principal, t: float) -> None:
+    """Per-credential limit on the OTP routes, counted before anything else (refused requests
+    count too, unlike the challenge quota): one atomic ADD per request, 429 past the limit."""
+    cfg = settings()
+    window = int(t) // REQUEST_WINDOW_SECONDS
+    item = RequestWindow(request_window_pk(principal.principal_id, window))
+    item.update(
+        actions=[
+            RequestWindow.item_type.set(RequestWindow),  # type: ignore[arg-type]  # typed like a save
+            RequestWindow.requests.add(1),
+            RequestWindow.ttl.set(datetime.fromtimestamp((window + 2) * REQUEST_WINDOW_SECONDS, tz=UTC)),
+        ]
+    )
+    if int(item.requests) > cfg.otp_requests_per_credential:
+        retry = (window + 1) * REQUEST_WINDOW_SECONDS - t
+        raise RateLimited(
+            f"at most {cfg.otp_requests_per_credential} requests to the OTP routes per "
+            f"{REQUEST_WINDOW_SECONDS // 60} minutes per credential; try again in {int(retry) + 1} s",
+            retry_after=int(retry) + 1,
+        )
 
 
 def new_challenge_id() -> str:
@@ -224,6 +259,7 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
     """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
     t = _now(now)
     cfg = settings()
+    count_request(principal, t)
     if not valid_id(challenge_id):
         raise NotFound("no such challenge")
     try:
@@ -318,13 +354,20 @@ def verify(
     cfg = settings()
     if cred.otp_locked_until and cred.otp_locked_until > t:
         raise OtpDenied("otp_locked", f"OTP is locked until {iso(cred.otp_locked_until)} after repeated wrong codes")
-    if ch is None or ch.user_id != cred.user_id:
-        _failure_event(cred, meta, t, "challenge of another user or unknown")
+    if ch is None:
+        _aggregated_failure(cred, meta, t, "unknown challenge id")
+        raise OtpDenied(
+            "otp_invalid",
+            "no such challenge (unknown, garbled, or expired and removed): request a new one with "
+            "POST /v1/otp/challenges",
+        )
+    if ch.user_id != cred.user_id:
+        _aggregated_failure(cred, meta, t, "challenge of another user")
         raise OtpDenied("otp_mismatch", "this challenge was not issued to you")
     if ch.used_at:
         raise _replayed(cred, ch, meta, t)
     if ch.method != method or ch.path != path:
-        _failure_event(cred, meta, t, f"challenge for {ch.method} {ch.path} used on {method} {path}")
+        _aggregated_failure(cred, meta, t, f"challenge for {ch.method} {ch.path} used on {method} {path}")
         raise OtpDenied("otp_mismatch", f"this challenge approves {ch.method} {ch.path} only")
     if ch.expires_at <= t:
         raise OtpDenied("otp_expired", "this challenge has expired; request a new one")
@@ -448,6 +491,37 @@ def _failure_event(cred: Credential, meta: RequestMeta, t: float, detail: str) -
     )
 
 
+FAILURE_WINDOW_SECONDS = 900
+FAILURES_PER_RECORD = 10
+
+
+def _aggregated_failure(cred: Credential, meta: RequestMeta, t: float, detail: str) -> None:
+    """Failures that spend no challenge are counted per user per 15-minute window (atomic ADD);
+    an Activity record is written for the first and then for every tenth, carrying the count, so
+    a flood of made-up challenge ids costs one write per request, not an unbounded audit log."""
+    window = int(t) // FAILURE_WINDOW_SECONDS
+    item = FailureWindow(failure_window_pk(cred.user_id or cred.key_id or "?", window))
+    item.update(
+        actions=[
+            FailureWindow.item_type.set(FailureWindow),  # type: ignore[arg-type]  # typed like a save
+            FailureWindow.failures.add(1),
+            FailureWindow.ttl.set(datetime.fromtimestamp((window + 2) * FAILURE_WINDOW_SECONDS, tz=UTC)),
+        ]
+    )
+    n = int(item.failures)
+    if n == 1 or n % FAILURES_PER_RECORD == 0:
+        count = 1 if n == 1 else (FAILURES_PER_RECORD - 1 if n == FAILURES_PER_RECORD else FAILURES_PER_RECORD)
+        activity.record(
+            cred.account_id,
+            "otp_failed",
+            meta,
+            at=datetime.fromtimestamp(t, tz=UTC),
+            user_id=cred.user_id,
+            detail=detail if n == 1 else f"{detail} ({n} in this 15-minute window)",
+            count=count,
+        )
+
+
 def _wrong_code(cred: Credential, ch: Challenge, meta: RequestMeta, t: float, detail: str = "wrong code") -> OtpDenied:
     """Count a wrong code on the challenge and on the user; lock the user after too many."""
     cfg = settings()
@@ -553,8 +627,9 @@ def _replayed(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> O
 def _footer() -> list[str]:
     cfg = settings()
     return [
-        "If this was not you, do not share the code. Someone may have your password or token: "
-        f"change your credentials, revoke your API keys and write to {cfg.support_email}.",
+        "If this was not you, do not share the code. Someone may have your token: replace it at once with "
+        "POST /v1/me/tokens (the old one stops working), revoke your API keys, and write to "
+        f"{cfg.support_email}.",
         f"wabaguard · {cfg.public_base_url}",
     ]
 

@@ -18,6 +18,9 @@ class Principal:
     key_id: str | None = None
     phone_number_id: str | None = None
     prefix: str | None = None
+    # This credential's OTP lock (epoch seconds), counted per credential: a stolen token that is
+    # locked out does not lock out the owner once the owner has rotated to a new token.
+    otp_locked_until: str | None = None
 
     @property
     def is_user(self) -> bool:
@@ -51,6 +54,7 @@ class Principal:
             key_id=cred.key_id,
             phone_number_id=cred.phone_number_id,
             prefix=cred.prefix,
+            otp_locked_until=str(int(cred.otp_locked_until)) if cred.otp_locked_until else None,
         )
 
     def context(self) -> dict[str, str]:

@@ -88,7 +88,7 @@ def page(token: str) -> tuple[int, str]:
         [
             f"The change: {item.headline}.",
             "If neither you nor a colleague made it, confirm below. The account is put under review at once "
-            "(new API keys, webhook and Partner changes are paused), every user and the managing Partner are told, "
+            "(every key action is paused), every user and the managing Partner are told, "
             "and our operations team looks into it.",
         ],
         form=True,
@@ -122,9 +122,11 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
     page_html = _page(
         "Thank you — the account is under review",
         [
-            "We paused new API keys, webhook changes and Partner changes for this account and told every user.",
-            "What to do now: change the credentials of every user, revoke API keys you do not recognise, and "
-            "check the webhook URL. Our operations team will contact you; you can also write to "
+            "We paused every key action on this account (new API keys, webhook, profile and template changes, "
+            "users, authenticators, Partner changes) and told every user.",
+            "What to do now: have every user replace their access token (POST /v1/me/tokens) once the review "
+            "ends, revoke API keys you do not recognise, and check the webhook URL. Our operations team "
+            "will contact you; you can also write to "
             f"{settings().support_email}.",
         ],
     )

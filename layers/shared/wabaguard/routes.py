@@ -38,6 +38,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("add_user", "POST", f"/{API_STAGE}/accounts/{{account_id}}/users"),
     KeyAction("remove_user", "DELETE", f"/{API_STAGE}/accounts/{{account_id}}/users/{{user_id}}"),
     KeyAction("enroll_totp", "POST", f"/{API_STAGE}/me/totp"),
+    KeyAction("rotate_token", "POST", f"/{API_STAGE}/me/tokens"),
 )
 
 _COMPILED = [(a, a.regex) for a in KEY_ACTIONS]

@@ -134,6 +134,7 @@ BODY_SCHEMAS: dict[str, type[Strict]] = {
     "add_user": UserAdd,
     "remove_user": Empty,
     "enroll_totp": Empty,
+    "rotate_token": Empty,
 }
 
 

@@ -29,10 +29,11 @@ def evaluate(ctx: Context) -> Finding | None:
         locks = [r for r in recs if r.kind == "otp_locked"]
         failed = [r for r in recs if r.kind == "otp_failed"]
         burst = [r for r in failed if failed and r.at - failed[0].at <= window]
-        if locks or len(burst) >= ctx.t("min_failures"):
+        wrong = sum(max(1, r.count) for r in failed)  # aggregated records carry a count
+        if locks or sum(max(1, r.count) for r in burst) >= ctx.t("min_failures"):
             ips = ", ".join(sorted({r.ip for r in recs if r.ip})) or "unknown"
             what = (
-                f"{len(failed)} wrong one-time codes"
+                f"{wrong} wrong one-time codes"
                 + (" and an OTP lockout" if locks else "")
                 + f" within {ctx.t('window_minutes'):.0f} minutes"
             )
