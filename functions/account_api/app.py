@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import actions, flags, observability, queries, report, schemas
 from wabaguard.web import (
+    approval_of,
     build_resolver,
     html_response,
     json_response,
@@ -17,7 +18,6 @@ from wabaguard.web import (
     principal_of,
     raw_json,
     request_meta,
-    require_approved_body,
 )
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
@@ -25,14 +25,14 @@ app = build_resolver()
 
 
 def key_action(name: str, **params: str) -> Any:
-    """Run an approved key action: body = the approved one, then prepare and perform."""
-    body = require_approved_body(app, name)
-    principal = principal_of(app)
-    prepared = actions.prepare(principal, name, params, body)
-    status, out = actions.perform(principal, prepared, request_meta(app))
-    metrics.add_dimension(name="action", value=name)
-    metrics.add_metric(name="KeyActions", unit=MetricUnit.Count, value=1)
-    return json_response(status, out)
+    """Run an OTP-approved key action (the layer consumes the approval with the change)."""
+    approval = approval_of(app, name)
+    body = raw_json(app)  # invalid JSON is a 400 before anything is spent
+    status, out, headers = actions.run_approved(principal_of(app), name, params, body, approval, request_meta(app))
+    if not headers:
+        metrics.add_dimension(name="action", value=name)
+        metrics.add_metric(name="KeyActions", unit=MetricUnit.Count, value=1)
+    return json_response(status, out, headers)
 
 
 # ---------------------------------------------------------------- me

@@ -111,9 +111,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 metrics.add_metric(name="OtpFailed", unit=MetricUnit.Count, value=1)
             return deny(ev, principal.principal_id, denied.body())
         metrics.add_metric(name="OtpVerified", unit=MetricUnit.Count, value=1)
-        ctx.update(
-            otp_challenge_id=approval.challenge_id, otp_action=approval.action, otp_body_sha256=approval.body_sha256
-        )
+        ctx.update(approval.context())
 
     # Allow exactly this method ARN (caching is off, so the policy never serves another request).
     return {

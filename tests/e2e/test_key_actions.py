@@ -46,8 +46,10 @@ def test_webhook_change_acceptance(stack: Stack) -> None:
     headers = {"X-OTP-Challenge": ch.json()["challenge_id"], "X-OTP-Code": code}
     ok = stack.request("PUT", path, admin["token"], body, headers=headers)
     assert ok.status == 200 and ok.json() == body
-    again = stack.request("PUT", path, admin["token"], body, headers=headers)
-    assert again.status == 403 and again.json()["error"] == "otp_used"
+    again = stack.request("PUT", path, admin["token"], body, headers=headers)  # a retry: the same answer
+    assert again.status == 200 and again.json() == body and again.headers["Idempotent-Replayed"] == "true"
+    other = stack.request("PUT", path, admin["token"], {"url": "https://evil.example.org/x"}, headers=headers)
+    assert other.status == 403 and other.json()["error"] == "otp_used"
 
 
 @pytest.mark.parametrize("action", ["template", "profile", "partner", "api_key"])
@@ -79,5 +81,5 @@ def test_the_other_seed_actions_work_the_same_way(stack: Stack, action: str) -> 
     assert stack.request(method, path, member["token"], body).json()["error"] == "otp_required"
     done, headers, _ = _approved(stack, member, method, path, body)
     assert done.status == status, done.json()
-    replay = stack.request(method, path, member["token"], body, headers=headers)
-    assert replay.status == 403 and replay.json()["error"] == "otp_used"
+    retry = stack.request(method, path, member["token"], body, headers=headers)
+    assert retry.status == status and retry.json() == done.json() and retry.headers["Idempotent-Replayed"] == "true"

@@ -47,7 +47,7 @@ def test_key_action_without_otp_headers_is_otp_required(api: Api, admin: dict[st
     assert only_challenge.json()["error"] == "otp_required"
 
 
-def test_challenge_then_request_succeeds_once_and_replay_is_refused_and_reported(
+def test_challenge_then_request_succeeds_once_a_retry_gets_the_same_answer_and_a_replay_is_reported(
     api: Api, admin: dict[str, Any], acme: dict[str, Any], webhook_path: str
 ) -> None:
     ch = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK)
@@ -63,9 +63,15 @@ def test_challenge_then_request_succeeds_once_and_replay_is_refused_and_reported
     assert code not in ch.body.decode()
 
     ok = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(body["challenge_id"], code))
-    assert ok.status == 200 and ok.json() == WEBHOOK
+    assert ok.status == 200 and ok.json() == WEBHOOK and "Idempotent-Replayed" not in ok.headers
+    # a client retrying after a timeout: the same answer, nothing happens twice, no alarm
     again = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(body["challenge_id"], code))
-    assert again.status == 403 and again.json()["error"] == "otp_used"
+    assert again.status == 200 and again.json() == WEBHOOK and again.headers["Idempotent-Replayed"] == "true"
+    assert not [m for m in api.outbox() if "used twice" in m["subject"]]
+    # the used code with another body is a replay: refused, recorded, the user warned once
+    other = {"url": "https://evil.example.org/x"}
+    replay = api.call("PUT", webhook_path, admin["token"], other, otp=(body["challenge_id"], code))
+    assert replay.status == 403 and replay.json()["error"] == "otp_used"
     warnings = [m for m in api.outbox() if m["to"] == admin["email"] and "used twice" in m["subject"]]
     assert len(warnings) == 1 and code not in warnings[0]["text"]
     events = api.call("GET", f"/v1/accounts/{acme['account_id']}/security-events", admin["token"]).json()["events"]
@@ -219,16 +225,24 @@ def test_resend_of_someone_elses_challenge_is_not_found(api: Api, acme: dict[str
     assert resp.status == 404 and resp.json()["error"] == "not_found"
 
 
-def test_fifty_threads_racing_one_valid_code_yield_exactly_one_success(
-    api: Api, admin: dict[str, Any], webhook_path: str, serial_dynamodb: None
+def test_fifty_threads_racing_one_valid_code_act_exactly_once(
+    api: Api, admin: dict[str, Any], acme: dict[str, Any], webhook_path: str, serial_dynamodb: None
 ) -> None:
+    """The challenge is consumed in the transaction that makes the change: one use acts; the
+    others — the same user, code and body, i.e. retries — get its answer, marked replayed."""
     ch, code = challenge(api, admin, webhook_path)
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         results = list(
-            pool.map(lambda _: api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, code)).status, range(50))
+            pool.map(lambda _: api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, code)), range(50))
         )
-    assert results.count(200) == 1
-    assert results.count(403) == 49
+    acted = [r for r in results if r.status == 200 and "Idempotent-Replayed" not in r.headers]
+    replayed = [r for r in results if r.status == 200 and r.headers.get("Idempotent-Replayed") == "true"]
+    assert len(acted) == 1
+    assert len(replayed) + len([r for r in results if r.status == 503]) == 49
+    assert all(r.json() == WEBHOOK for r in acted + replayed)
+    events = api.call("GET", f"/v1/accounts/{acme['account_id']}/security-events", admin["token"]).json()["events"]
+    assert [e["action"] for e in events if e["kind"] == "key_action"] == ["set_webhook_url"]
+    assert "otp_replayed" not in [e["kind"] for e in events]
 
 
 def test_authorizer_fails_closed_when_dynamodb_fails(
@@ -253,20 +267,24 @@ def test_authorizer_fails_closed_when_dynamodb_fails(
 def test_consume_fails_closed_when_the_update_fails(
     api: Api, admin: dict[str, Any], webhook_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pynamodb.exceptions import UpdateError
-    from wabaguard.models import Challenge
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
 
     ch, code = challenge(api, admin, webhook_path)
 
     def broken(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise UpdateError("InternalServerError")
+        cause = ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "TransactWriteItems")
+        raise TransactWriteError("Failed to write transaction items", cause)
 
-    monkeypatch.setattr(Challenge, "update", broken)
+    monkeypatch.setattr(TransactWrite, "_commit", broken)
     resp = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, code))
     assert resp.status == 503
     monkeypatch.undo()
     phone = api.call("GET", webhook_path.removesuffix("/webhook"), admin["token"]).json()
     assert phone["webhook_url"] == "https://hooks.acme.test/wa"
+    # nothing was spent: the change and the challenge's consumption fail together
+    assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, code)).status == 200
 
 
 def test_ses_failure_answers_503_and_leaves_no_usable_challenge(
@@ -361,10 +379,10 @@ def test_a_lost_device_is_recovered_with_single_use_recovery_codes(
     confirm = api.call("POST", "/v1/me/totp/confirm", admin["token"], {"code": totp.at(clock.now())}).json()
     codes = confirm["recovery_codes"]
     assert len(set(codes)) == 10
-    from wabaguard.models import User, account_pk, user_sk
+    from wabaguard.models import RecoveryCodes, recovery_pk
 
-    stored = User.get(account_pk(_acc(api, admin)), user_sk(admin["user_id"]))
-    assert len(stored.recovery_codes) == 10 and not set(codes) & set(stored.recovery_codes)
+    stored = RecoveryCodes.get(recovery_pk(admin["user_id"])).codes
+    assert len(stored) == 10 and not set(codes) & set(stored)
     frozen["now"] += 30
     ch = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK).json()["challenge_id"]
     ok = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch, codes[0].upper()))
@@ -373,9 +391,8 @@ def test_a_lost_device_is_recovered_with_single_use_recovery_codes(
     again = api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch2, codes[0]))
     assert again.status == 403 and again.json()["error"] == "otp_invalid"
     assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch2, codes[1])).status == 200
-    world.pump.pump()
-    used = [m for m in api.outbox() if "used a recovery code" in m["text"]]
-    assert used and "Recovery codes left: 8" in used[-1]["text"]
+    used = [m for m in api.outbox() if m["subject"] == "A recovery code of yours was used"]
+    assert len(used) == 2 and "8 unused code(s) remain" in used[-1]["text"]
     for mail in api.outbox():
         assert not any(c in mail["text"] for c in codes)
 

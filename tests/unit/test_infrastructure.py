@@ -96,7 +96,7 @@ def test_no_wildcard_actions_anywhere() -> None:
 
 def test_email_is_sent_only_from_the_verified_sender() -> None:
     ses = [st for st in _statements() if any(str(a).startswith("ses:") for a in st["Action"])]
-    assert len(ses) == 3
+    assert len(ses) == 4
     for st in ses:
         assert st["Action"] == ["ses:SendRawEmail"]
         assert st["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}

@@ -8,14 +8,16 @@ notifier can say it, and a ``key_action`` activity record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, clock, schemas, totp
+from wabaguard import activity, approvals, clock, otp, schemas, totp
 from wabaguard.access import (
     load_account,
     load_user,
@@ -35,6 +37,7 @@ from wabaguard.models import (
     MessageTemplate,
     PartnerChangeRequest,
     PhoneNumber,
+    RecoveryCodes,
     User,
     account_pk,
     api_key_sk,
@@ -42,10 +45,12 @@ from wabaguard.models import (
     iso,
     partner_change_sk,
     phone_pk,
+    recovery_pk,
     template_sk,
     transaction,
     user_sk,
 )
+from wabaguard.otp import Approval
 from wabaguard.principal import Principal
 from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
@@ -195,25 +200,82 @@ def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datet
     )
 
 
-def _audit(principal: Principal, account_id: str, action: str, meta: RequestMeta, now: datetime, **fields: Any) -> None:
+def _audit(principal: Principal, account_id: str, action: str, meta: RequestMeta, now: datetime, **fields: Any) -> Any:
     who = {"user_id": principal.user_id, "key_id": principal.key_id}
-    activity.record(account_id, "key_action", meta, at=now, action=action, **{**who, **fields})
+    return activity.build(
+        account_id,
+        "key_action",
+        now,
+        action=action,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        country=meta.country,
+        request_id=meta.request_id,
+        **{**who, **fields},
+    )
+
+
+@dataclass
+class Work:
+    """One key action's writes: the transaction every performer adds to (with the challenge's
+    consumption and the audit record), and what a failed condition of the action's own means."""
+
+    tx: TransactWrite
+    conflict: Callable[[], Exception] | None = None
+
+
+def run_approved(
+    principal: Principal,
+    name: str,
+    params: dict[str, str],
+    body: Any,
+    approval: Approval,
+    meta: RequestMeta,
+    now: datetime | None = None,
+) -> tuple[int, Any, dict[str, str]]:
+    """An OTP-approved request: the approved body acts once; another body spends nothing; the same
+    user's retry of a success gets the same answer. Returns (status, body, extra headers)."""
+    now = now or clock.utcnow()
+    if not approvals.same_body(approval, body):
+        raise approvals.other_body(approval, principal, meta, now.timestamp())
+    if approval.replay:
+        status, out = approvals.stored_answer(approval, principal)
+        return status, out, dict(approvals.REPLAYED)
+    prepared = prepare(principal, name, params, body)
+    return perform(principal, prepared, meta, approval, now)
 
 
 def perform(
-    principal: Principal, prepared: Prepared, meta: RequestMeta, now: datetime | None = None
-) -> tuple[int, Any]:
-    """Carry out an approved key action; returns (status, response body)."""
+    principal: Principal, prepared: Prepared, meta: RequestMeta, approval: Approval, now: datetime | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """Carry out an approved key action in one transaction with the challenge's consumption and
+    the audit record; returns (status, response body, extra headers)."""
     now = now or clock.utcnow()
     name = prepared.action.name
-    handler = _PERFORMERS[name]
-    status, body, extra = handler(principal, prepared, meta, now)
-    _audit(principal, prepared.account.account_id, name, meta, now, **extra)
-    return status, body
+    work = Work(transaction())
+    try:
+        with work.tx:
+            status, body, extra = _PERFORMERS[name](principal, prepared, meta, now, work)
+            work.tx.save(_audit(principal, prepared.account.account_id, name, meta, now, **extra))
+            approvals.consume_into(work.tx, approval, principal, now.timestamp(), status, body)
+    except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
+        outcome = approvals.settle(approval, principal, meta, now.timestamp())
+        if isinstance(outcome, Exception):
+            raise outcome from None
+        if outcome is not None:
+            return outcome[0], outcome[1], dict(approvals.REPLAYED)
+        if work.conflict is not None:
+            raise work.conflict() from None
+        raise Conflict("the resource changed while the action ran; nothing was changed, try again") from None
+    if approval.recovery_digest:
+        otp.recovery_code_used(principal, meta, now)
+    return status, body, {}
 
 
 # ------------------------------------------------------------------ performers
-def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     model = prep.body
     template_id = new_id("tpl")
     item = MessageTemplate(
@@ -229,7 +291,7 @@ def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datet
         created_at=iso(now),
         last_change=change_record(p, "template_created", meta, now),
     )
-    item.save(condition=MessageTemplate.pk.does_not_exist())
+    work.tx.save(item, condition=MessageTemplate.pk.does_not_exist())
     body = {
         "template_id": template_id,
         "name": model.name,
@@ -240,22 +302,25 @@ def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datet
     return 201, body, {"detail": f"template {model.name}"}
 
 
-def _update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     assert prep.phone is not None
     profile = {**(prep.phone.profile or {}), **prep.body.changes()}
-    prep.phone.update(
+    work.tx.update(
+        prep.phone,
         actions=[
             PhoneNumber.profile.set(profile),
             PhoneNumber.last_change.set(change_record(p, "profile_updated", meta, now)),
         ],
         condition=PhoneNumber.pk.exists(),
     )
-    return 200, profile_view(prep.phone), {"phone_number_id": prep.phone.phone_number_id}
+    view = {"phone_number_id": prep.phone.phone_number_id, **profile}
+    return 200, view, {"phone_number_id": prep.phone.phone_number_id}
 
 
-def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     assert prep.phone is not None
-    prep.phone.update(
+    work.tx.update(
+        prep.phone,
         actions=[
             PhoneNumber.webhook_url.set(prep.body.url),
             PhoneNumber.last_change.set(change_record(p, "webhook_url_set", meta, now)),
@@ -265,7 +330,7 @@ def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime)
     return 200, {"url": prep.body.url}, {"phone_number_id": prep.phone.phone_number_id}
 
 
-def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     request_id = new_id("pcr")
     item = PartnerChangeRequest(
         account_pk(prep.account.account_id),
@@ -279,7 +344,7 @@ def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
         created_at=iso(now),
         last_change=change_record(p, "partner_change_requested", meta, now),
     )
-    item.save(condition=PartnerChangeRequest.pk.does_not_exist())
+    work.tx.save(item, condition=PartnerChangeRequest.pk.does_not_exist())
     return (
         201,
         {"request_id": request_id, "status": "SUBMITTED", "target_partner_id": prep.body.target_partner_id},
@@ -287,43 +352,43 @@ def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
     )
 
 
-def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     assert prep.phone is not None
     phone = prep.phone
     key_id = new_id("key")
     api_key = new_token("wgk")
     prefix = api_key[:10]
     digest = token_digest(api_key)
-    with transaction() as tx:
-        tx.save(
-            ApiKey(
-                phone_pk(phone.phone_number_id),
-                api_key_sk(key_id),
-                key_id=key_id,
-                phone_number_id=phone.phone_number_id,
-                account_id=phone.account_id,
-                name=prep.body.name,
-                prefix=prefix,
-                token_digest=digest,
-                status="active",
-                created_at=iso(now),
-                last_change=change_record(p, "api_key_created", meta, now),
-            ),
-            condition=ApiKey.pk.does_not_exist(),
-        )
-        tx.save(
-            Credential(
-                digest,
-                kind="api_key",
-                account_id=phone.account_id,
-                account_kind=prep.account.kind,
-                key_id=key_id,
-                phone_number_id=phone.phone_number_id,
-                prefix=prefix,
-                created_at=iso(now),
-            ),
-            condition=Credential.token_digest.does_not_exist(),
-        )
+    tx = work.tx
+    tx.save(
+        ApiKey(
+            phone_pk(phone.phone_number_id),
+            api_key_sk(key_id),
+            key_id=key_id,
+            phone_number_id=phone.phone_number_id,
+            account_id=phone.account_id,
+            name=prep.body.name,
+            prefix=prefix,
+            token_digest=digest,
+            status="active",
+            created_at=iso(now),
+            last_change=change_record(p, "api_key_created", meta, now),
+        ),
+        condition=ApiKey.pk.does_not_exist(),
+    )
+    tx.save(
+        Credential(
+            digest,
+            kind="api_key",
+            account_id=phone.account_id,
+            account_kind=prep.account.kind,
+            key_id=key_id,
+            phone_number_id=phone.phone_number_id,
+            prefix=prefix,
+            created_at=iso(now),
+        ),
+        condition=Credential.token_digest.does_not_exist(),
+    )
     body = {
         "key_id": key_id,
         "api_key": api_key,
@@ -335,7 +400,7 @@ def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
     return 201, body, {"phone_number_id": phone.phone_number_id, "key_id": key_id}
 
 
-def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     account = prep.account
     email = prep.body.email
     existing = [u for u in active_users(account.account_id) if u.email == email]
@@ -343,11 +408,10 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) ->
         raise Conflict(f"{email} is already a user of {account.name}")
     user, credential, token = new_user(account, email, prep.body.role, now, change_record(p, "user_added", meta, now))
     user_id = user.user_id
-    with transaction() as tx:
-        tx.save(user, condition=User.pk.does_not_exist())
-        tx.save(credential, condition=Credential.token_digest.does_not_exist())
-        if prep.body.role == "admin":
-            tx.update(Account(*Account.key(account.account_id)), actions=[Account.active_admins.add(1)])
+    work.tx.save(user, condition=User.pk.does_not_exist())
+    work.tx.save(credential, condition=Credential.token_digest.does_not_exist())
+    if prep.body.role == "admin":
+        work.tx.update(Account(*Account.key(account.account_id)), actions=[Account.active_admins.add(1)])
     body = {
         "user_id": user_id,
         "email": email,
@@ -396,73 +460,68 @@ def user_credential(account: Account, user_id: str, email: str, role: str, now: 
     return credential, token
 
 
-def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     target = prep.target_user
     assert target is not None
-    try:
-        with transaction() as tx:
-            tx.update(
-                target,
-                actions=[
-                    User.status.set("removed"),
-                    User.removed_at.set(iso(now)),
-                    User.last_change.set(change_record(p, "user_removed", meta, now)),
-                ],
-                condition=User.status == "active",
-            )
-            if target.token_digest:
-                tx.update(
-                    Credential(target.token_digest),
-                    actions=[Credential.status.set("revoked")],
-                    condition=Credential.token_digest.exists(),
-                )
-            if target.role == "admin":
-                # Settled by DynamoDB: two admins removing each other at once cannot both win.
-                tx.update(
-                    Account(*Account.key(prep.account.account_id)),
-                    actions=[Account.active_admins.add(-1)],
-                    condition=Account.active_admins > 1,
-                )
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
+    work.tx.update(
+        target,
+        actions=[
+            User.status.set("removed"),
+            User.removed_at.set(iso(now)),
+            User.last_change.set(change_record(p, "user_removed", meta, now)),
+        ],
+        condition=User.status == "active",
+    )
+    if target.token_digest:
+        revoke: Any = [Credential.status.set("revoked")]
+        work.tx.update(Credential(target.token_digest), actions=revoke, condition=Credential.token_digest.exists())
+    if target.role == "admin":
+        # Settled by DynamoDB: two admins removing each other at once cannot both win.
+        fewer: Any = [Account.active_admins.add(-1)]
+        work.tx.update(
+            Account(*Account.key(prep.account.account_id)), actions=fewer, condition=Account.active_admins > 1
+        )
+
+    def conflict() -> Exception:
         fresh = User.get(target.pk, target.sk, consistent_read=True)
         if fresh.status != "active":
-            raise NotFound(f"user {target.user_id} does not exist") from None
-        last = f"{target.email} is the last active admin of {prep.account.name}; an account keeps one"
-        raise Conflict(last) from None
+            return NotFound(f"user {target.user_id} does not exist")
+        return Conflict(f"{target.email} is the last active admin of {prep.account.name}; an account keeps one")
+
+    work.conflict = conflict
     return 204, None, {"detail": f"user {target.user_id}"}
 
 
-def _enroll_totp(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _enroll_totp(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     user = load_user(p.account_id, p.user_id or "")
     secret = pyotp.random_base32()
     ctx = {"user_id": user.user_id, "purpose": "totp"}
-    user.update(actions=[User.totp_pending_enc.set(kms_encrypt(secret, ctx))], condition=User.status == "active")
+    pending: Any = [User.totp_pending_enc.set(kms_encrypt(secret, ctx))]
+    work.tx.update(user, actions=pending, condition=User.status == "active")
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
     return 201, {"otpauth_uri": uri, "confirm_with": "POST /v1/me/totp/confirm"}, {}
 
 
-def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime) -> Any:
+def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
     """A new access token for the caller, shown once; the old one is refused from this moment.
     One transaction: the new credential, the old one revoked, the user pointing at the new one."""
     user = load_user(p.account_id, p.user_id or "")
     credential, token = user_credential(prep.account, user.user_id, user.email, user.role, now)
     old = user.token_digest
-    with transaction() as tx:
-        tx.save(credential, condition=Credential.token_digest.does_not_exist())
-        if old:
-            revoke: Any = [Credential.status.set("revoked")]
-            tx.update(Credential(old), actions=revoke, condition=Credential.status == "active")
-        tx.update(
-            user,
-            actions=[
-                User.token_digest.set(credential.token_digest),
-                User.last_change.set(change_record(p, "token_rotated", meta, now)),
-            ],
-            condition=(User.status == "active")
-            & (User.token_digest == old if old else User.token_digest.does_not_exist()),
-        )
+    tx = work.tx
+    tx.save(credential, condition=Credential.token_digest.does_not_exist())
+    if old:
+        revoke: Any = [Credential.status.set("revoked")]
+        tx.update(Credential(old), actions=revoke, condition=Credential.status == "active")
+    tx.update(
+        user,
+        actions=[
+            User.token_digest.set(credential.token_digest),
+            User.last_change.set(change_record(p, "token_rotated", meta, now)),
+        ],
+        condition=(User.status == "active")
+        & (User.token_digest == old if old else User.token_digest.does_not_exist()),
+    )
     return 201, {"token": token, "user_id": user.user_id, "created_at": iso(now)}, {"detail": "access token replaced"}
 
 
@@ -499,12 +558,12 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
     spend_totp_step(user.user_id, step)
     codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
     p = pepper()
+    RecoveryCodes(recovery_pk(user.user_id), codes={recovery_digest(p, user.user_id, c) for c in codes}).save()
     user.update(
         actions=[
             User.totp_secret_enc.set(user.totp_pending_enc),
             User.totp_pending_enc.remove(),
             User.totp_enabled.set(True),
-            User.recovery_codes.set({recovery_digest(p, user.user_id, c) for c in codes}),
             User.last_change.set(change_record(principal, "totp_enrolled", meta, now)),
         ],
         condition=User.status == "active",
@@ -531,11 +590,11 @@ def reset_totp_by_ops(account_id: str, user_id: str, ops_identity: str, now: dat
             User.totp_enabled.set(False),
             User.totp_secret_enc.remove(),
             User.totp_pending_enc.remove(),
-            User.recovery_codes.remove(),
             User.last_change.set(change),
         ],
         condition=User.status == "active",
     )
+    RecoveryCodes(recovery_pk(user_id)).delete()
     activity.record(account_id, "key_action", at=now, user_id=user_id, action="totp_reset", detail="by ops")
     return {"user_id": user_id, "totp_enabled": False}
 

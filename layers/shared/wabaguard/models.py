@@ -200,9 +200,6 @@ class User(AccountsItem, discriminator="user"):
     totp_secret_enc = UnicodeAttribute(null=True)  # KMS ciphertext, base64
     totp_pending_enc = UnicodeAttribute(null=True)  # enrolled, not yet confirmed
     totp_enabled = BooleanAttribute(default=False)
-    # HMAC digests of the single-use recovery codes shown once at enrollment (a code is deleted
-    # from the set, on condition it is there, in the transaction that spends it).
-    recovery_codes = UnicodeSetAttribute(null=True)
     otp_locked_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     removed_at = UnicodeAttribute(null=True)
@@ -417,6 +414,13 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     replay_notified = BooleanAttribute(default=False)
     requester_ip = UnicodeAttribute(null=True)
     requester_user_agent = UnicodeAttribute(null=True)
+    # Written in the transaction that consumes the challenge with the action's own writes: the
+    # HMAC of the code that was presented, and the answer the action gave (``answer_enc`` KMS-
+    # encrypted when it carries a one-time secret), so the same user retrying the same request
+    # within 10 minutes gets the same answer and nothing happens twice.
+    used_code_digest = UnicodeAttribute(null=True)
+    answer = UnicodeAttribute(null=True)
+    answer_enc = UnicodeAttribute(null=True)
 
 
 class ReportToken(ChallengesItem, discriminator="report"):
@@ -438,6 +442,18 @@ class RateWindow(ChallengesItem, discriminator="rate"):
 
     issued = ListAttribute(of=NumberAttribute, default=list)  # type: ignore[arg-type]
     version = VersionAttribute()
+
+
+class RecoveryCodes(ChallengesItem, discriminator="recovery_codes"):
+    """HMAC digests of a user's single-use authenticator recovery codes, shown once at enrollment.
+    A code is deleted from the set, on condition it is there, in the transaction that spends it
+    (a separate item, so that spending one can share a transaction with a change to the user)."""
+
+    codes = UnicodeSetAttribute(null=True)
+
+
+def recovery_pk(user_id: str) -> str:
+    return f"RECOVERY#{user_id}"
 
 
 class FailureWindow(ChallengesItem, discriminator="failure_window"):

@@ -161,11 +161,6 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("User", new.email))
         headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
         subject = f"Access token replaced for {new.email}"
-    elif isinstance(new, User) and kind == "recovery_code_used":
-        left = len(new.recovery_codes or ())
-        facts += [("User", new.email), ("Recovery codes left", str(left))]
-        headline = f"{new.email} ({name}) used a recovery code instead of the authenticator app"
-        subject = f"Recovery code used by {new.email}"
     elif isinstance(new, User) and kind == "totp_reset":
         facts.append(("User", new.email))
         headline = f"wabaguard operations reset the authenticator app of {new.email} ({name}); codes now go by email"

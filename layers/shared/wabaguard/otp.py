@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from wabaguard import activity, clock, routes, totp
 from wabaguard.access import load_user, valid_id
@@ -27,6 +27,7 @@ from wabaguard.models import (
     Credential,
     FailureWindow,
     RateWindow,
+    RecoveryCodes,
     RequestWindow,
     User,
     account_pk,
@@ -35,8 +36,8 @@ from wabaguard.models import (
     failure_window_pk,
     iso,
     rate_pk,
+    recovery_pk,
     request_window_pk,
-    transaction,
     user_sk,
 )
 from wabaguard.principal import Principal
@@ -301,13 +302,57 @@ def _refuse_closed(ch: Challenge, t: float) -> None:
 
 
 # ====================================================================== verifying
+IDEMPOTENT_SECONDS = 600  # the same user repeating a request that succeeded gets its answer again
+
+
 @dataclass(frozen=True)
 class Approval:
-    """What the authorizer passes on: the consumed challenge and the body it approved."""
+    """What the authorizer passes on: a challenge whose code checked out, not yet consumed.
+
+    The handler consumes it in the transaction that makes the change, and only for the approved
+    body: a different body spends nothing (an honest typo may be followed by the right request).
+    ``replay``: the challenge was consumed already by this user with this very code, less than 10
+    minutes ago — a client retrying; the handler answers as the first time if the body is the same.
+    """
 
     challenge_id: str
     action: str
     body_sha256: str
+    used_code_digest: str
+    totp_step: int | None = None
+    recovery_digest: str | None = None
+    replay: bool = False
+
+    def context(self) -> dict[str, str]:
+        """Authorizer context: strings only."""
+        out = {
+            "otp_challenge_id": self.challenge_id,
+            "otp_action": self.action,
+            "otp_body_sha256": self.body_sha256,
+            "otp_code_digest": self.used_code_digest,
+        }
+        if self.totp_step is not None:
+            out["otp_totp_step"] = str(self.totp_step)
+        if self.recovery_digest:
+            out["otp_recovery_digest"] = self.recovery_digest
+        if self.replay:
+            out["otp_replay"] = "1"
+        return out
+
+    @classmethod
+    def from_context(cls, ctx: dict[str, Any]) -> Approval | None:
+        if not ctx.get("otp_challenge_id") or not ctx.get("otp_body_sha256") or not ctx.get("otp_code_digest"):
+            return None
+        step = ctx.get("otp_totp_step")
+        return cls(
+            challenge_id=str(ctx["otp_challenge_id"]),
+            action=str(ctx.get("otp_action") or ""),
+            body_sha256=str(ctx["otp_body_sha256"]),
+            used_code_digest=str(ctx["otp_code_digest"]),
+            totp_step=int(str(step)) if step not in (None, "") else None,
+            recovery_digest=str(ctx["otp_recovery_digest"]) if ctx.get("otp_recovery_digest") else None,
+            replay=str(ctx.get("otp_replay") or "") == "1",
+        )
 
 
 def fetch(token_digest: str, challenge_id: str | None) -> tuple[Credential | None, Challenge | None]:
@@ -340,6 +385,13 @@ def fetch(token_digest: str, challenge_id: str | None) -> tuple[Credential | Non
     return cred, ch
 
 
+def presented_digest(challenge_id: str, code: str) -> str | None:
+    """HMAC of the code a request presents (any channel); None for a code too long to be one."""
+    if not code or len(code) > 64:
+        return None
+    return code_digest(pepper(), challenge_id, code)
+
+
 def verify(
     cred: Credential,
     ch: Challenge | None,
@@ -349,7 +401,8 @@ def verify(
     meta: RequestMeta,
     now: float | None = None,
 ) -> Approval:
-    """Consume ``ch`` for this user's request, or raise OtpDenied with the §OTP reason."""
+    """Check ``code`` against ``ch`` for this user's request (not consuming it: the handler does,
+    with the change), or raise OtpDenied with the §OTP reason."""
     t = _now(now)
     cfg = settings()
     if cred.otp_locked_until and cred.otp_locked_until > t:
@@ -364,8 +417,17 @@ def verify(
     if ch.user_id != cred.user_id:
         _aggregated_failure(cred, meta, t, "challenge of another user")
         raise OtpDenied("otp_mismatch", "this challenge was not issued to you")
+    presented = presented_digest(ch.challenge_id, code)
     if ch.used_at:
-        raise _replayed(cred, ch, meta, t)
+        honest_retry = (
+            ch.method == method
+            and ch.path == path
+            and t - ch.used_at <= IDEMPOTENT_SECONDS
+            and same_digest(ch.used_code_digest, presented)
+        )
+        if not honest_retry:
+            raise replayed(cred, ch, meta, t)
+        return Approval(ch.challenge_id, ch.action, ch.body_sha256, presented or "", replay=True)
     if ch.method != method or ch.path != path:
         _aggregated_failure(cred, meta, t, f"challenge for {ch.method} {ch.path} used on {method} {path}")
         raise OtpDenied("otp_mismatch", f"this challenge approves {ch.method} {ch.path} only")
@@ -374,105 +436,62 @@ def verify(
     if ch.attempts >= cfg.otp_max_attempts:
         raise OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
 
+    step: int | None = None
+    recovery: str | None = None
     if ch.channel == "totp" and looks_like_recovery_code(code):
-        _consume_recovery(cred, ch, code, meta, t)
+        recovery = recovery_digest(pepper(), cred.user_id or "", code)
+        if not recovery_left(cred.user_id or "", recovery):
+            raise _wrong_code(cred, ch, meta, t, "unknown or used recovery code")
     elif ch.channel == "totp":
         step = _totp_step(cred, code, t)
         if step is None:
             raise _wrong_code(cred, ch, meta, t)
-        _consume_totp(cred, ch, step, meta, t)
-    else:
-        digest = code_digest(pepper(), ch.challenge_id, code) if looks_like_code(code) else None
-        if not same_digest(ch.code_digest, digest):
-            raise _wrong_code(cred, ch, meta, t)
-        _consume(cred, ch, method, path, meta, t, extra=Challenge.code_digest == ch.code_digest)
+        if step <= totp.last_step(cred.user_id or ""):
+            raise _wrong_code(cred, ch, meta, t, "authenticator code already used")
+    elif not (looks_like_code(code) and same_digest(ch.code_digest, presented)):
+        raise _wrong_code(cred, ch, meta, t)
 
     if cred.otp_failures:
         cred.update(actions=[Credential.otp_failures.set(0)])
-    return Approval(ch.challenge_id, ch.action, ch.body_sha256)
+    return Approval(ch.challenge_id, ch.action, ch.body_sha256, presented or "", step, recovery)
 
 
-def _consume_condition(cred: Credential, method: str, path: str, t: float) -> Any:
-    return (
-        Challenge.used_at.does_not_exist()
-        & (Challenge.attempts < settings().otp_max_attempts)
-        & (Challenge.expires_at > int(t))
-        & (Challenge.user_id == cred.user_id)
-        & (Challenge.method == method)
-        & (Challenge.path == path)
-    )
-
-
-def _consume(cred: Credential, ch: Challenge, method: str, path: str, meta: RequestMeta, t: float, extra: Any) -> None:
+def recovery_left(user_id: str, digest: str) -> bool:
+    """Whether ``digest`` is one of the user's unused recovery codes."""
     try:
-        ch.update(actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, method, path, t) & extra)
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        raise _lost_race(cred, ch, meta, t) from None
+        item = RecoveryCodes.get(recovery_pk(user_id), consistent_read=True)
+    except RecoveryCodes.DoesNotExist:
+        return False
+    return digest in (item.codes or set())
 
 
-def _consume_totp(cred: Credential, ch: Challenge, step: int, meta: RequestMeta, t: float) -> None:
+def recovery_code_used(principal: Principal, meta: RequestMeta, now: datetime) -> None:
+    """A recovery code stood in for the authenticator: audit it and tell the user at once (if it
+    was not them, the codes are stolen: they must re-enroll, which needs a code too, or call ops)."""
+    user_id = principal.user_id or ""
     try:
-        with transaction() as tx:
-            tx.update(
-                ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
-            )
-            state, update = totp.spend(cred.user_id or "", step)
-            tx.update(state, **update)
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
-        fresh = Challenge.get(ch.pk, consistent_read=True)
-        if fresh.used_at:
-            raise _replayed(cred, fresh, meta, t) from None
-        # The step was spent already (a code seen by someone else, or used twice).
-        raise _wrong_code(cred, fresh, meta, t, "authenticator code already used") from None
-
-
-def _consume_recovery(cred: Credential, ch: Challenge, code: str, meta: RequestMeta, t: float) -> None:
-    """Answer an authenticator challenge with a recovery code: the code is spent (deleted from the
-    user's set, on condition it is there) in the same transaction that consumes the challenge,
-    and every user of the account is told."""
-    digest = recovery_digest(pepper(), cred.user_id or "", code)
-    user = User(account_pk(cred.account_id), user_sk(cred.user_id or ""))
-    change = ChangeRecord(
-        change_id=new_id("chg"),
-        kind="recovery_code_used",
-        at=iso(t),
-        by_user_id=cred.user_id,
-        by_email=cred.email,
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        country=meta.country,
-        request_id=meta.request_id,
+        left = len(RecoveryCodes.get(recovery_pk(user_id), consistent_read=True).codes or ())
+    except RecoveryCodes.DoesNotExist:
+        left = 0
+    activity.record(principal.account_id, "key_action", meta, at=now, user_id=user_id, action="recovery_code_used")
+    if not principal.email:
+        return
+    mail = _mailer().render(
+        principal.email,
+        "A recovery code of yours was used",
+        [
+            f"One of your wabaguard recovery codes was used instead of your authenticator app at {iso(now)}. "
+            f"{left} unused code(s) remain.",
+            "If this was you, enroll your new device (POST /v1/me/totp) and keep the new codes safe. If it was "
+            "not you, your recovery codes are known to someone else: tell your admin and write to support now.",
+        ],
+        [("From IP", meta.ip or "unknown"), ("User agent", meta.user_agent or "unknown")],
+        _footer(),
     )
     try:
-        with transaction() as tx:
-            tx.update(
-                ch, actions=[Challenge.used_at.set(int(t))], condition=_consume_condition(cred, ch.method, ch.path, t)
-            )
-            tx.update(
-                user,
-                actions=[User.recovery_codes.delete({digest}), User.last_change.set(change)],
-                condition=User.recovery_codes.contains(digest) & (User.status == "active"),
-            )
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
-        fresh = Challenge.get(ch.pk, consistent_read=True)
-        if fresh.used_at:
-            raise _replayed(cred, fresh, meta, t) from None
-        raise _wrong_code(cred, fresh, meta, t, "unknown or used recovery code") from None
-
-
-def _lost_race(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
-    fresh = Challenge.get(ch.pk, consistent_read=True)
-    if fresh.used_at:
-        return _replayed(cred, fresh, meta, t)
-    if fresh.expires_at <= t:
-        return OtpDenied("otp_expired", "this challenge has expired; request a new one")
-    return OtpDenied("otp_locked", "too many wrong codes for this challenge; request a new one")
+        _mailer().send(mail)
+    except _mailer().MailError:
+        pass  # audited above; the action itself stands
 
 
 def _totp_step(cred: Credential, code: str, t: float) -> int | None:
@@ -594,8 +613,9 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
         pass  # the account notice (stream) still tells every user; the lock itself holds
 
 
-def _replayed(cred: Credential, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
-    """A used challenge came back: record it and warn the user once per challenge."""
+def replayed(cred: Credential | Principal, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
+    """A used challenge came back from someone else, with another code or body, or too late to be
+    a retry: record it (a replay alarm) and warn the user once per challenge."""
     at = datetime.fromtimestamp(t, tz=UTC)
     activity.record(
         cred.account_id,

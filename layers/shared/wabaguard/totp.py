@@ -31,3 +31,11 @@ def spend(user_id: str, step: int) -> tuple[TotpState, dict[str, Any]]:
         "actions": [TotpState.last_step.set(step)],
         "condition": TotpState.last_step.does_not_exist() | (TotpState.last_step < step),
     }
+
+
+def last_step(user_id: str) -> int:
+    """The last step accepted for a user (0 when none): a code of this step or older is spent."""
+    try:
+        return int(TotpState.get(totp_pk(user_id), consistent_read=True).last_step or 0)
+    except TotpState.DoesNotExist:
+        return 0

@@ -14,8 +14,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
 from wabaguard.models import transient
+from wabaguard.otp import Approval
 from wabaguard.principal import Principal
-from wabaguard.security import BadJson, body_digest, parse_json_body, same_digest
+from wabaguard.security import BadJson, parse_json_body
 
 MAX_BODY = 64 * 1024
 logger = Logger(child=True)
@@ -107,15 +108,13 @@ def raw_json(app: APIGatewayRestResolver) -> Any:
         raise InvalidRequest("body", "is not valid JSON") from None
 
 
-def require_approved_body(app: APIGatewayRestResolver, action: str) -> Any:
-    """The body, if it is exactly the one the OTP approved (§OTP Binding); else 403."""
+def approval_of(app: APIGatewayRestResolver, action: str) -> Approval:
+    """The OTP approval the authorizer checked for this action; none → 403 (fail closed)."""
     ctx = app.current_event.request_context.authorizer.raw_event or {}
-    if ctx.get("otp_action") != action or not ctx.get("otp_body_sha256"):
+    approval = Approval.from_context(dict(ctx))
+    if approval is None or approval.action != action:
         raise OtpDenied("otp_required", f"{action} needs a one-time password")
-    body = raw_json(app)
-    if not same_digest(str(ctx["otp_body_sha256"]), body_digest(body)):
-        raise OtpDenied("otp_mismatch", "the body differs from the one the code approved; nothing was changed")
-    return body
+    return approval
 
 
 def ops_identity(app: APIGatewayRestResolver) -> str:
