@@ -2,8 +2,9 @@
 
 Only what wabaguard's web ACL uses is emulated — rate-based rules keyed on the source IP, with an
 optional ``ByteMatchStatement`` on the URI path as scope-down, and Block actions with custom
-responses — and anything else in the template stops the local stack from starting, so the
-emulation can never silently drift from what is deployed.
+responses. AWS managed rule groups (AWS's own signatures, e.g. known bad inputs) are listed in
+``not_emulated`` and pass everything locally; any other rule stops the local stack from starting,
+so the emulation can never silently drift from what is deployed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Waf:
     def __init__(self, stack: Stack, clock: Any = time.monotonic) -> None:
         self.clock = clock
         self.rules: list[_RateRule] = []
+        self.not_emulated: list[str] = []
         self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         for logical_id, res in stack.of_type("AWS::WAFv2::WebACL").items():
@@ -61,6 +63,10 @@ class Waf:
                 raise ValueError(f"{logical_id}: devstack.waf emulates only a default Allow")
             bodies = props.get("CustomResponseBodies", {})
             for rule in props.get("Rules", []):
+                managed = rule["Statement"].get("ManagedRuleGroupStatement")
+                if managed is not None and managed.get("VendorName") == "AWS":
+                    self.not_emulated.append(f"{rule['Name']} ({managed['Name']})")
+                    continue
                 rate = rule["Statement"].get("RateBasedStatement")
                 if rate is None or rate.get("AggregateKeyType") != "IP" or set(rule["Action"]) != {"Block"}:
                     raise ValueError(f"{logical_id}: devstack.waf cannot emulate rule {rule['Name']}")
