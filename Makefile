@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: dev test lint typecheck iac unit integration e2e bench deploy replay-dlq simulate clean
+.PHONY: dev test lint typecheck iac unit integration e2e bench deploy replay-dlq simulate clean openapi
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,13 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(BIN)/pytest tests/integration -q
 
-e2e: $(VENV)/.installed
+# The browser checks drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "chromium is needed for the browser checks: install it"; exit 1; }
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+e2e: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/pytest tests/e2e -q
 
 bench: $(VENV)/.installed $(TOOLS)/.installed
@@ -66,6 +72,10 @@ deploy: $(TOOLS)/.installed
 ## replay-dlq: deliver the notifier's failed stream batches again (STACK=wabaguard-prod)
 replay-dlq: $(VENV)/.installed
 	$(BIN)/python -m tools.replay_dlq --stack $${STACK:-wabaguard-dev}
+
+## openapi: regenerate the committed OpenAPI document from the code (a unit test keeps it current)
+openapi: $(VENV)/.installed
+	$(BIN)/python -m devstack.openapi > layers/shared/wabaguard/openapi.json
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .local .mypy_cache .ruff_cache

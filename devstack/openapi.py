@@ -14,21 +14,47 @@ from typing import Any
 from devstack.cfn import Stack
 
 ERRORS = {
-    "400": "invalid_request: the named field is invalid",
+    "400": "invalid_request: the named field is invalid (or the body is not JSON)",
     "401": "unauthorized: missing, unknown or revoked bearer token",
-    "403": "forbidden, or an OTP problem (otp_required, otp_invalid, otp_expired, otp_used, otp_mismatch, otp_locked)",
-    "404": "not_found",
-    "409": "conflict",
+    "403": "forbidden (role, API key scope), or an OTP problem: otp_required, otp_invalid, otp_expired, "
+    "otp_used, otp_mismatch (+ attempts_left), otp_locked",
+    "404": "not_found: no such resource, or one of another tenant (answered alike)",
+    "409": "conflict: the resource is in another state (already revoked, last admin, already onboarded, ...)",
     "413": "request_too_large",
-    "423": "account_under_review",
-    "429": "rate_limited (see Retry-After)",
+    "423": "account_under_review: key actions are paused until ops resolve the review",
+    "429": "rate_limited (see Retry-After): per source (WAF), per credential, or the challenge quota",
     "503": "temporarily_unavailable (see Retry-After); nothing was done",
 }
+# Statuses beyond the ones every route of its kind can answer (see ``_errors``).
+CONFLICTS = {
+    ("DELETE", "/phone-numbers/{phone_number_id}/api-keys/{key_id}"),
+    ("POST", "/me/totp/confirm"),
+    ("POST", "/ops/flags/{flag_id}/resolve"),
+    ("POST", "/ops/accounts"),
+    ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"),
+}
+OTP_HEADERS = [
+    {
+        "name": "X-OTP-Challenge",
+        "in": "header",
+        "required": True,
+        "description": "the challenge_id of POST /otp/challenges issued for exactly this method, path and body",
+        "schema": {"type": "string", "maxLength": 80},
+    },
+    {
+        "name": "X-OTP-Code",
+        "in": "header",
+        "required": True,
+        "description": "the code from the email or the authenticator app (or a recovery code)",
+        "schema": {"type": "string", "maxLength": 64},
+    },
+]
 # POST routes that act on something existing rather than creating a resource.
 ANSWER_200 = {
     ("POST", "/me/totp/confirm"),
     ("POST", "/otp/challenges/{challenge_id}/resend"),
     ("POST", "/ops/flags/{flag_id}/resolve"),
+    ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"),
     ("POST", "/report/{token}"),
 }
 ERROR_SCHEMA = {
@@ -51,6 +77,7 @@ def _bodies() -> dict[tuple[str, str], dict[str, Any]]:
     out[("POST", "/otp/challenges")] = schemas.ChallengeRequest.model_json_schema()
     out[("POST", "/me/totp/confirm")] = schemas.TotpConfirm.model_json_schema()
     out[("POST", "/ops/flags/{flag_id}/resolve")] = schemas.FlagResolve.model_json_schema()
+    out[("POST", "/ops/accounts")] = schemas.Onboard.model_json_schema()
     return out
 
 
@@ -71,8 +98,35 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)  # type: ignore[no-any-return]
 
 
+def _errors(method: str, path: str, authorizer: str | None, key_action: bool, has_body: bool) -> list[str]:
+    """The error statuses one route can answer, from what it is (not a list per route)."""
+    if authorizer is None:  # the report page: its token is the credential
+        return []
+    out = {"429", "503"}
+    out.add("403" if authorizer == "AWS_IAM" else "401")
+    if "{" in path:
+        out.add("404")
+    if has_body or method in ("POST", "PUT", "PATCH"):
+        out |= {"400", "413"}
+    if key_action:
+        out |= {"400", "403", "404", "409", "423"}
+    if path.startswith("/accounts/") or path.startswith("/phone-numbers/") or path.startswith("/me/"):
+        out.add("403")  # API keys and members are scoped
+    if path.startswith("/otp/"):
+        out |= {"403", "423"}
+    if (method, path) in CONFLICTS:
+        out.add("409")
+    if path == "/me/totp/confirm":
+        out.add("423")
+    return sorted(out)
+
+
 def build(stack: Stack | None = None) -> dict[str, Any]:
+    from wabaguard import routes as key_routes
+    from wabaguard.responses import SUCCESS
+
     stack = stack or Stack()
+    actions = {(a.method, a.resource): a.name for a in key_routes.KEY_ACTIONS}
     routes = stack.routes()
     functions = stack.functions()
     bodies = _bodies()
@@ -89,9 +143,27 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                 success = {"post": "201", "delete": "204"}.get(method, "200")
                 if (route.method, path) in ANSWER_200:
                     success = "200"
+                key_action = (route.method, path) in actions
                 responses: dict[str, Any] = {success: {"description": "success"}}
+                model = SUCCESS.get((route.method, path))
                 if success != "204":
-                    responses[success]["content"] = {"application/json": {"schema": {}}}
+                    schema = _inline_refs(model.model_json_schema()) if model else {}
+                    responses[success]["content"] = {"application/json": {"schema": schema}}
+                if key_action:
+                    responses[success]["headers"] = {
+                        "Idempotent-Replayed": {
+                            "description": "true when this answers the same user's retry of a request that "
+                            "succeeded (within 10 minutes); nothing was done again",
+                            "schema": {"type": "string", "enum": ["true"]},
+                        }
+                    }
+                    op["parameters"] = [*op.get("parameters", []), *OTP_HEADERS]
+                    op["x-wabaguard-key-action"] = actions[(route.method, path)]
+                    op["description"] = (
+                        f"Key action `{actions[(route.method, path)]}`: needs a one-time password. Ask for a "
+                        "challenge with POST /otp/challenges for exactly this method, path and body, then repeat "
+                        "the request with the X-OTP-Challenge and X-OTP-Code headers."
+                    )
                 if path.startswith("/report/"):
                     page = {"text/html": {"schema": {"type": "string"}}}
                     responses = {
@@ -99,9 +171,10 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                         "404": {"description": "unknown or expired link", "content": page},
                     }
                 else:
-                    for status, text in ERRORS.items():
+                    has_body = (route.method, path) in bodies
+                    for status in _errors(route.method, path, route.authorizer, key_action, has_body):
                         responses[status] = {
-                            "description": text,
+                            "description": ERRORS[status],
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                         }
                 op["responses"] = responses
@@ -128,13 +201,30 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
         "components": {
             "schemas": {"Error": ERROR_SCHEMA},
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a user's access token (wgu_…) or a phone number's API key (wgk_…)",
+                },
                 "sigv4": {
                     "type": "apiKey",
                     "in": "header",
                     "name": "Authorization",
-                    "description": "AWS SigV4 (IAM); locally the ops token as Bearer",
+                    "description": "AWS Signature Version 4 (IAM, service execute-api) — tools/onboard.py signs "
+                    "with botocore; locally the ops token of .local/demo.json as Bearer",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
                 },
             },
         },
     }
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    from devstack.server import local_environment
+
+    os.environ.update(local_environment(None, "us-east-1"))
+    os.environ.update(Stack().environment())
+    sys.stdout.write(json.dumps(build(), indent=1, sort_keys=True) + "\n")

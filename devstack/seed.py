@@ -5,6 +5,7 @@ Written through the PynamoDB models (no ``last_change``, so seeding notifies nob
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,15 +15,22 @@ from wabaguard.models import (
     Link,
     PhoneNumber,
     account_pk,
+    display_phone_pk,
     iso,
     managed_sk,
+    meta_phone_pk,
     phone_link_sk,
+    waba_pk,
 )
 from wabaguard.security import new_id
 
 
 def create_account(
-    name: str, kind: str = "client", partner_id: str | None = None, account_id: str | None = None
+    name: str,
+    kind: str = "client",
+    partner_id: str | None = None,
+    account_id: str | None = None,
+    waba_id: str | None = None,
 ) -> Account:
     account_id = account_id or new_id("prt" if kind == "partner" else "acc")
     account = Account(
@@ -31,12 +39,15 @@ def create_account(
         name=name,
         kind=kind,
         partner_id=partner_id,
+        waba_id=waba_id,
         under_review=False,
         created_at=iso(datetime.now(UTC)),
     )
     account.save(condition=Account.pk.does_not_exist())
     if partner_id:
         Link(account_pk(partner_id), managed_sk(account_id), target_id=account_id, display=name).save()
+    if waba_id:
+        Link(waba_pk(waba_id), "META", target_id=account_id).save(condition=Link.pk.does_not_exist())
     return account
 
 
@@ -50,19 +61,34 @@ def create_user(account: Account, email: str, role: str) -> dict[str, Any]:
 
 
 def create_phone(
-    account: Account, display: str, profile: dict[str, Any] | None = None, webhook_url: str | None = None
+    account: Account,
+    display: str,
+    profile: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
+    meta_phone_number_id: str | None = None,
 ) -> dict[str, Any]:
     pn = new_id("pn")
+    digits = "".join(ch for ch in display if ch.isdigit())
+    meta_id = meta_phone_number_id or str(secrets.randbelow(10**15) + 10**14)
     PhoneNumber(
         *PhoneNumber.key(pn),
         phone_number_id=pn,
         account_id=account.account_id,
         display=display,
+        meta_phone_number_id=meta_id,
+        display_phone_number=digits,
         profile=profile or {},
         webhook_url=webhook_url,
     ).save()
     Link(account_pk(account.account_id), phone_link_sk(pn), target_id=pn, display=display).save()
-    return {"phone_number_id": pn, "display": display}
+    Link(meta_phone_pk(meta_id), "META", target_id=pn).save(condition=Link.pk.does_not_exist())
+    Link(display_phone_pk(digits), "META", target_id=pn).save(condition=Link.pk.does_not_exist())
+    return {"phone_number_id": pn, "display": display, "meta_phone_number_id": meta_id, "display_phone_number": digits}
+
+
+def _waba_id() -> str:
+    """A WABA id shaped like Meta's (15 digits), new every start so demos never collide."""
+    return str(secrets.randbelow(9 * 10**14) + 10**14)
 
 
 def seed_demo(api_url: str) -> dict[str, Any]:
@@ -70,7 +96,7 @@ def seed_demo(api_url: str) -> dict[str, Any]:
     partner = create_account("Northwind Partners", kind="partner")
     partner_admin = create_user(partner, "ops@northwind.test", "admin")
 
-    acme = create_account("Acme Shoes", partner_id=partner.account_id)
+    acme = create_account("Acme Shoes", partner_id=partner.account_id, waba_id=_waba_id())
     acme_users = [create_user(acme, "admin@acme.test", "admin"), create_user(acme, "member@acme.test", "member")]
     acme_phone = create_phone(
         acme,
@@ -79,14 +105,20 @@ def seed_demo(api_url: str) -> dict[str, Any]:
         "https://hooks.acme.test/wa",
     )
 
-    globex = create_account("Globex", partner_id=partner.account_id)
+    globex = create_account("Globex", partner_id=partner.account_id, waba_id=_waba_id())
     globex_users = [create_user(globex, "admin@globex.test", "admin")]
     globex_phone = create_phone(
         globex, "+1 415 555 0100", {"about": "Globex Corporation"}, "https://hooks.globex.test/wa"
     )
 
     def view(account: Account, users: list[dict[str, Any]], phones: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"account_id": account.account_id, "name": account.name, "phone_numbers": phones, "users": users}
+        return {
+            "account_id": account.account_id,
+            "name": account.name,
+            "waba_id": account.waba_id,
+            "phone_numbers": phones,
+            "users": users,
+        }
 
     return {
         "api": api_url,

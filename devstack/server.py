@@ -145,17 +145,8 @@ class LocalServer:
         parameters = {**parameter_overrides(os.environ.get("WABAGUARD_PARAMETERS", "")), "PublicBaseUrl": f"http://127.0.0.1:{port}"}
         self.world = World(Stack(region=region, parameters=parameters))
         self._stop = threading.Event()
-        self._openapi: bytes | None = None
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self.httpd.daemon_threads = True
-
-    def openapi(self) -> bytes:
-        """The OpenAPI document, generated from the code once per start."""
-        if self._openapi is None:
-            from devstack.openapi import build
-
-            self._openapi = json.dumps(build(self.world.stack)).encode()
-        return self._openapi
 
     # ------------------------------------------------------------ local routes
     def local_route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
@@ -228,9 +219,6 @@ class LocalServer:
                     self._send(resp.status, resp.headers, resp.body)
                     return
                 path = self.path.split("?", 1)[0]
-                if path == f"/{server.world.stack.stage()}/openapi.json" and self.command == "GET":
-                    self._send(200, {"Content-Type": "application/json"}, server.openapi())
-                    return
                 if path.startswith("/_local/"):
                     if not loopback_host(self.headers.get("Host")):
                         # DNS rebinding: a web page whose name now points at 127.0.0.1 must not

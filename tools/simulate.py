@@ -14,6 +14,7 @@ import json
 import random
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ FAMILIES = {
     "impossible_travel": {"impossible_travel", "key_action_new_location"},
 }
 BENIGN = ("steady", "campaign", "traveller", "new_account", "busy_admin", "night_shift")
+# Honest mistakes, made for real through the API by onboarded accounts: a body typo followed by the
+# approved body, and a client retrying a request that succeeded (issue 11: they are not attacks).
+HONEST = ("typo_then_right", "client_retry")
 HOME = ["DE", "AT", "CH", "NL", "FR", "ES", "IT", "GB", "US", "BR", "IN", "MX"]
 FAR = ["NG", "ID", "PK", "VN", "RU", "PH", "BD", "KE"]
 
@@ -332,25 +336,111 @@ def _post(base: str, path: str, body: Any) -> Any:
         return json.loads(resp.read())
 
 
+def _http(
+    base: str, method: str, path: str, token: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
+    """One API call; returns (status, JSON body)."""
+    req = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def _code_for(base: str, email: str) -> str:
+    with urllib.request.urlopen(base + "/_local/outbox", timeout=60) as resp:
+        mails = json.loads(resp.read())
+    for mail in reversed(mails):
+        if mail["to"] == email and "code is " in mail["text"]:
+            return str(mail["text"].split("code is ", 1)[1][:6])
+    raise RuntimeError(f"no code was mailed to {email}")
+
+
+def honest_accounts(world: World, base: str, ops_token: str, per: int) -> list[tuple[Account, dict[str, Any]]]:
+    """Onboard real accounts (with the usual history) whose people will make honest mistakes."""
+    out = []
+    for scenario in HONEST:
+        for n in range(per):
+            p = world.profile(scenario, n)
+            digits = f"49{world.rng.randrange(10**9, 10**10)}"
+            status, made = _http(
+                base,
+                "POST",
+                "/v1/ops/accounts",
+                ops_token,
+                {
+                    "name": f"{scenario} {n}",
+                    "waba_id": str(world.rng.randrange(10**14, 10**15)),
+                    "phone_numbers": [{"display_phone_number": digits, "meta_phone_number_id": digits + "1"}],
+                    "admin": {"email": f"{scenario.replace('_', '-')}-{n}-{world.run}@example.com"},
+                },
+            )
+            if status != 201:
+                raise RuntimeError(f"onboarding failed: {made}")
+            p["account_id"] = made["account"]["account_id"]
+            p["pn"] = made["phone_numbers"][0]["phone_number_id"]
+            p["users"] = [made["admin"]["user_id"]]
+            acc = Account(
+                scenario, p["account_id"], False, world.history_of(p), [world.sends(p, world.now.replace(minute=0))]
+            )
+            out.append((acc, {**made["admin"], "pn": p["pn"]}))
+    return out
+
+
+def honest_mistake(base: str, scenario: str, admin: dict[str, Any]) -> None:
+    """What an honest user or client does: a typo then the approved body, or a retry of a success."""
+    path = f"/v1/phone-numbers/{admin['pn']}/webhook"
+    body = {"url": "https://hooks.example.com/whatsapp"}
+    status, ch = _http(
+        base, "POST", "/v1/otp/challenges", admin["token"], {"method": "PUT", "path": path, "body": body}
+    )
+    if status != 201:
+        raise RuntimeError(f"challenge refused: {ch}")
+    headers = {"X-OTP-Challenge": ch["challenge_id"], "X-OTP-Code": _code_for(base, admin["email"])}
+    if scenario == "typo_then_right":
+        typo, _ = _http(base, "PUT", path, admin["token"], {"url": "https://hooks.example.com/whatsap"}, headers)
+        assert typo == 403, typo
+    done, _ = _http(base, "PUT", path, admin["token"], body, headers)
+    assert done == 200, done
+    if scenario == "client_retry":
+        again, _ = _http(base, "PUT", path, admin["token"], body, headers)
+        assert again == 200, again
+
+
 def _feed(base: str, records: list[dict[str, Any]]) -> None:
     for i in range(0, len(records), 1000):
         _post(base, "/_local/activity", records[i : i + 1000])
 
 
-def simulate(base: str, seed: int = 7, per_benign: int = 6, per_attack: int = 4, days: int = 14) -> dict[str, Any]:
-    """Feed the scenarios into the stack at ``base``; returns per-scenario detection numbers."""
+def simulate(
+    base: str, seed: int = 7, per_benign: int = 6, per_attack: int = 4, days: int = 14, ops_token: str | None = None
+) -> dict[str, Any]:
+    """Feed the scenarios into the stack at ``base``; returns per-scenario detection numbers.
+    With ``ops_token``, honest-mistake accounts are onboarded and make real API calls too."""
     world = World(seed, datetime.now(UTC), days)
     accounts = world.accounts(per_benign, per_attack)
+    honest = honest_accounts(world, base, ops_token, max(1, per_benign // 2)) if ops_token else []
+    accounts += [a for a, _ in honest]
     _feed(base, [r for a in accounts for r in a.history])
     warmup = _post(base, "/_local/risk-scan", None)
     _feed(base, [r for a in accounts for r in a.current])
+    for account, admin in honest:
+        honest_mistake(base, account.scenario, admin)
     flags = warmup + _post(base, "/_local/risk-scan", None)
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for flag in flags:
         by_account[flag["account_id"]].append(flag)
     report: dict[str, Any] = {}
-    for scenario in [*BENIGN, *FAMILIES]:
+    for scenario in [*BENIGN, *HONEST, *FAMILIES]:
         members = [a for a in accounts if a.scenario == scenario]
+        if not members:
+            continue
         serious = {
             a.account_id: [f for f in by_account[a.account_id] if f["severity"] in ("medium", "high")] for a in members
         }
@@ -411,14 +501,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--per-benign", type=int, default=6)
     parser.add_argument("--per-attack", type=int, default=4)
+    parser.add_argument("--ops-token", help="with --base: the stack's ops token (default: .local/demo.json)")
     args = parser.parse_args(argv)
     if args.base:
-        report = simulate(args.base, args.seed, args.per_benign, args.per_attack)
+        ops = args.ops_token or json.loads(Path(".local/demo.json").read_text())["ops"]["token"]
+        report = simulate(args.base, args.seed, args.per_benign, args.per_attack, ops_token=ops)
     else:
         from devstack.launch import running_stack
 
-        with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as (base, _, _):
-            report = simulate(base, args.seed, args.per_benign, args.per_attack)
+        with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as (base, demo, _):
+            report = simulate(base, args.seed, args.per_benign, args.per_attack, ops_token=demo["ops"]["token"])
     print(table(report))
     total = report["_total"]
     return 0 if total["recall"] >= 0.95 and total["benign_clean"] >= 0.97 else 1

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, flags, observability, queries, report, schemas
+from wabaguard import actions, flags, observability, onboarding, queries, report, schemas
 from wabaguard.web import (
     approval_of,
     build_resolver,
@@ -129,15 +129,28 @@ def resolve_flag(flag_id: str) -> Any:
     return flags.resolve(flag_id, body.verdict, body.note, who)
 
 
+@app.post("/ops/accounts")
+def onboard() -> Any:
+    who = ops_identity(app)
+    body = schemas.parse(schemas.Onboard, raw_json(app))
+    return json_response(201, onboarding.onboard(body, who))
+
+
 @app.post("/ops/accounts/<account_id>/users/<user_id>/reset-authenticator")
 def reset_authenticator(account_id: str, user_id: str) -> Any:
     return actions.reset_totp_by_ops(account_id, user_id, ops_identity(app))
 
 
+# ---------------------------------------------------------------- the API's own description (public)
+@app.get("/openapi.json")
+def openapi() -> Any:
+    return json_response(200, queries.openapi_document())
+
+
 # ---------------------------------------------------------------- "this wasn't me" (the token is the credential)
 @app.get("/report/<token>")
 def report_page(token: str) -> Any:
-    return html_response(*report.page(token))
+    return html_response(*report.page(token), style_src=report.style_hash())
 
 
 @app.post("/report/<token>")
@@ -145,7 +158,7 @@ def report_confirm(token: str) -> Any:
     status, page, raised = report.confirm(token, request_meta(app))
     if raised:
         metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
-    return html_response(status, page)
+    return html_response(status, page, style_src=report.style_hash())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -36,7 +36,8 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
     """Send one notice (with its own report link); a redelivery returns the stored result unsent."""
     link = None
     if notify.gets_report_link(account, change, job["recipient"]):
-        link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"])
+        facts = [*change.facts, *notify.actor_facts(item)]
+        link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"], facts)
     message_id = mailer.send(notify.render(job["recipient"], change, item, link))
     _sent_now.set(True)
     return {"message_id": message_id}

@@ -12,9 +12,12 @@ def test_demo_json_has_the_local_shape(stack: Stack) -> None:
     assert acme["name"] == "Acme Shoes" and [u["role"] for u in acme["users"]] == ["admin", "member"]
     assert globex["name"] == "Globex" and [u["role"] for u in globex["users"]] == ["admin"]
     for account in demo["accounts"]:
-        assert set(account) == {"account_id", "name", "phone_numbers", "users"}
+        assert set(account) == {"account_id", "name", "waba_id", "phone_numbers", "users"}
+        assert account["waba_id"].isdigit()
         assert len(account["phone_numbers"]) == 1
-        assert set(account["phone_numbers"][0]) == {"phone_number_id", "display"}
+        phone = account["phone_numbers"][0]
+        assert set(phone) == {"phone_number_id", "display", "meta_phone_number_id", "display_phone_number"}
+        assert phone["display_phone_number"] == "".join(c for c in phone["display"] if c.isdigit())
         for user in account["users"]:
             assert set(user) == {"user_id", "email", "role", "token"}
 
@@ -68,3 +71,41 @@ def test_local_routes_refuse_a_rebound_host_name(stack: Stack) -> None:
     refused = stack.request("GET", "/_local/outbox", headers={"Host": "rebind.attacker.test:3000"})
     assert refused.status == 403 and refused.json()["error"] == "forbidden"
     assert stack.request("GET", "/_local/outbox").status == 200
+
+
+def test_the_onboarding_client_creates_an_account_whose_admin_can_sign_in(stack: Stack) -> None:
+    """tools/onboard.py, as the README's deploy section uses it (locally with the ops token)."""
+    import json
+    import subprocess
+    import sys
+
+    from devstack.cfn import ROOT
+
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.onboard",
+            "--api",
+            stack.base + "/v1",
+            "--name",
+            "Umbrella",
+            "--waba-id",
+            "555000111222333",
+            "--phone",
+            "+4940123456:777000111222",
+            "--admin-email",
+            "boss@umbrella.test",
+            "--ops-token",
+            stack.demo["ops"]["token"],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    me = stack.request("GET", "/v1/me", out["admin"]["token"]).json()
+    assert me["account"]["name"] == "Umbrella" and me["role"] == "admin"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -63,7 +64,8 @@ def test_hostile_profile_text_is_escaped_in_html(api: Api, world: World, admin: 
     api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"description": hostile})
     deliver(world)
     mail = notices(api)[0]
-    assert "<script>" not in mail["html"] and "<a href" not in mail["html"]
+    assert "<script>" not in mail["html"] and '<a href="https://phish.example">' not in mail["html"]
+    assert re.findall(r"<a href=", mail["html"]) == ["<a href="], "only our own report link is an anchor"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in mail["html"]
     assert hostile in mail["text"]  # plain text shows it as text
 
@@ -279,3 +281,58 @@ def test_metrics_count_sent_failed_and_deduplicated(
     sent = sum(sum(m.get("NotificationsSent", [0])) for m in metrics)
     dedup = sum(sum(m.get("NotificationsDeduplicated", [0])) for m in metrics)
     assert sent == 2 and dedup == 2
+
+
+def test_review_notices_say_why_in_words_what_happens_now_and_how_it_ends(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any]
+) -> None:
+    """Issue 11: review notices reused the change template (no action needed, Changed by the
+    reporter, IP unknown, user ids) and never said how a review ends."""
+    from wabaguard import flags
+    from wabaguard.access import load_account
+
+    evidence = [
+        {
+            "record_id": "r1",
+            "kind": "key_action",
+            "at": "2026-11-24T10:00:00Z",
+            "user_id": admin["user_id"],
+            "action": "set_webhook_url",
+            "ip": "95.173.136.70",
+            "country": "RU",
+        },
+    ]
+    flag = flags.raise_flag(
+        load_account(acme["account_id"]),
+        "key_action_burst",
+        "high",
+        f"3 key actions by {admin['user_id']} within 15 minutes",
+        evidence,
+    )
+    assert flag is not None
+    deliver(world)
+    started = [m for m in notices(api) if m["subject"] == "[wabaguard] Acme Shoes is under security review"]
+    assert sorted(m["to"] for m in started) == sorted(acme_emails(acme) | {"ops@northwind.test"})
+    text = started[0]["text"]
+    assert f"3 key actions by {admin['email']} within 15 minutes" in text and admin["user_id"] not in text
+    assert f"set_webhook_url by {admin['email']} from 95.173.136.70 (RU) at 2026-11-24T10:00:00Z" in text
+    assert "answer 423" in text and "How it ends" in text and "revoking API keys" in text
+    assert "no action is needed" not in text and "Changed by" not in text and "IP address: unknown" not in text
+    assert "<a href" not in started[0]["html"], "system notices carry no report link"
+    flags.resolve(flag.flag_id, "false_positive", "the admin was travelling", "ops-user")
+    deliver(world)
+    ended = [m for m in notices(api) if m["subject"] == "[wabaguard] Acme Shoes released from security review"]
+    assert ended and "resolved the finding as a false positive" in ended[0]["text"]
+    assert "the admin was travelling" in ended[0]["text"]
+
+
+def test_change_notices_link_with_a_real_anchor_and_never_to_a_missing_page(
+    api: Api, world: World, admin: dict[str, Any], pn: str
+) -> None:
+    api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "links"})
+    deliver(world)
+    mail = notices(api)[0]
+    anchors = re.findall(r'<a href="([^"]+)">', mail["html"])
+    assert len(anchors) == 1 and "/v1/report/wgr_" in anchors[0]
+    assert anchors[0] in mail["text"]
+    assert "security.wabaguard.example." not in mail["text"], "no link to a page that is not served"

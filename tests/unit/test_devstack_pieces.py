@@ -179,3 +179,19 @@ def test_local_routes_answer_only_to_loopback_host_headers(host: str | None, ok:
     from devstack.server import loopback_host
 
     assert loopback_host(host) is ok
+
+
+def test_the_onboarding_client_signs_with_sigv4_for_execute_api() -> None:
+    from botocore.credentials import Credentials
+
+    from tools.onboard import api_url, region_of, signed_request
+
+    url = "https://abc123.execute-api.eu-central-1.amazonaws.com/v1/ops/accounts"
+    req = signed_request(url, b'{"name": "x"}', region_of(url, None), Credentials("AKIDEXAMPLE", "secret"))
+    auth = req.headers["Authorization"]
+    assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-central-1/execute-api/aws4_request" in auth
+    assert "X-amz-date" in req.headers or "X-Amz-Date" in req.headers
+    with pytest.raises(SystemExit):
+        api_url("http://api.example.com/v1")  # plain http only for the local stack
+    assert api_url("http://127.0.0.1:3000/v1/") == "http://127.0.0.1:3000/v1"

@@ -684,6 +684,8 @@ def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
         "phone_number_id": phone.phone_number_id,
         "account_id": phone.account_id,
         "display": phone.display,
+        "meta_phone_number_id": phone.meta_phone_number_id,
+        "display_phone_number": phone.display_phone_number,
         "profile": phone.profile or {},
         "webhook_url": phone.webhook_url if full_url else display_url(phone.webhook_url),
         "api_keys": keys,

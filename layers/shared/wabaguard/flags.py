@@ -42,8 +42,8 @@ SYSTEM = "wabaguard monitoring"
 WRITE_ATTEMPTS = 5  # optimistic writes: re-read and retry when another writer got there first
 
 
-def _system_change(kind: str, now: datetime, by: str = SYSTEM) -> ChangeRecord:
-    return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(now), by_email=by)
+def _system_change(kind: str, now: datetime, by: str = SYSTEM, ref: str | None = None) -> ChangeRecord:
+    return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(now), by_email=by, ref=ref)
 
 
 def raise_flag(
@@ -94,7 +94,7 @@ def raise_flag(
                 tx.save(flag, condition=Flag.pk.does_not_exist())
                 tx.save(Link(flag_pk(flag_id), "META", target_id=account.account_id))
                 if review:
-                    _start_or_extend_review(tx, account, rule, severity, explanation, now, raised_by)
+                    _start_or_extend_review(tx, account, flag, now, raised_by)
             return flag
         except TransactWriteError as exc:
             if not (condition_failed(exc) or transaction_conflict(exc)):
@@ -121,16 +121,14 @@ def _counted_as(account: Account) -> Any:
     )
 
 
-def _start_or_extend_review(
-    tx: Any, account: Account, rule: str, severity: str, explanation: str, now: datetime, raised_by: str
-) -> None:
+def _start_or_extend_review(tx: Any, account: Account, flag: Flag, now: datetime, raised_by: str) -> None:
     actions: list[Action] = [Account.open_high_flags.add(1)]
     if _open_high(account) == 0:  # this flag starts the review
         tx.update(ReviewCounter(*ReviewCounter.key()), actions=[ReviewCounter.under_review.add(1)])
         actions += [
             Account.under_review.set(True),
-            Account.review_reason.set(f"{rule} ({severity}): {explanation}"[:900]),
-            Account.last_change.set(_system_change("review_started", now, raised_by)),
+            Account.review_reason.set(f"{flag.rule} ({flag.severity}): {flag.explanation}"[:900]),
+            Account.last_change.set(_system_change("review_started", now, raised_by, ref=flag.flag_id)),
         ]
     tx.update(account, actions=actions, condition=_counted_as(account))
 
@@ -205,7 +203,7 @@ def resolve(
                 )
                 tx.delete(OpenFlag(account_pk(flag.account_id), open_flag_sk(flag.rule)))
                 if flag.severity == "high":
-                    _end_or_shorten_review(tx, account, now)
+                    _end_or_shorten_review(tx, account, flag, now)
             break
         except TransactWriteError as exc:
             if not (condition_failed(exc) or transaction_conflict(exc)):
@@ -222,7 +220,7 @@ def resolve(
     return flag_view(flag)
 
 
-def _end_or_shorten_review(tx: Any, account: Account, now: datetime) -> None:
+def _end_or_shorten_review(tx: Any, account: Account, flag: Flag, now: datetime) -> None:
     actions: list[Action]
     if _open_high(account) > 1:
         actions = [Account.open_high_flags.add(-1)]
@@ -232,7 +230,7 @@ def _end_or_shorten_review(tx: Any, account: Account, now: datetime) -> None:
             Account.open_high_flags.set(0),
             Account.under_review.set(False),
             Account.review_reason.remove(),
-            Account.last_change.set(_system_change("review_released", now, "wabaguard ops")),
+            Account.last_change.set(_system_change("review_released", now, "wabaguard ops", ref=flag.flag_id)),
         ]
     tx.update(account, actions=actions, condition=_counted_as(account))
 

@@ -58,6 +58,7 @@ def render(
     facts: list[tuple[str, str]] | None = None,
     footer: list[str] | None = None,
     highlight: frozenset[str] = frozenset(),
+    links: list[tuple[str, str]] | None = None,
 ) -> Email:
     """Render an email from plain-text pieces. Every piece is escaped in the HTML part; facts
     whose label is in ``highlight`` are marked (``>>`` in text, bold on yellow in HTML)."""
@@ -69,6 +70,8 @@ def render(
     text_parts = [*paragraphs]
     if facts:
         text_parts.append("\n".join(f"{'>> ' if label in highlight else ''}{label}: {value}" for label, value in facts))
+    links = [(clean(label), clean(url)) for label, url in links or [] if url.startswith(("https://", "http://"))]
+    text_parts.extend(f"{label}: {url}" for label, url in links)
     text_parts.extend(footer)
     text = "\n\n".join(text_parts) + "\n"
 
@@ -82,6 +85,7 @@ def render(
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if rows:
         body += f"<table>{rows}</table>"
+    body += "".join(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>' for label, url in links)
     body += "".join(f'<p style="color:#555">{html.escape(p)}</p>' for p in footer)
     page = (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'

@@ -150,6 +150,7 @@ class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
     user_agent = UnicodeAttribute(null=True)
     country = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
+    ref = UnicodeAttribute(null=True)  # what a system change is about (the flag that starts or ends a review)
 
 
 class AccountsItem(Model):
@@ -181,6 +182,7 @@ class Account(AccountsItem, discriminator="account"):
     # Active admins of the account, moved in the same transactions that add and remove users:
     # removing an admin is conditioned on more than one remaining, so an account always keeps one.
     active_admins = NumberAttribute(null=True)
+    waba_id = UnicodeAttribute(null=True)  # Meta's WhatsApp Business Account id (Client accounts)
     created_at = UnicodeAttribute()
 
     @classmethod
@@ -211,6 +213,8 @@ class PhoneNumber(AccountsItem, discriminator="phone"):
     phone_number_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
     display = UnicodeAttribute()
+    meta_phone_number_id = UnicodeAttribute(null=True)  # Meta's Phone-Number-ID (Graph API calls)
+    display_phone_number = UnicodeAttribute(null=True)  # E.164 digits without "+", as Meta's webhooks write it
     profile = JSONAttribute(default=dict)  # type: ignore[arg-type]
     webhook_url = UnicodeAttribute(null=True)
 
@@ -247,6 +251,20 @@ def phone_link_sk(phone_number_id: str) -> str:
 
 def managed_sk(account_id: str) -> str:
     return f"MANAGES#{account_id}"
+
+
+# Meta's ids are unique across wabaguard: a Link item per id (pk below, sk META) points at ours,
+# written with a does-not-exist condition at onboarding; Meta's webhooks find accounts through them.
+def waba_pk(waba_id: str) -> str:
+    return f"WABA#{waba_id}"
+
+
+def meta_phone_pk(meta_phone_number_id: str) -> str:
+    return f"METAPHONE#{meta_phone_number_id}"
+
+
+def display_phone_pk(display_phone_number: str) -> str:
+    return f"DISPLAY#{display_phone_number}"
 
 
 class MessageTemplate(AccountsItem, discriminator="template"):
@@ -429,6 +447,7 @@ class ReportToken(ChallengesItem, discriminator="report"):
     account_id = UnicodeAttribute()
     change_id = UnicodeAttribute()
     headline = UnicodeAttribute()
+    facts = JSONAttribute(null=True)  # type: ignore[arg-type]  # [[label, value]]: the change in full, for the page
     recipient = UnicodeAttribute()
     used_at = UnicodeAttribute(null=True)
 

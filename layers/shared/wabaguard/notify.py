@@ -24,15 +24,7 @@ from wabaguard.models import (
 from wabaguard.urls import display_url, host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
-ACCOUNT_KINDS = {
-    "account_flagged": ("{name} was flagged by wabaguard's monitoring", "Security flag raised on {name}"),
-    "review_started": (
-        "{name} was put under review: every key action (API keys, webhooks, profile, templates, users, "
-        "authenticators, Partner changes) is paused",
-        "{name} is under security review",
-    ),
-    "review_released": ("{name} was released from review", "{name} released from security review"),
-}
+SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released"})
 
 
 @dataclass
@@ -51,6 +43,9 @@ class Change:
     # users of every Client a Partner manages when someone gains rights over them through it.
     also: tuple[str, ...] = ()
     notify_managed: bool = False
+    # wabaguard's own findings (flags, reviews) have their own words, not a change's
+    paragraphs: list[str] | None = None
+    footer: list[str] | None = None
 
 
 def load_image(image: dict[str, Any] | None) -> AccountsItem | None:
@@ -145,18 +140,23 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("User", new.email))
         headline = f"{new.email} enrolled a new authenticator app for {name}"
         subject = f"New authenticator app for {new.email}"
-    elif isinstance(new, Flag):
-        facts += [("Finding", new.explanation), ("Rule", new.rule), ("Severity", new.severity)]
-        headline = f"wabaguard's monitoring flagged {name}: {new.explanation}"
-        subject = f"Security flag on {name}: {new.rule}"
-        partner = True
-    elif isinstance(new, Account) and kind in ACCOUNT_KINDS:
-        detail = new.review_reason or ""
-        facts.append(("Account", name))
-        if detail:
-            facts.append(("Why", detail))
-        headline, subject = ACCOUNT_KINDS[kind][0].format(name=name), ACCOUNT_KINDS[kind][1].format(name=name)
-        partner = True
+    elif isinstance(new, Flag) or (isinstance(new, Account) and kind in SYSTEM_KINDS):
+        from wabaguard import reviews
+
+        told = reviews.notice(
+            kind, account, lc.by_email or reviews_by(kind), lc.ref, new if isinstance(new, Flag) else None
+        )
+        return Change(
+            lc.change_id,
+            kind,
+            account.account_id,
+            told["headline"],
+            f"[wabaguard] {told['subject']}",
+            told["facts"],
+            notify_partner=True,
+            paragraphs=told["paragraphs"],
+            footer=told["footer"],
+        )
     elif isinstance(new, User) and kind == "token_rotated":
         facts.append(("User", new.email))
         headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
@@ -185,6 +185,10 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         also=also,
         notify_managed=managed,
     )
+
+
+def reviews_by(kind: str) -> str:
+    return "wabaguard ops" if kind == "review_released" else "wabaguard monitoring"
 
 
 def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
@@ -230,29 +234,31 @@ def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     return True
 
 
-SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released"})
-
 
 def render(to: str, change: Change, item: AccountsItem, report_url: str | None = None) -> mailer.Email:
     """The notice for one recipient. ``report_url`` is its own "this wasn't me" link."""
     cfg = settings()
-    report = (
-        [f"Was this not you or a colleague? Report it here (the link works once, for 7 days): {report_url}"]
-        if report_url
-        else []
-    )
+    links = [("Report this change — it was not me (the link works once, for 7 days)", report_url)] if report_url else []
+    if change.paragraphs is not None:  # wabaguard's own finding: no actor, no "no action needed"
+        return mailer.render(
+            to,
+            change.subject,
+            change.paragraphs,
+            change.facts,
+            footer=[*(change.footer or []), f"Notice id: {change.change_id}"],
+        )
     return mailer.render(
         to,
         change.subject,
         [f"{change.headline}.", "If you or a colleague made this change, no action is needed."],
         [*change.facts, *actor_facts(item)],
         highlight=change.highlight,
+        links=links,
         footer=[
-            *report,
-            "If this change was not expected, act now: revoke the API keys of your phone numbers, "
-            "have every user replace their access token (POST /v1/me/tokens), check the webhook URL, and write to "
-            f"{cfg.support_email}.",
-            f"Review your account's security events at {cfg.public_base_url}.",
+            "If this change was not expected, act now: revoke the API keys of your phone numbers, have every "
+            "user replace their access token (POST /v1/me/tokens), check the webhook URL, and write to "
+            f"{cfg.support_email}. Every user can read the account's security events with "
+            f"GET /v1/accounts/{change.account_id}/security-events.",
             f"Change id: {change.change_id}",
         ],
     )

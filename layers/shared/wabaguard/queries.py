@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from functools import lru_cache
+from importlib import resources
 from datetime import timedelta
 from typing import Any
 
@@ -120,3 +122,10 @@ def _decode_cursor(cursor: str, account_id: str) -> dict[str, Any]:
     if pk != account_pk(account_id) or not sk.startswith("S#"):
         raise InvalidRequest("cursor", "belongs to another listing")
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The committed OpenAPI document (``make openapi`` regenerates it from the code; a test keeps
+    it current), shipped inside the layer."""
+    return dict(json.loads(resources.files("wabaguard").joinpath("openapi.json").read_text()))

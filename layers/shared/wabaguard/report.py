@@ -7,6 +7,8 @@ everyone told, ops alerted).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from datetime import timedelta
 
@@ -23,14 +25,18 @@ VALID_FOR = timedelta(days=7)
 NOT_VALID = "This link is unknown, older than 7 days, or its recipient no longer has access to the account."
 
 
-def new_link(account_id: str, change_id: str, headline: str, recipient: str) -> str:
-    """Create a report token for one recipient of one change; returns the link."""
+def new_link(
+    account_id: str, change_id: str, headline: str, recipient: str, facts: list[tuple[str, str]] | None = None
+) -> str:
+    """Create a report token for one recipient of one change; returns the link. ``facts`` (what,
+    old → new, who, when, where) are what its page shows."""
     token = new_token("wgr")
     ReportToken(
         report_pk(token_digest(token)),
         account_id=account_id,
         change_id=change_id,
         headline=headline[:500],
+        facts=[[str(k)[:100], str(v)[:1000]] for k, v in (facts or [])[:30]],
         recipient=recipient,
         ttl=clock.utcnow() + VALID_FOR,
     ).save(condition=ReportToken.pk.does_not_exist())
@@ -67,13 +73,44 @@ def _still_has_access(item: ReportToken) -> bool:
     return item.recipient in people
 
 
-def _page(title: str, paragraphs: list[str], form: bool = False) -> str:
+# The page's only styling: inline, allowed by its hash in the page's Content-Security-Policy (no
+# 'unsafe-inline', nothing loaded from anywhere).
+STYLE = (
+    "body{font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;background:#f4f6f8;color:#1d2733}"
+    "header{background:#0b5d3b;color:#fff;padding:14px 24px;font-weight:600;letter-spacing:.02em}"
+    "main{max-width:640px;margin:24px auto;background:#fff;border-radius:8px;padding:24px 28px;"
+    "box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+    "h1{font-size:22px;margin:0 0 12px}"
+    "table{border-collapse:collapse;width:100%;margin:16px 0}"
+    "th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e7eb;vertical-align:top}"
+    "th{width:34%;color:#52606d;font-weight:500}"
+    "td{word-break:break-word}"
+    "button{background:#b42318;color:#fff;border:0;border-radius:6px;padding:12px 18px;font-size:16px;cursor:pointer}"
+    "footer{max-width:640px;margin:0 auto 24px;color:#52606d;font-size:13px;padding:0 4px}"
+)
+
+
+def style_hash() -> str:
+    """The CSP source that allows exactly STYLE."""
+    digest = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def _page(title: str, paragraphs: list[str], form: bool = False, facts: list[list[str]] | None = None) -> str:
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    if facts:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
+        body += f"<table>{rows}</table>"
     if form:
         body += '<form method="post"><button type="submit">Yes, report this change — it was not me</button></form>'
+    support = html.escape(settings().support_email)
     return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="robots" content="noindex">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)} · wabaguard</title><style>{STYLE}</style></head><body>"
+        "<header>wabaguard · account security</header>"
+        f"<main><h1>{html.escape(title)}</h1>{body}</main>"
+        f"<footer>Questions? Write to {support}.</footer></body></html>"
     )
 
 
@@ -92,6 +129,7 @@ def page(token: str) -> tuple[int, str]:
             "and our operations team looks into it.",
         ],
         form=True,
+        facts=list(item.facts or []),
     )
 
 

@@ -207,6 +207,34 @@ class ActivityIn(Strict):
             raise ValueError("must be an IP address") from exc
 
 
+class PhoneIn(Strict):
+    """A phone number as Meta knows it."""
+
+    display_phone_number: Annotated[str, Field(pattern=r"^[1-9][0-9]{6,14}$")]  # E.164 digits, no "+"
+    meta_phone_number_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")]
+    display: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^\+[0-9 ()-]{6,31}$")] | None = None
+
+
+class AdminIn(Strict):
+    email: Annotated[str, Field(max_length=254)]
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        return _email(value)
+
+
+class Onboard(Strict):
+    """``POST /v1/ops/accounts``: a Client account (its WABA, phone numbers, first admin) or a Partner."""
+
+    kind: Literal["client", "partner"] = "client"
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    waba_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
+    partner_id: Annotated[str, Field(pattern=_ID)] | None = None
+    phone_numbers: Annotated[list[PhoneIn], Field(max_length=20)] = []
+    admin: AdminIn
+
+
 class FlagResolve(Strict):
     verdict: Literal["confirmed", "false_positive"]
     note: Annotated[str, Field(max_length=1000)] | None = None

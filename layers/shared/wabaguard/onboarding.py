@@ -1,0 +1,144 @@
+"""Onboarding (§API): ops create a Client account — its WABA, phone numbers and first admin — or a
+Partner, in one transaction. The first admin's token is shown once, in the answer.
+
+Meta's ids are unique across wabaguard (a WABA or phone number belongs to one account), settled by
+does-not-exist conditions on their pointer items in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from wabaguard import clock
+from wabaguard.access import load_account
+from wabaguard.actions import new_user
+from wabaguard.errors import Conflict, InvalidRequest, NotFound
+from wabaguard.models import (
+    Account,
+    ChangeRecord,
+    Link,
+    PhoneNumber,
+    account_pk,
+    condition_failed,
+    display_phone_pk,
+    iso,
+    managed_sk,
+    meta_phone_pk,
+    phone_link_sk,
+    transaction,
+    waba_pk,
+)
+from wabaguard.security import new_id
+
+META_SK = "META"
+
+
+def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dict[str, Any]:
+    """Create what ``request`` (a validated ``schemas.Onboard``) describes; 201 body."""
+    now = now or clock.utcnow()
+    if request.kind == "partner" and (request.waba_id or request.partner_id or request.phone_numbers):
+        raise InvalidRequest("kind", "a Partner has no WABA, Partner or phone numbers of its own")
+    if request.kind == "client" and not request.waba_id:
+        raise InvalidRequest("waba_id", "is required for a Client account (Meta's WhatsApp Business Account id)")
+    digits = [p.display_phone_number for p in request.phone_numbers]
+    metas = [p.meta_phone_number_id for p in request.phone_numbers]
+    if len(set(digits)) != len(digits) or len(set(metas)) != len(metas):
+        raise InvalidRequest("phone_numbers", "lists a phone number twice")
+    if request.partner_id:
+        try:
+            partner = load_account(request.partner_id)
+        except NotFound:
+            raise InvalidRequest("partner_id", f"{request.partner_id} is not an onboarded Partner") from None
+        if partner.kind != "partner":
+            raise InvalidRequest("partner_id", f"{request.partner_id} is not a Partner")
+
+    account_id = new_id("prt" if request.kind == "partner" else "acc")
+    account = Account(
+        *Account.key(account_id),
+        account_id=account_id,
+        name=request.name,
+        kind=request.kind,
+        partner_id=request.partner_id,
+        waba_id=request.waba_id,
+        under_review=False,
+        active_admins=1,
+        created_at=iso(now),
+    )
+    welcome = ChangeRecord(change_id=new_id("chg"), kind="user_added", at=iso(now), by_email=f"ops ({ops_identity})")
+    admin, credential, token = new_user(account, request.admin.email, "admin", now, welcome)
+    phones: list[dict[str, Any]] = []
+    try:
+        with transaction() as tx:
+            tx.save(account, condition=Account.pk.does_not_exist())
+            tx.save(admin, condition=admin.__class__.pk.does_not_exist())
+            tx.save(credential, condition=credential.__class__.token_digest.does_not_exist())
+            if request.partner_id:
+                managed = Link(account_pk(request.partner_id), managed_sk(account_id), target_id=account_id)
+                managed.display = request.name
+                tx.save(managed)
+            if request.waba_id:
+                tx.save(_unique(waba_pk(request.waba_id), account_id), condition=Link.pk.does_not_exist())
+            for p in request.phone_numbers:
+                pn = new_id("pn")
+                display = p.display or f"+{p.display_phone_number}"
+                tx.save(
+                    PhoneNumber(
+                        *PhoneNumber.key(pn),
+                        phone_number_id=pn,
+                        account_id=account_id,
+                        display=display,
+                        meta_phone_number_id=p.meta_phone_number_id,
+                        display_phone_number=p.display_phone_number,
+                        profile={},
+                    ),
+                    condition=PhoneNumber.pk.does_not_exist(),
+                )
+                tx.save(Link(account_pk(account_id), phone_link_sk(pn), target_id=pn, display=display))
+                tx.save(_unique(meta_phone_pk(p.meta_phone_number_id), pn), condition=Link.pk.does_not_exist())
+                tx.save(_unique(display_phone_pk(p.display_phone_number), pn), condition=Link.pk.does_not_exist())
+                phones.append(
+                    {
+                        "phone_number_id": pn,
+                        "display": display,
+                        "meta_phone_number_id": p.meta_phone_number_id,
+                        "display_phone_number": p.display_phone_number,
+                    }
+                )
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            taken = "the WABA or one of the phone numbers is onboarded already (Meta's ids are unique)"
+            raise Conflict(taken) from None
+        raise
+    return {
+        "account": {
+            "account_id": account_id,
+            "name": request.name,
+            "kind": request.kind,
+            "partner_id": request.partner_id,
+            "waba_id": request.waba_id,
+            "created_at": iso(now),
+        },
+        "phone_numbers": phones,
+        "admin": {"user_id": admin.user_id, "email": admin.email, "role": "admin", "token": token},
+        "note": "The admin's token is shown only here: hand it over securely; the admin can replace it with "
+        "POST /v1/me/tokens.",
+    }
+
+
+def _unique(pk: str, target_id: str) -> Link:
+    return Link(pk, META_SK, target_id=target_id)
+
+
+def account_by_waba(waba_id: str) -> Account | None:
+    """The account that owns a WABA (Meta's webhooks name accounts by it), or None."""
+    try:
+        link = Link.get(waba_pk(waba_id), META_SK)
+    except Link.DoesNotExist:
+        return None
+    try:
+        return load_account(link.target_id)
+    except NotFound:
+        return None

@@ -1,0 +1,215 @@
+"""What the API answers on success, as pydantic models: the OpenAPI document's response schemas
+(``devstack.openapi``), checked against real answers by schemathesis in ``make e2e``. Handlers
+build plain dicts; these only describe them (the authorizer never imports this module)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AccountRef(Out):
+    account_id: str
+    name: str
+    kind: Literal["client", "partner"] | None = None
+
+
+class PhoneRef(Out):
+    phone_number_id: str
+    display: str | None = None
+
+
+class Me(Out):
+    kind: Literal["user", "api_key"]
+    account: AccountRef
+    user_id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    key_id: str | None = None
+    prefix: str | None = None
+    phone_number_id: str | None = None
+    phone_numbers: list[PhoneRef] | None = None
+    managed_accounts: list[AccountRef] | None = None
+
+
+class ApiKeyMeta(Out):
+    key_id: str
+    name: str | None = None
+    prefix: str
+    status: Literal["active", "revoked"]
+    created_at: str
+    revoked_at: str | None = None
+
+
+class Phone(Out):
+    phone_number_id: str
+    account_id: str
+    display: str
+    meta_phone_number_id: str | None = None
+    display_phone_number: str | None = None
+    profile: dict[str, Any]
+    webhook_url: str | None = Field(None, description="for API keys, the query string is masked")
+    api_keys: list[ApiKeyMeta]
+
+
+class Profile(Out):
+    phone_number_id: str
+
+
+class Webhook(Out):
+    url: str
+
+
+class NewApiKey(Out):
+    key_id: str
+    api_key: str = Field(description="shown only in this answer")
+    prefix: str
+    name: str | None = None
+    phone_number_id: str
+    created_at: str
+
+
+class Template(Out):
+    template_id: str
+    name: str
+    language: str
+    category: str
+    status: str
+
+
+class PartnerChangeRequest(Out):
+    request_id: str
+    status: str
+    target_partner_id: str
+
+
+class UserView(Out):
+    user_id: str
+    email: str
+    role: Literal["admin", "member"]
+    totp_enabled: bool
+    created_at: str
+    last_active_at: str | None = None
+    stale: bool
+
+
+class Users(Out):
+    account_id: str
+    users: list[UserView]
+
+
+class NewUser(Out):
+    user_id: str
+    email: str
+    role: Literal["admin", "member"]
+    token: str = Field(description="the user's access token, shown only in this answer")
+    account_id: str
+    created_at: str
+
+
+class SecurityEvent(Out):
+    event_id: str
+    kind: str
+    at: str
+
+
+class SecurityEvents(Out):
+    account_id: str
+    events: list[SecurityEvent]
+    next_cursor: str | None = None
+
+
+class FlagView(Out):
+    flag_id: str
+    account_id: str
+    rule: str
+    severity: Literal["low", "medium", "high"]
+    explanation: str
+    evidence: list[dict[str, Any]]
+    status: str
+    created_at: str
+    resolved_at: str | None = None
+    verdict: str | None = None
+
+
+class Flags(Out):
+    account_id: str
+    under_review: bool
+    flags: list[FlagView]
+
+
+class TotpEnrollment(Out):
+    otpauth_uri: str = Field(description="the authenticator's seed, shown only in this answer")
+    confirm_with: str
+
+
+class TotpConfirmed(Out):
+    totp_enabled: bool
+    recovery_codes: list[str] = Field(description="single-use recovery codes, shown only in this answer")
+    note: str | None = None
+
+
+class NewToken(Out):
+    token: str = Field(description="the caller's new access token, shown only in this answer")
+    user_id: str
+    created_at: str
+
+
+class ChallengeView(Out):
+    challenge_id: str
+    action: str
+    method: str
+    path: str
+    description: str
+    channel: Literal["email", "totp"]
+    destination: str | None = None
+    expires_at: str
+    expires_in: int
+
+
+class OnboardedAdmin(Out):
+    user_id: str
+    email: str
+    role: Literal["admin"]
+    token: str = Field(description="the first admin's access token, shown only in this answer")
+
+
+class Onboarded(Out):
+    account: dict[str, Any]
+    phone_numbers: list[dict[str, Any]]
+    admin: OnboardedAdmin
+    note: str | None = None
+
+
+class AuthenticatorReset(Out):
+    user_id: str
+    totp_enabled: bool
+
+
+# (method, stage-less template path) → the model of the success answer
+SUCCESS: dict[tuple[str, str], type[Out]] = {
+    ("GET", "/me"): Me,
+    ("POST", "/me/totp"): TotpEnrollment,
+    ("POST", "/me/totp/confirm"): TotpConfirmed,
+    ("POST", "/me/tokens"): NewToken,
+    ("GET", "/phone-numbers/{phone_number_id}"): Phone,
+    ("PATCH", "/phone-numbers/{phone_number_id}/profile"): Profile,
+    ("PUT", "/phone-numbers/{phone_number_id}/webhook"): Webhook,
+    ("POST", "/phone-numbers/{phone_number_id}/api-keys"): NewApiKey,
+    ("POST", "/accounts/{account_id}/templates"): Template,
+    ("POST", "/accounts/{account_id}/partner-change-requests"): PartnerChangeRequest,
+    ("GET", "/accounts/{account_id}/users"): Users,
+    ("POST", "/accounts/{account_id}/users"): NewUser,
+    ("GET", "/accounts/{account_id}/security-events"): SecurityEvents,
+    ("GET", "/accounts/{account_id}/flags"): Flags,
+    ("POST", "/ops/flags/{flag_id}/resolve"): FlagView,
+    ("POST", "/ops/accounts"): Onboarded,
+    ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"): AuthenticatorReset,
+    ("POST", "/otp/challenges"): ChallengeView,
+    ("POST", "/otp/challenges/{challenge_id}/resend"): ChallengeView,
+}
