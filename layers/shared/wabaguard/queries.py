@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta
 from functools import lru_cache
 from importlib import resources
-from datetime import timedelta
 from typing import Any
 
 from wabaguard import clock
