@@ -650,7 +650,7 @@ def _footer() -> list[str]:
         "If this was not you, do not share the code. Someone may have your token: replace it at once with "
         "POST /v1/me/tokens (the old one stops working), revoke your API keys, and write to "
         f"{cfg.support_email}.",
-        f"wabaguard · {cfg.public_base_url}",
+        "wabaguard · account security for your WhatsApp Business Account",
     ]
 
 
