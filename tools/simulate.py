@@ -442,7 +442,10 @@ def simulate(
         if not members:
             continue
         serious = {
-            a.account_id: [f for f in by_account[a.account_id] if f["severity"] in ("medium", "high")] for a in members
+            a.account_id: [
+                f for f in by_account[a.account_id] if f["severity"] in ("medium", "high") and not f.get("historical")
+            ]
+            for a in members
         }
         if scenario in FAMILIES:
             hit = [a for a in members if any(f["rule"] in FAMILIES[scenario] for f in serious[a.account_id])]
@@ -463,7 +466,11 @@ def simulate(
             }
     attacks = [a for a in accounts if a.attack]
     benign = [a for a in accounts if not a.attack]
-    serious_accounts = {a for a, fs in by_account.items() if any(f["severity"] in ("medium", "high") for f in fs)}
+    serious_accounts = {
+        a
+        for a, fs in by_account.items()
+        if any(f["severity"] in ("medium", "high") and not f.get("historical") for f in fs)
+    }
     tp = len([a for a in attacks if a.account_id in serious_accounts])
     fp = len([a for a in benign if a.account_id in serious_accounts])
     report["_total"] = {

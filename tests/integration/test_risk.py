@@ -373,7 +373,7 @@ def test_local_risk_scan_route_shape(world: World, demo: dict[str, Any], moving:
     acme = demo["accounts"][0]
     ingest([{"account_id": acme["account_id"], "kind": "otp_locked", "user_id": "u1", "at": T0.isoformat()}])
     flag = scan(moving)["flags"][0]
-    assert set(flag) == {"flag_id", "account_id", "rule", "severity", "explanation", "evidence"}
+    assert set(flag) == {"flag_id", "account_id", "rule", "severity", "explanation", "evidence", "historical"}
 
 
 @pytest.mark.parametrize(

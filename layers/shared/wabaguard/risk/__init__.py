@@ -12,7 +12,8 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -129,10 +130,70 @@ def _wake_of(rule: Rule, ctx: Context) -> datetime | None:
     return rule.wake(ctx)
 
 
+SLICE = timedelta(hours=1)
+TAIL = timedelta(minutes=30)  # security events this close before a slice are shown to it again (bursts)
+HISTORICAL = timedelta(hours=24)
+USAGE = frozenset({"messages_sent", "api_request"})
+
+
+@dataclass
+class Judged:
+    """A rule's finding on one event-time slice."""
+
+    rule: Rule
+    finding: Finding
+    at: datetime  # the end of the slice (when it happened, not when it arrived)
+    historical: bool
+
+
+def judge(
+    account_id: str,
+    state: dict[str, Any],
+    usage: list[Rec],
+    now: datetime,
+    first_seen: datetime,
+    users: dict[str, dict[str, str]],
+    active_rules: list[Rule],
+) -> tuple[dict[str, Any], list[Judged], Context]:
+    """Fold ``usage`` into ``state`` in event-time order, one hour at a time, and judge each hour
+    against the state built from everything that happened before it — in earlier runs or earlier
+    in this batch — so a verdict never depends on how records were batched on arrival.
+
+    Rules about the absence of activity (those with ``wake``) are judged once, at ``now``, on the
+    whole state. Returns the new state, the findings (at most one per rule: the most recent live
+    one, else the most recent historical one) and the final context."""
+    slices: dict[datetime, list[Rec]] = defaultdict(list)
+    for r in sorted(usage, key=lambda rec: rec.at):
+        slices[r.at.replace(minute=0, second=0, microsecond=0)].append(r)
+    per_slice = [rule for rule in active_rules if rule.wake is None]
+    found: dict[str, Judged] = {}
+    tail: list[Rec] = []
+    start = state
+    for hour in sorted(slices):
+        records = slices[hour]
+        end = min(hour + SLICE, now)
+        after = state_mod.fold(state, records, now)
+        ctx = Context(account_id, end, state, {**after, "users": users}, [*tail, *records], first_seen)
+        for rule in per_slice:
+            finding = evaluate(rule, ctx)
+            if finding is not None:
+                historical = end < now - HISTORICAL
+                best = found.get(rule.id)
+                if best is None or best.historical or not historical:
+                    found[rule.id] = Judged(rule, finding, end, historical)
+        tail = [r for r in records if r.kind not in USAGE and r.at >= hour + SLICE - TAIL]
+        state = after
+    final = Context(account_id, now, start, {**state, "users": users}, list(usage), first_seen)
+    for rule in active_rules:
+        if rule.wake is not None and (finding := evaluate(rule, final)) is not None:
+            found[rule.id] = Judged(rule, finding, now, False)
+    return state, list(found.values()), final
+
+
 def scan_account(
     account_id: str, records: list[ActivityRecord], now: datetime, active_rules: list[Rule]
 ) -> list[dict[str, Any]]:
-    """Fold new records into one account's state and raise what the rules find."""
+    """Fold new records into one account's state (by event time) and raise what the rules find."""
     from wabaguard import flags
     from wabaguard.access import load_account
 
@@ -153,9 +214,9 @@ def scan_account(
         earliest = iso(min(r.at for r in usage)) if usage else saved.first_seen_at
         if earliest < saved.first_seen_at:
             saved.first_seen_at = earliest  # history imported late still counts as history
-        before = saved.state or {}
-        after = state_mod.fold(before, usage, now)
-        ctx = Context(account_id, now, before, {**after, "users": users}, usage, parse_at(saved.first_seen_at))
+        after, found, ctx = judge(
+            account_id, saved.state or {}, usage, now, parse_at(saved.first_seen_at), users, active_rules
+        )
         wake = _next_wake(active_rules, ctx, after.get("wake_at"))
         if wake is not None:
             schedule_wake(account_id, wake)  # written twice if the save below races: harmless
@@ -178,13 +239,14 @@ def scan_account(
 
     raised: list[dict[str, Any]] = []
     account = None
-    for rule in active_rules:
-        finding = evaluate(rule, ctx)
-        if finding is None:
-            continue
+    for judged in found:
+        rule, finding = judged.rule, judged.finding
         account = account or load_account(account_id)
         severity = finding.severity or rule.severity
         explanation = explain(rule, finding)
+        if judged.historical:
+            explanation = f"historical (happened by {iso(judged.at)}, arrived late): {explanation}"
+        audit_only = rule.audit_only or judged.historical
         flag = flags.raise_flag(
             account,
             rule.id,
@@ -192,7 +254,7 @@ def scan_account(
             explanation,
             [r.evidence() for r in finding.evidence],
             finding.subject,
-            audit_only=rule.audit_only,
+            audit_only=audit_only,
             now=now,
         )
         if flag is not None:
@@ -204,7 +266,8 @@ def scan_account(
                     "severity": severity,
                     "explanation": explanation,
                     "evidence": flag.evidence,
-                    "audit_only": rule.audit_only,
+                    "audit_only": audit_only,
+                    "historical": judged.historical,
                 }
             )
     return raised
