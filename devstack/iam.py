@@ -126,6 +126,9 @@ def requests_of(stack: Stack, service: str, operation: str, params: dict[str, An
         return [Request(f"sqs:{operation}", f"{prefix}:{name}")]
     if service == "sns":
         return [Request(f"sns:{operation}", str(params.get("TopicArn", "")))]
+    if service == "lambda" and operation == "Invoke":
+        name = str(params.get("FunctionName", "")).rsplit(":", 1)[-1]
+        return [Request("lambda:InvokeFunction", f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}")]
     return [Request(f"{service}:{operation}", "*")]
 
 

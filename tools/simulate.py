@@ -418,21 +418,67 @@ def _feed(base: str, records: list[dict[str, Any]]) -> None:
         _post(base, "/_local/activity", records[i : i + 1000])
 
 
+ARRIVALS = ("incremental", "backfill", "outage", "late")
+
+
+def arrivals(
+    mode: str, history: list[dict[str, Any]], current: list[dict[str, Any]], now: datetime
+) -> list[list[dict[str, Any]]]:
+    """The batches in which records arrive, a scan after each (the same records in every mode):
+
+    - incremental: history, then the last hour in 5-minute steps (what a live platform does);
+    - backfill: everything at once (onboarding a BSP imports its accounts' history);
+    - outage: the scan is down for the last 6 hours, then catches up in one go;
+    - late: usage aggregates of the last 2 hours arrive 2 hours late, after the security events.
+    """
+    records = sorted(history + current, key=lambda r: r["at"])
+    if mode == "backfill":
+        return [records]
+    if mode == "outage":
+        cut = iso(now - timedelta(hours=6))
+        return [[r for r in records if r["at"] < cut], [r for r in records if r["at"] >= cut]]
+    if mode == "late":
+        cut = iso(now - timedelta(hours=2))
+        usage = ("messages_sent", "api_request")
+        late = [r for r in records if r["at"] >= cut and r["kind"] in usage]
+        on_time = [r for r in records if not (r["at"] >= cut and r["kind"] in usage)]
+        return [[r for r in on_time if r["at"] < cut], [r for r in on_time if r["at"] >= cut], late]
+    if mode != "incremental":
+        raise ValueError(f"arrival mode {mode!r} is not one of {ARRIVALS}")
+    start = iso(now - timedelta(hours=1))
+    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["at"] >= start:
+            at = datetime.strptime(r["at"], "%Y-%m-%dT%H:%M:%SZ")
+            steps[iso(at.replace(minute=at.minute // 5 * 5, second=0))].append(r)
+    return [[r for r in records if r["at"] < start], *(steps[k] for k in sorted(steps))]
+
+
 def simulate(
-    base: str, seed: int = 7, per_benign: int = 6, per_attack: int = 4, days: int = 14, ops_token: str | None = None
+    base: str,
+    seed: int = 7,
+    per_benign: int = 6,
+    per_attack: int = 4,
+    days: int = 14,
+    ops_token: str | None = None,
+    arrival: str = "incremental",
 ) -> dict[str, Any]:
-    """Feed the scenarios into the stack at ``base``; returns per-scenario detection numbers.
-    With ``ops_token``, honest-mistake accounts are onboarded and make real API calls too."""
+    """Feed the scenarios into the stack at ``base`` as ``arrival`` says; returns per-scenario
+    detection numbers. With ``ops_token``, honest-mistake accounts are onboarded and make real API
+    calls too."""
     world = World(seed, datetime.now(UTC), days)
     accounts = world.accounts(per_benign, per_attack)
     honest = honest_accounts(world, base, ops_token, max(1, per_benign // 2)) if ops_token else []
     accounts += [a for a, _ in honest]
-    _feed(base, [r for a in accounts for r in a.history])
-    warmup = _post(base, "/_local/risk-scan", None)
-    _feed(base, [r for a in accounts for r in a.current])
+    flags: list[dict[str, Any]] = []
+    history = [r for a in accounts for r in a.history]
+    current = [r for a in accounts for r in a.current]
+    for batch in arrivals(arrival, history, current, world.now):
+        _feed(base, batch)
+        flags += _post(base, "/_local/risk-scan", None)
     for account, admin in honest:
         honest_mistake(base, account.scenario, admin)
-    flags = warmup + _post(base, "/_local/risk-scan", None)
+    flags += _post(base, "/_local/risk-scan", None)
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for flag in flags:
         by_account[flag["account_id"]].append(flag)
@@ -509,15 +555,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-benign", type=int, default=6)
     parser.add_argument("--per-attack", type=int, default=4)
     parser.add_argument("--ops-token", help="with --base: the stack's ops token (default: .local/demo.json)")
+    parser.add_argument("--arrival", choices=ARRIVALS, default="incremental", help="how records arrive (see arrivals)")
     args = parser.parse_args(argv)
     if args.base:
         ops = args.ops_token or json.loads(Path(".local/demo.json").read_text())["ops"]["token"]
-        report = simulate(args.base, args.seed, args.per_benign, args.per_attack, ops_token=ops)
+        report = simulate(args.base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival)
     else:
         from devstack.launch import running_stack
 
         with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as (base, demo, _):
-            report = simulate(base, args.seed, args.per_benign, args.per_attack, ops_token=demo["ops"]["token"])
+            ops = demo["ops"]["token"]
+            report = simulate(base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival)
     print(table(report))
     total = report["_total"]
     return 0 if total["recall"] >= 0.95 and total["benign_clean"] >= 0.97 else 1

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability, risk
+from wabaguard.aws import client
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+
+
+def fan_out(shard: int) -> None:
+    """One worker for a shard that is behind: this function again, invoked asynchronously."""
+    client("lambda").invoke(
+        FunctionName=os.environ["RISK_SCAN_FUNCTION"], InvocationType="Event", Payload=json.dumps({"shard": shard})
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -17,7 +27,12 @@ logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(context.aws_request_id)
-    result = risk.run_scan()
+    shard = event.get("shard") if isinstance(event, dict) else None
+    if shard is not None:  # a worker of the fan-out
+        result = risk.run_scan(shard=int(shard))
+    else:  # the schedule: scan the shards that keep up, fan out those that are behind
+        spread = os.environ.get("RISK_SCAN_FUNCTION") and event.get("fan_out", True) is not False
+        result = risk.run_scan(fan_out=fan_out if spread else None)
     logger.info("risk scan done", extra={k: v for k, v in result.items() if k != "flags"})
     metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=result["records_scanned"])
     metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=result["accounts_scanned"])
@@ -26,6 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="AccountsUnderReview", unit=MetricUnit.Count, value=result["under_review"])
         metrics.add_metric(name="ScanAccountErrors", unit=MetricUnit.Count, value=len(result["failed_accounts"]))
         metrics.add_metric(name="ScanCheckpointAge", unit=MetricUnit.Seconds, value=result["checkpoint_age_s"])
+        metrics.add_metric(name="ScanLagSeconds", unit=MetricUnit.Seconds, value=result["lag_s"])
     for flag in result["flags"]:  # one EMF line each: rule and severity are low-cardinality dimensions
         requests = sorted({e["request_id"] for e in flag["evidence"] if e.get("request_id")})
         logger.info(

@@ -232,8 +232,11 @@ def test_overlapping_runs_and_a_run_dying_halfway_count_each_record_once(
 
     accounts = [a["account_id"] for a in demo["accounts"]]
     # a run that holds the lease makes the next one step aside ...
-    risk._acquire(clock.now(), "other-run")
-    assert risk.run_scan()["skipped"] == "busy"
+    from wabaguard.activity import SHARDS
+
+    for shard in range(SHARDS):
+        risk._acquire(clock.now(), "other-run", shard)
+    assert risk.run_scan()["skipped"] == ["busy"] * SHARDS
     # ... until its lease expires
     moving["now"] += timedelta(seconds=risk.LEASE_SECONDS + 1)
     for account in accounts:  # happened long ago, arrives now
@@ -478,11 +481,13 @@ def test_a_dormant_account_is_still_checked_for_stale_users(
 
 def test_the_scan_reads_nothing_from_the_future(world: World, demo: dict[str, Any]) -> None:
     """A wake-up waits in the bucket of its hour; a run earlier in that hour must not take it."""
-    from wabaguard.activity import schedule_wake
+    from wabaguard.activity import schedule_wake, shard_of
     from wabaguard.scan import new_records
 
     now = T0 + timedelta(minutes=30)
-    wake = schedule_wake(demo["accounts"][0]["account_id"], now + timedelta(minutes=10))
-    assert wake.record_id not in {r.record_id for r in new_records(now - timedelta(minutes=5), now)}
+    account = demo["accounts"][0]["account_id"]
+    wake = schedule_wake(account, now + timedelta(minutes=10))
+    shard = shard_of(account)
+    assert wake.record_id not in {r.record_id for r in new_records(now - timedelta(minutes=5), now, shard)}
     later = now + timedelta(minutes=11)
-    assert wake.record_id in {r.record_id for r in new_records(now, later)}
+    assert wake.record_id in {r.record_id for r in new_records(now, later, shard)}

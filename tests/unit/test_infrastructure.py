@@ -63,6 +63,7 @@ ALARM_TARGETS = {
     "Api5xxAlarm": "5XXError",
     "ScanErrorsAlarm": "ScanAccountErrors",
     "ScanStalledAlarm": "ScanCheckpointAge",
+    "ScanLagAlarm": "ScanLagSeconds",
 }
 
 

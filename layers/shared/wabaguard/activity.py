@@ -1,11 +1,13 @@
 """Writes §Activity records: usage aggregates and security events, one shape, kept 90 days.
 
 Each record is also placed in a time bucket (``T#<yyyyMMddHH>#<shard>``) of the ``by_bucket``
-index so the risk scan reads only what is new, a few shards per hour so no partition runs hot.
+index so the risk scan reads only what is new, a few shards per hour so no partition runs hot; the
+shard is the account's, so one scan worker per shard sees every record of its accounts.
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +18,7 @@ from wabaguard.location import country_of
 from wabaguard.models import ActivityRecord, account_pk, iso
 from wabaguard.security import new_id
 
-SHARDS = 4
+SHARDS = int(os.environ.get("ACTIVITY_SHARDS") or 4)  # template parameter ActivityShards: increase only
 RETENTION = timedelta(days=90)
 SECURITY_KINDS = frozenset(
     {"login", "otp_failed", "otp_locked", "otp_replayed", "key_action", "api_key_revoked", "report"}
@@ -55,9 +57,13 @@ def meta_of(event: Any) -> RequestMeta:
     )
 
 
-def bucket_of(at: datetime, record_id: str) -> str:
-    shard = zlib.crc32(record_id.encode()) % SHARDS
-    return f"T#{at.strftime('%Y%m%d%H')}#{shard}"
+def shard_of(account_id: str) -> int:
+    """An account's records all land in one shard, so one scan worker sees all of them (in order)."""
+    return zlib.crc32(account_id.encode()) % SHARDS
+
+
+def bucket_of(at: datetime, account_id: str) -> str:
+    return f"T#{at.strftime('%Y%m%d%H')}#{shard_of(account_id)}"
 
 
 def parse_at(value: str) -> datetime:
@@ -91,7 +97,7 @@ def build(account_id: str, kind: str, at: datetime, **fields: Any) -> ActivityRe
     return ActivityRecord(
         pk=account_pk(account_id),
         sk=f"{prefix}#{precise}#{record_id}",
-        bucket=bucket_of(arrived, record_id),
+        bucket=bucket_of(arrived, account_id),
         bucket_sk=f"{_precise(arrived)}#{record_id}",
         ttl=at + RETENTION,
         record_id=record_id,
@@ -114,7 +120,7 @@ def schedule_wake(account_id: str, due: datetime) -> ActivityRecord:
     item = ActivityRecord(
         pk=f"WAKE#{account_id}",
         sk=f"{_precise(due)}#{record_id}",
-        bucket=bucket_of(due, record_id),
+        bucket=bucket_of(due, account_id),
         bucket_sk=f"{_precise(due)}#{record_id}",
         ttl=due + timedelta(days=7),
         record_id=record_id,

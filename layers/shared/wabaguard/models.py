@@ -295,12 +295,14 @@ class ScanCheckpoint(AccountsItem, discriminator="scan_checkpoint"):
     lease_until = NumberAttribute(default=0)
     lease_owner = UnicodeAttribute(null=True)
     runs = NumberAttribute(default=0)
-    # account id -> arrival time of its oldest record a failed run could not judge (read again)
+    # account id -> arrival position of its oldest record a run could not judge (read again)
     retry_from = JSONAttribute(default=dict)  # type: ignore[arg-type]
+    behind = BooleanAttribute(default=False)  # the last run stopped at its budget: a backlog drains
 
     @classmethod
-    def key(cls) -> tuple[str, str]:
-        return "SCAN", "CHECKPOINT"
+    def key(cls, shard: int = 0) -> tuple[str, str]:
+        """One checkpoint (and lease) per shard of the activity index: shards are scanned apart."""
+        return "SCAN", f"CHECKPOINT#{shard}"
 
 
 class ReviewCounter(AccountsItem, discriminator="review_counter"):

@@ -9,9 +9,11 @@ after every account is done, so a run that dies is simply redone by the next.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +21,12 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard import clock
-from wabaguard.activity import WAKE_KIND, parse_at, schedule_wake
+from wabaguard.activity import SHARDS, WAKE_KIND, parse_at, schedule_wake
 from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, condition_failed, iso
 from wabaguard.risk import state as state_mod
 from wabaguard.risk.model import Context, Finding, Rec, Rule, load_config
 from wabaguard.risk.rules import ALL_RULES
-from wabaguard.scan import OVERLAP, new_records
+from wabaguard.scan import OVERLAP, new_records, position
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +77,8 @@ def evaluate(rule: Rule, ctx: Context) -> Finding | None:
     return rule.evaluate(ctx)
 
 
-def _acquire(now: float, owner: str) -> ScanCheckpoint:
-    cp = ScanCheckpoint(*ScanCheckpoint.key())
+def _acquire(now: float, owner: str, shard: int) -> ScanCheckpoint:
+    cp = ScanCheckpoint(*ScanCheckpoint.key(shard))
     try:
         cp.update(
             actions=[ScanCheckpoint.lease_until.set(int(now) + LEASE_SECONDS), ScanCheckpoint.lease_owner.set(owner)],
@@ -89,20 +91,17 @@ def _acquire(now: float, owner: str) -> ScanCheckpoint:
     return cp
 
 
-def _release(cp: ScanCheckpoint, owner: str, checkpoint_at: str, retry_from: dict[str, str]) -> None:
+def _release(cp: ScanCheckpoint, owner: str, checkpoint_at: str, retry_from: dict[str, str], behind: bool) -> None:
     cp.update(
         actions=[
             ScanCheckpoint.checkpoint_at.set(checkpoint_at),
             ScanCheckpoint.retry_from.set(retry_from),
+            ScanCheckpoint.behind.set(behind),
             ScanCheckpoint.lease_until.set(0),
             ScanCheckpoint.runs.add(1),
         ],
         condition=ScanCheckpoint.lease_owner == owner,
     )
-
-
-def _arrived(record: ActivityRecord) -> str:
-    return record.bucket_sk.split("#", 1)[0]
 
 
 def _users(account_id: str) -> dict[str, dict[str, str]]:
@@ -273,55 +272,180 @@ def scan_account(
     return raised
 
 
-def run_scan(now: float | None = None) -> dict[str, Any]:
-    """One scheduled run. Returns counts, the flags raised and how many accounts are under review.
+def _renew(cp: ScanCheckpoint, owner: str, t: float) -> None:
+    """Extend this run's lease while it works; losing it means another run took over: stop."""
+    try:
+        cp.update(
+            actions=[ScanCheckpoint.lease_until.set(int(t) + LEASE_SECONDS)],
+            condition=ScanCheckpoint.lease_owner == owner,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise ScanBusy("the lease was taken over; this run stops without moving the checkpoint") from None
+        raise
+
+
+def budget() -> tuple[int, float]:
+    """(records, seconds) one run may take on: well inside the Lambda timeout and the lease."""
+    return int(os.environ.get("RISK_SCAN_MAX_RECORDS") or 20000), float(os.environ.get("RISK_SCAN_MAX_SECONDS") or 60)
+
+
+def run_scan(
+    now: float | None = None,
+    max_records: int | None = None,
+    max_seconds: float | None = None,
+    shard: int | None = None,
+    fan_out: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """One scheduled run over every shard of the activity index (or over ``shard`` alone: a worker).
+
+    Shards that the last run left behind (a backlog) are handed to ``fan_out`` — one worker per
+    shard, run in parallel (Lambda async invokes of this function) — when one is given; the others,
+    or all of them without ``fan_out``, are scanned here one after the other within this run's
+    budget. Returns the counts summed over the shards scanned here and the shards fanned out."""
+    if shard is not None:
+        return run_shard(shard, now, max_records, max_seconds)
+    started = time.monotonic()
+    seconds = max_seconds or budget()[1]
+    results: list[dict[str, Any]] = []
+    fanned: list[int] = []
+    for i in range(SHARDS):
+        if fan_out is not None and _behind(i):
+            fan_out(i)
+            fanned.append(i)
+            continue
+        left = max(1.0, seconds - (time.monotonic() - started))
+        results.append(run_shard(i, now, max_records, left))
+    return _summed(results, fanned)
+
+
+def _behind(shard: int) -> bool:
+    try:
+        return bool(ScanCheckpoint.get(*ScanCheckpoint.key(shard), consistent_read=True).behind)
+    except ScanCheckpoint.DoesNotExist:
+        return False
+
+
+def _summed(results: list[dict[str, Any]], fanned: list[int]) -> dict[str, Any]:
+    from wabaguard.flags import accounts_under_review
+
+    done = [r for r in results if "skipped" not in r]
+    return {
+        "records_scanned": sum(r["records_scanned"] for r in results),
+        "accounts_scanned": sum(r["accounts_scanned"] for r in results),
+        "duration_ms": round(sum(r.get("duration_ms", 0.0) for r in results), 1),
+        "under_review": accounts_under_review(),
+        "failed_accounts": [f for r in results for f in r["failed_accounts"]],
+        "behind": any(r.get("behind") for r in results) or bool(fanned),
+        "lag_s": max([r.get("lag_s", 0.0) for r in results], default=0.0),
+        "checkpoint_age_s": max([r.get("checkpoint_age_s", 0.0) for r in done], default=0.0),
+        "skipped": [r["skipped"] for r in results if "skipped" in r],
+        "fanned_out": fanned,
+        "flags": [f for r in results for f in r["flags"]],
+    }
+
+
+def run_shard(
+    shard: int, now: float | None = None, max_records: int | None = None, max_seconds: float | None = None
+) -> dict[str, Any]:
+    """One run over one shard. Returns counts, the flags raised and how many accounts are under review.
+
+    Bounded: it reads at most ``max_records`` records in arrival order and works at most
+    ``max_seconds`` (renewing its lease as it goes), then saves its position — the ``bucket_sk`` of
+    the last record it read — so the next run continues there; a backlog of any size drains over
+    successive runs, and no record is counted twice (positions never move back; near now, the
+    re-read overlap is de-duplicated by record id).
 
     One account's failure never stops the others: it is logged and counted (``failed_accounts``,
     metric ``ScanAccountErrors``), and the account's records are read again by the next runs from
-    the arrival of its oldest unjudged record (``retry_from``), so nothing is lost while the
-    checkpoint moves on for everyone else.
+    the arrival of its oldest unjudged record (``retry_from``); accounts a run has no time left for
+    wait there the same way.
     """
     from wabaguard.flags import accounts_under_review
 
     started = time.monotonic()
+    records_budget, seconds_budget = budget()
+    records_budget = max_records or records_budget
+    seconds_budget = max_seconds or seconds_budget
     t = clock.now() if now is None else now
     now_dt = datetime.fromtimestamp(t, tz=UTC)
     owner = uuid.uuid4().hex
     try:
-        cp = _acquire(t, owner)
+        cp = _acquire(t, owner, shard)
     except ScanBusy:
         return {"skipped": "busy", "records_scanned": 0, "accounts_scanned": 0, "flags": [], "failed_accounts": []}
-    since = parse_at(cp.checkpoint_at) if cp.checkpoint_at else None
+    cursor = cp.checkpoint_at or position(now_dt - timedelta(hours=1))
+    if "#" not in cursor:  # a time from before positions: everything that arrived by then is judged
+        cursor = position(parse_at(cursor)) + "#~"
+    cursor_at = parse_at(cursor.split("#", 1)[0])
+    # Near now the index may not show every record yet: after a run that caught up, read a short
+    # overlap again (ids dedupe it; re-read records do not count toward the budget). After a run
+    # that stopped at its budget, continue strictly after its last record.
+    caught_up = cursor.endswith("#~")
+    overlap_from = position(cursor_at - OVERLAP) if caught_up and cursor_at >= now_dt - 2 * OVERLAP else cursor
     retry_from: dict[str, str] = dict(cp.retry_from or {})
-    start = min([since, *(parse_at(v) for v in retry_from.values())], default=None) if since else None
-    fresh_from = (since - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since else ""
+    start = min([cursor_at - OVERLAP, *(parse_at(v.split("#", 1)[0]) for v in retry_from.values())])
     by_account: dict[str, list[ActivityRecord]] = defaultdict(list)
-    scanned = 0
-    for record in new_records(start, now_dt):
-        arrived = _arrived(record)
-        if arrived < fresh_from and not (record.account_id in retry_from and arrived >= retry_from[record.account_id]):
+    scanned, new, cut = 0, 0, None
+    for record in new_records(start, now_dt, shard):
+        pos = record.bucket_sk
+        fresh = pos > cursor or (caught_up and pos >= overlap_from)
+        retry = record.account_id in retry_from and pos >= retry_from[record.account_id]
+        if not (fresh or retry):
             continue  # read only because another account's records are being retried
         scanned += 1
         by_account[record.account_id].append(record)
+        new += pos > cursor
+        if new >= records_budget:
+            cut = pos
+            break
     active_rules = rules()
     raised: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
-    still_failing: dict[str, str] = {}
-    for account_id, records in sorted(by_account.items()):
-        try:
-            raised.extend(scan_account(account_id, records, now_dt, active_rules))
-        except Exception as exc:  # isolate the account; the run goes on for the others
-            logger.exception("risk scan of an account failed", extra={"account_id": account_id})
-            failed.append({"account_id": account_id, "error": type(exc).__name__})
-            still_failing[account_id] = min(_arrived(r) for r in records)
-    retries = dict(sorted(still_failing.items(), key=lambda kv: kv[1])[:MAX_RETRIES])
-    _release(cp, owner, iso(now_dt), retries)
+    waiting: dict[str, str] = {}
+    deadline = started + seconds_budget
+    renewed = time.monotonic()
+    try:
+        for account_id, records in sorted(by_account.items()):
+            first = min(r.bucket_sk for r in records)
+            if time.monotonic() > deadline:
+                waiting[account_id] = first  # no time left: the next run reads it again from there
+                continue
+            if time.monotonic() - renewed > LEASE_SECONDS / 4:
+                _renew(cp, owner, clock.now() if now is None else t + (time.monotonic() - started))
+                renewed = time.monotonic()
+            try:
+                raised.extend(scan_account(account_id, records, now_dt, active_rules))
+            except Exception as exc:  # isolate the account; the run goes on for the others
+                logger.exception("risk scan of an account failed", extra={"account_id": account_id})
+                failed.append({"account_id": account_id, "error": type(exc).__name__})
+                waiting[account_id] = first
+    except ScanBusy:
+        return {
+            "skipped": "lease lost",
+            "records_scanned": scanned,
+            "accounts_scanned": 0,
+            "flags": raised,
+            "failed_accounts": failed,
+        }
+    # Accounts retried before and not read again in this run keep waiting where they were.
+    for account_id, since in retry_from.items():
+        if account_id not in by_account and (cut is None or since > cut):
+            waiting.setdefault(account_id, since)
+    retries = dict(sorted(waiting.items(), key=lambda kv: kv[1])[:MAX_RETRIES])
+    new_cursor = cut or position(now_dt) + "#~"
+    behind = cut is not None or bool(waiting)
+    _release(cp, owner, new_cursor, retries, behind)
+    oldest = min([*([cut] if cut else []), *retries.values()], default=None)
+    lag = (t - parse_at(oldest.split("#", 1)[0]).timestamp()) if oldest else 0.0
     return {
         "records_scanned": scanned,
         "accounts_scanned": len(by_account),
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         "under_review": accounts_under_review(),
         "failed_accounts": failed,
-        "checkpoint_age_s": round(t - since.timestamp(), 1) if since else 0.0,
+        "behind": behind,
+        "lag_s": round(max(0.0, lag), 1),
+        "checkpoint_age_s": round(t - cursor_at.timestamp(), 1),
         "flags": [{k: v for k, v in f.items() if k != "audit_only"} for f in raised],
     }
