@@ -76,7 +76,10 @@ def install(stack: Stack, functions: Functions) -> None:
 
 
 def wait_for_invocations(timeout: float = 60.0) -> None:
-    """Wait for every async invocation started so far (tests and /_local/tick)."""
-    if _installed:
-        for thread in list(_installed[0]["threads"]):
-            thread.join(timeout)
+    """Wait for every async invocation, including those the invoked functions start in turn."""
+    if not _installed:
+        return
+    joined = 0
+    while joined < len(_installed[0]["threads"]):
+        _installed[0]["threads"][joined].join(timeout)
+        joined += 1

@@ -28,8 +28,10 @@ def fan_out(shard: int) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(context.aws_request_id)
     shard = event.get("shard") if isinstance(event, dict) else None
-    if shard is not None:  # a worker of the fan-out
+    if shard is not None:  # a worker of the fan-out: while its shard is behind, it hands on to the next
         result = risk.run_scan(shard=int(shard))
+        if result.get("behind") and os.environ.get("RISK_SCAN_FUNCTION"):
+            fan_out(int(shard))
     else:  # the schedule: scan the shards that keep up, fan out those that are behind
         spread = os.environ.get("RISK_SCAN_FUNCTION") and event.get("fan_out", True) is not False
         result = risk.run_scan(fan_out=fan_out if spread else None)

@@ -239,4 +239,4 @@ def test_the_scheduled_function_fans_out_through_lambda_async_invokes(
     assert out["fanned_out"] == [3]
     wait_for_invocations()
     done = sum(RiskState.get(*RiskState.key(a)).state["records"] for a in accounts)
-    assert done in (40, 60), "the worker ran (and may itself stop at its budget)"
+    assert done == 60, "the worker ran, and handed on to the next while its shard was behind"

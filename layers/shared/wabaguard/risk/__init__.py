@@ -404,12 +404,14 @@ def run_shard(
     failed: list[dict[str, str]] = []
     waiting: dict[str, str] = {}
     deadline = started + seconds_budget
+    out_of_time = False
     renewed = time.monotonic()
     try:
         for account_id, records in sorted(by_account.items()):
             first = min(r.bucket_sk for r in records)
             if time.monotonic() > deadline:
                 waiting[account_id] = first  # no time left: the next run reads it again from there
+                out_of_time = True
                 continue
             if time.monotonic() - renewed > LEASE_SECONDS / 4:
                 _renew(cp, owner, clock.now() if now is None else t + (time.monotonic() - started))
@@ -434,7 +436,9 @@ def run_shard(
             waiting.setdefault(account_id, since)
     retries = dict(sorted(waiting.items(), key=lambda kv: kv[1])[:MAX_RETRIES])
     new_cursor = cut or position(now_dt) + "#~"
-    behind = cut is not None or bool(waiting)
+    # Behind: stopped at a budget (more is waiting right now). A failing account is not "behind":
+    # it is retried by the next scheduled runs, never in a tight loop.
+    behind = cut is not None or out_of_time
     _release(cp, owner, new_cursor, retries, behind)
     oldest = min([*([cut] if cut else []), *retries.values()], default=None)
     lag = (t - parse_at(oldest.split("#", 1)[0]).timestamp()) if oldest else 0.0
