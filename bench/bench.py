@@ -583,6 +583,103 @@ def scan_scaling(new_records: int = 300) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- 6b. scan CPU and backlog drain
+BSP_PHONES = 100_000  # issue 12: a BSP with 100k phone numbers
+PHONES_PER_ACCOUNT = 2
+RECORDS_PER_PHONE_HOUR = 2  # an hourly messages_sent and an hourly api_request aggregate
+DYNAMODB_CALL_S = 0.010  # a conservative in-region round trip for GetItem / Query / PutItem
+CALLS_PER_ACCOUNT = 3  # per run: the risk state (get), the users (query), the new state (put)
+GSI_PARTITION_WCU = 1000  # DynamoDB's per-partition write limit (a bucket is one index partition)
+GSI_PARTITION_RCU = 3000
+RECORD_BYTES = 400
+
+
+def scan_cpu(accounts: int = 40) -> dict[str, Any]:
+    """Records per second of one scan worker's own work — event-time folding and every rule —
+    in-process with the store stubbed out (the CPU limit), on a 24-hour backlog of hourly
+    aggregates per account with 13 days of history already in its state."""
+    from datetime import UTC, datetime, timedelta
+
+    from wabaguard.risk import judge, rules
+    from wabaguard.risk.model import Rec
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    active = rules()
+
+    def hourly(acc: str, hours: int, start: datetime) -> list[Rec]:
+        out = []
+        for h in range(hours):
+            at = start + timedelta(hours=h)
+            out.append(
+                Rec(
+                    f"m{acc}{h}",
+                    "messages_sent",
+                    at,
+                    account_id=acc,
+                    phone_number_id=f"pn{acc}",
+                    count=300,
+                    countries={"DE": 250, "AT": 50},
+                )
+            )
+            out.append(
+                Rec(
+                    f"a{acc}{h}",
+                    "api_request",
+                    at,
+                    account_id=acc,
+                    phone_number_id=f"pn{acc}",
+                    key_id=f"k{acc}",
+                    count=200,
+                    ip="198.51.100.7",
+                    country="DE",
+                )
+            )
+        return out
+
+    first_seen = now - timedelta(days=14)
+    states = {
+        a: judge(
+            f"acc{a}", {}, hourly(f"acc{a}", 24 * 13, first_seen), now - timedelta(days=1), first_seen, {}, active
+        )[0]
+        for a in range(accounts)
+    }
+    backlog = {a: hourly(f"acc{a}", 24, now - timedelta(days=1)) for a in range(accounts)}
+    started = time.perf_counter()
+    for a in range(accounts):
+        judge(f"acc{a}", states[a], backlog[a], now, first_seen, {}, active)
+    seconds = time.perf_counter() - started
+    records = sum(len(r) for r in backlog.values())
+    return {"records": records, "seconds": round(seconds, 3), "records_per_second": round(records / seconds, 1)}
+
+
+def drain_arithmetic(records_per_second: float) -> dict[str, Any]:
+    """From one worker's measured rate and DynamoDB's per-partition limits: how long a 24-hour
+    backlog of a 100k-phone BSP takes with the default shards (one worker each, in parallel), and
+    what the index accepts when records arrive."""
+    from wabaguard.activity import SHARDS
+
+    backlog = BSP_PHONES * RECORDS_PER_PHONE_HOUR * 24
+    accounts = BSP_PHONES // PHONES_PER_ACCOUNT
+    per_shard = backlog / SHARDS
+    cpu_s = per_shard / records_per_second
+    store_s = (accounts / SHARDS) * CALLS_PER_ACCOUNT * DYNAMODB_CALL_S
+    read_limit = GSI_PARTITION_RCU * (8192 // RECORD_BYTES)  # eventually consistent: 8 KB per RCU
+    read_s = per_shard / read_limit
+    drain_s = cpu_s + store_s + read_s
+    return {
+        "backlog_records": backlog,
+        "shards": SHARDS,
+        "worker_records_per_second": records_per_second,
+        "cpu_seconds_per_shard": round(cpu_s),
+        "store_seconds_per_shard": round(store_s),
+        "index_read_seconds_per_shard": round(read_s),
+        "drain_minutes": round(drain_s / 60, 1),
+        "target_minutes": 30,
+        "sustained_ingest_records_per_second": GSI_PARTITION_WCU * SHARDS,
+        "hourly_aggregates_per_second_for_100k_phones": round(BSP_PHONES * RECORDS_PER_PHONE_HOUR / 3600, 1),
+    }
+
+
 # --------------------------------------------------------------------------- 7. notifier throughput
 def notifier_throughput(batch: int = 100) -> dict[str, Any]:
 
@@ -650,6 +747,19 @@ def table(r: dict[str, Any]) -> str:
         f"| risk scan | {s['history_x1']['records_per_second']:.0f} records/s; work 10× vs 1× history: "
         f"{s['work_ratio_10x_over_1x']:.2f} |"
     )
+    cpu, d = r["scan_cpu"], r["scan_drain"]
+    rows.append(
+        f"| risk-scan worker CPU (event-time fold + rules, store stubbed) | {cpu['records_per_second']:.0f} records/s |"
+    )
+    rows.append(
+        f"| 24 h backlog of a 100k-phone BSP ({d['backlog_records']:,} records), {d['shards']} shards in parallel | "
+        f"{d['drain_minutes']} min (CPU {d['cpu_seconds_per_shard']} s + DynamoDB {d['store_seconds_per_shard']} s "
+        f"+ index reads {d['index_read_seconds_per_shard']} s per shard; target ≤ {d['target_minutes']} min) |"
+    )
+    rows.append(
+        f"| sustained ingest the index accepts | {d['sustained_ingest_records_per_second']:,} records/s "
+        f"(100k phones send {d['hourly_aggregates_per_second_for_100k_phones']}/s on average) |"
+    )
     n = r["notifier_throughput"]
     rows.append(
         f"| notifier, {n['records']}-record batch | {n['emails_per_second']:.0f} emails/s ({n['emails']} emails) |"
@@ -669,6 +779,8 @@ def main() -> int:
     results["warm_latency"] = warm_latency()
     results["cost"] = cost(results["aws_calls"], results["warm_latency"])
     results["scan_scaling"] = scan_scaling()
+    results["scan_cpu"] = scan_cpu()
+    results["scan_drain"] = drain_arithmetic(results["scan_cpu"]["records_per_second"])
     results["notifier_throughput"] = notifier_throughput()
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
