@@ -49,7 +49,7 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit -q --disable-socket
 
 integration: $(VENV)/.installed
-	$(BIN)/pytest tests/integration -q
+	$(BIN)/pytest tests/integration -q -n 2
 
 # The browser checks drive Debian's chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,9 @@ class World:
             for _ in range(runs):
                 out = self.functions.invoke(name, {"fan_out": False}) or {}
                 flags.extend(out.get("flags", []))
+                if out.get("skipped"):  # the background schedule holds a shard's lease: wait for it
+                    time.sleep(0.2)
+                    continue
                 if not out.get("behind"):
                     break
         return flags
@@ -191,6 +195,20 @@ class LocalServer:
             )
         if method == "POST" and path == "/_local/risk-scan":
             return 200, self.world.drain_scan()
+        if method == "GET" and path == "/_local/flags":
+            from wabaguard.models import Flag
+
+            return 200, [
+                {
+                    "flag_id": f.flag_id,
+                    "account_id": f.account_id,
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "status": f.status,
+                    "explanation": f.explanation,
+                }
+                for f in Flag.scan()  # polymorphic: flags only
+            ]
         return 404, {"error": "not_found", "detail": "no such local route"}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -236,7 +254,11 @@ class LocalServer:
                         out = {"error": "forbidden", "detail": "local routes answer only to a loopback Host header"}
                         self._send(403, {"Content-Type": "application/json"}, json.dumps(out).encode())
                         return
-                    status, out = server.local_route(self.command, path, body)
+                    try:
+                        status, out = server.local_route(self.command, path, body)
+                    except Exception as exc:  # noqa: BLE001 - a local tool gets a JSON answer, never a cut connection
+                        traceback.print_exc()
+                        status, out = 500, {"error": "internal_error", "detail": type(exc).__name__}
                     self._send(status, {"Content-Type": "application/json"}, json.dumps(out).encode())
                     return
                 resp = server.world.gateway.handle(
@@ -265,7 +287,6 @@ class LocalServer:
             try:
                 self.world.run_schedule(logical_id)
             except Exception:  # noqa: BLE001 - a failed run is printed; the next one comes
-                import traceback
 
                 traceback.print_exc()
 

@@ -32,7 +32,7 @@ FAMILIES = {
     "leaked_key": {"api_key_many_new_ips"},
     "impossible_travel": {"impossible_travel", "key_action_new_location"},
 }
-BENIGN = ("steady", "campaign", "traveller", "new_account", "busy_admin", "night_shift")
+BENIGN = ("steady", "campaign", "traveller", "new_account", "busy_admin", "night_shift", "key_rotation", "growing")
 # Honest mistakes, made for real through the API by onboarded accounts: a body typo followed by the
 # approved body, and a client retrying a request that succeeded (issue 11: they are not attacks).
 HONEST = ("typo_then_right", "client_retry")
@@ -80,6 +80,7 @@ class World:
             "ips": [self.ip() for _ in range(2)],
             "key_ips": [self.ip("192.0.2") for _ in range(2)],
             "night": scenario == "night_shift",
+            "growth": 1.06 if scenario == "growing" else 1.0,  # per day: a business that keeps growing
         }
 
     def sends(
@@ -107,7 +108,8 @@ class World:
                 if weekend and self.rng.random() < 0.6:
                     continue
                 at = day.replace(hour=h, minute=0)
-                out.append(self.sends(p, at, 0.5 if weekend else 1.0))
+                trend = p["growth"] ** (self.days - d)
+                out.append(self.sends(p, at, (0.5 if weekend else 1.0) * trend))
                 out.append(
                     {
                         "account_id": p["account_id"],
@@ -156,6 +158,44 @@ class World:
         attacker_ip = self.ip("203.0.113")
         if scenario in ("steady", "night_shift"):
             return normal
+        if scenario == "growing":
+            return [self.sends(p, hour, p["growth"] ** self.days)]
+        if scenario == "key_rotation":  # a team replaces its API key: a new key, used from the usual places
+            new_key = p["key"] + "_new"
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "key_action",
+                    "user_id": user,
+                    "action": "create_api_key",
+                    "at": iso(now - timedelta(minutes=30)),
+                    "ip": p["ips"][0],
+                    "country": p["home"],
+                },
+                *[
+                    {
+                        "account_id": acc,
+                        "kind": "api_request",
+                        "phone_number_id": p["pn"],
+                        "key_id": new_key,
+                        "at": iso(hour),
+                        "count": rng.randrange(50, 500),
+                        "ip": ip,
+                        "country": p["home"],
+                    }
+                    for ip in p["key_ips"]
+                ],
+                {
+                    "account_id": acc,
+                    "kind": "key_action",
+                    "action": "revoke_api_key",
+                    "user_id": user,
+                    "at": iso(now - timedelta(minutes=10)),
+                    "ip": p["ips"][0],
+                    "country": p["home"],
+                },
+            ]
         if scenario == "campaign":
             return [self.sends(p, hour, rng.uniform(2.5, 4.0))]
         if scenario == "traveller":
@@ -470,15 +510,19 @@ def simulate(
     accounts = world.accounts(per_benign, per_attack)
     honest = honest_accounts(world, base, ops_token, max(1, per_benign // 2)) if ops_token else []
     accounts += [a for a, _ in honest]
-    flags: list[dict[str, Any]] = []
     history = [r for a in accounts for r in a.history]
     current = [r for a in accounts for r in a.current]
     for batch in arrivals(arrival, history, current, world.now):
         _feed(base, batch)
-        flags += _post(base, "/_local/risk-scan", None)
+        _post(base, "/_local/risk-scan", None)
     for account, admin in honest:
         honest_mistake(base, account.scenario, admin)
-    flags += _post(base, "/_local/risk-scan", None)
+    _post(base, "/_local/risk-scan", None)
+    # Every flag in the store: those of the stack's own scheduled runs too (a run in the background
+    # may take a batch before the simulator's scan does). Audit-only (historical) flags are not alarms.
+    with urllib.request.urlopen(base + "/_local/flags", timeout=60) as resp:
+        stored = json.loads(resp.read())
+    flags = [{**f, "historical": f["status"] == "audit"} for f in stored]
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for flag in flags:
         by_account[flag["account_id"]].append(flag)

@@ -439,7 +439,20 @@ def run_shard(
     # Behind: stopped at a budget (more is waiting right now). A failing account is not "behind":
     # it is retried by the next scheduled runs, never in a tight loop.
     behind = cut is not None or out_of_time
-    _release(cp, owner, new_cursor, retries, behind)
+    try:
+        _release(cp, owner, new_cursor, retries, behind)
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        # Another run took the lease over (ours expired): its position stands, ours is dropped;
+        # what we judged is de-duplicated by record id when it is read again.
+        return {
+            "skipped": "lease lost",
+            "records_scanned": scanned,
+            "accounts_scanned": len(by_account),
+            "flags": raised,
+            "failed_accounts": failed,
+        }
     oldest = min([*([cut] if cut else []), *retries.values()], default=None)
     lag = (t - parse_at(oldest.split("#", 1)[0]).timestamp()) if oldest else 0.0
     return {
