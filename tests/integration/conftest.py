@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -95,6 +96,19 @@ class Api:
         assert ch.status == 201, ch.json()
         code = self.last_code(user["email"])
         return self.call(method, path, user["token"], body, otp=(ch.json()["challenge_id"], code))
+
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
+    """A movable domain clock starting at T0: ``moving["now"] += timedelta(minutes=5)``."""
+    from wabaguard import clock
+
+    state = {"now": T0}
+    monkeypatch.setattr(clock, "now", lambda: state["now"].timestamp())
+    return state
 
 
 @pytest.fixture

@@ -9,21 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from wabaguard import clock
-
 from devstack.server import World
 from tests.integration.conftest import Api
-from tests.integration.test_risk import T0, scan
+from tests.integration.test_risk import scan
 
 WEBHOOK = {"url": "https://hooks.example.net/wa"}
-
-
-@pytest.fixture
-def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    state = {"now": T0}
-    monkeypatch.setattr(clock, "now", lambda: state["now"].timestamp())
-    return state
 
 
 def _challenge(api: Api, user: dict[str, Any], method: str, path: str, body: Any) -> tuple[str, str]:

@@ -11,14 +11,7 @@ from wabaguard import clock
 
 from devstack.server import World
 from tests.integration.conftest import Api
-from tests.integration.test_risk import T0, history, ingest, scan
-
-
-@pytest.fixture
-def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    state = {"now": T0}
-    monkeypatch.setattr(clock, "now", lambda: state["now"].timestamp())
-    return state
+from tests.integration.test_risk import history, ingest, scan
 
 
 def _activity(account_id: str) -> list[Any]:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from wabaguard import clock
 
 from devstack.server import World
-from tests.integration.conftest import Api
-
-T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
-    state = {"now": T0}
-    monkeypatch.setattr(clock, "now", lambda: state["now"].timestamp())
-    return state
+from tests.integration.conftest import (
+    T0,
+    Api,
+)
 
 
 def ingest(records: list[dict[str, Any]]) -> None:

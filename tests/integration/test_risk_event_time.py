@@ -14,13 +14,6 @@ from devstack.server import World
 from tests.integration.test_risk import T0, history, ingest, scan
 
 
-@pytest.fixture
-def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    state = {"now": T0}
-    monkeypatch.setattr(clock, "now", lambda: state["now"].timestamp())
-    return state
-
-
 def _logins(account: str, days: int) -> list[dict[str, Any]]:
     return [
         {
