@@ -191,9 +191,16 @@ def world() -> Iterator[Any]:
     from devstack.server import World
 
     with mock_aws():
-        # the benchmark issues thousands of challenges for one user: lift the per-user rate limit;
-        # and it measures the handlers, not the local stack's stand-in for IAM roles
-        yield World(Stack(parameters={"OtpChallengesPerWindow": "100000000"}), enforce_roles=False)
+        # the benchmark issues thousands of challenges for one user: lift the per-user and
+        # per-credential limits (and the per-source WAF rule); it measures the handlers, not the
+        # local stack's stand-in for IAM roles
+        lifted = {
+            "OtpChallengesPerWindow": "100000000",
+            "OtpRequestsPerCredential": "100000000",
+            "WafRateLimit": "100000000",
+            "WafOtpRateLimit": "100000000",
+        }
+        yield World(Stack(parameters=lifted), enforce_roles=False)
 
 
 class Capture:
@@ -417,9 +424,38 @@ def warm_latency(calls: int = 500) -> dict[str, Any]:
             body=json.dumps({"about": "x"}),
             pathParameters={"phone_number_id": pn},
         )
-        action_event["requestContext"]["authorizer"].update(
-            otp_action="update_profile", otp_challenge_id="ch_bench", otp_body_sha256=body_digest({"about": "x"})
-        )
+        user_id = str(action_event["requestContext"]["authorizer"]["user_id"])
+        account_id = str(action_event["requestContext"]["authorizer"]["account_id"])
+
+        def approved_action(i: int) -> dict[str, Any]:
+            """A fresh approved challenge per call (the handler consumes it with the change)."""
+            from wabaguard.models import Challenge, challenge_pk
+
+            challenge_id = f"ch_bench{i:06d}"
+            Challenge(
+                challenge_pk(challenge_id),
+                challenge_id=challenge_id,
+                user_id=user_id,
+                account_id=account_id,
+                action="update_profile",
+                method="PATCH",
+                path=f"/v1/phone-numbers/{pn}/profile",
+                body_sha256=body_digest({"about": "x"}),
+                description="bench",
+                channel="email",
+                created_at=int(time.time()),
+                expires_at=int(time.time()) + 600,
+                attempts=0,
+            ).save()
+            event = json.loads(json.dumps(action_event))
+            event["requestContext"]["authorizer"].update(
+                otp_action="update_profile",
+                otp_challenge_id=challenge_id,
+                otp_body_sha256=body_digest({"about": "x"}),
+                otp_code_digest="0" * 64,
+            )
+            return event
+
         w.functions.invoke = original
 
         def run(name: str, event_of: Callable[[int], dict[str, Any]], n: int = calls) -> None:
@@ -430,8 +466,10 @@ def warm_latency(calls: int = 500) -> dict[str, Any]:
                 before = meter.aws_seconds
                 started = time.perf_counter()
                 with contextlib.redirect_stdout(open(os.devnull, "w")):
-                    w.functions.invoke(name, event)
+                    answer = w.functions.invoke(name, event)
                 times.append(time.perf_counter() - started)
+                if isinstance(answer, dict) and int(answer.get("statusCode", 200)) >= 400:
+                    raise RuntimeError(f"{name} answered {answer.get('statusCode')}: {answer.get('body')}")
                 in_aws += meter.aws_seconds - before
             total = sum(times)
             out[name] = {
@@ -442,7 +480,7 @@ def warm_latency(calls: int = 500) -> dict[str, Any]:
             }
 
         run("OtpVerifyFunction", lambda i: authz_event)
-        run("AccountApiFunction", lambda i: action_event)
+        run("AccountApiFunction", approved_action)
         run("OtpChallengeFunction", lambda i: challenge_event)
         w.pump.pump()
 
