@@ -70,9 +70,11 @@ class World:
         os.environ.update(stack.environment())
         from wabaguard.aws import reset_clients
         from wabaguard.config import settings
+        from wabaguard.models import reset_transactions
 
         settings.cache_clear()
         reset_clients()
+        reset_transactions()
 
         from devstack.gateway import Gateway
         from devstack.runtime import Functions

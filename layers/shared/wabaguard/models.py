@@ -80,9 +80,21 @@ def transient(exc: Exception) -> bool:
     return code in TRANSIENT_ERRORS or transaction_conflict(exc)
 
 
+_connections: dict[str | None, Connection] = {}
+
+
 def transaction() -> TransactWrite:
-    """A write transaction across our tables (all in one region)."""
-    return TransactWrite(connection=Connection(region=_region()))
+    """A write transaction across our tables (all in one region). The connection (and its botocore
+    client, ~50 ms to build) is made once per container, as the models' own are."""
+    region = _region()
+    if region not in _connections:
+        _connections[region] = Connection(region=region)
+    return TransactWrite(connection=_connections[region])
+
+
+def reset_transactions() -> None:
+    """Forget the cached connection (tests that switch endpoints, like the models' ``_connection``)."""
+    _connections.clear()
 
 
 def iso(ts: datetime | float) -> str:
