@@ -46,6 +46,7 @@ from wabaguard.models import (
     partner_change_sk,
     phone_pk,
     recovery_pk,
+    system_change,
     template_sk,
     transaction,
     user_sk,
@@ -313,8 +314,7 @@ def _update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
         ],
         condition=PhoneNumber.pk.exists(),
     )
-    view = {"phone_number_id": prep.phone.phone_number_id, **profile}
-    return 200, view, {"phone_number_id": prep.phone.phone_number_id}
+    return 200, profile_view(prep.phone.phone_number_id, profile), {"phone_number_id": prep.phone.phone_number_id}
 
 
 def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
@@ -584,7 +584,7 @@ def reset_totp_by_ops(account_id: str, user_id: str, ops_identity: str, now: dat
     user = load_user(account_id, user_id)
     if not user.totp_enabled and not user.totp_pending_enc:
         raise Conflict(f"{user.email} has no authenticator app to reset")
-    change = ChangeRecord(change_id=new_id("chg"), kind="totp_reset", at=iso(now), by_email=f"ops ({ops_identity})")
+    change = system_change("totp_reset", now, f"ops ({ops_identity})")
     user.update(
         actions=[
             User.totp_enabled.set(False),
@@ -662,8 +662,8 @@ def active_users(account_id: str) -> list[User]:
     return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]
 
 
-def profile_view(phone: PhoneNumber) -> dict[str, Any]:
-    return {"phone_number_id": phone.phone_number_id, **(phone.profile or {})}
+def profile_view(phone_number_id: str, profile: dict[str, Any] | None) -> dict[str, Any]:
+    return {"phone_number_id": phone_number_id, **(profile or {})}
 
 
 def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from wabaguard.models import (
     flag_sk,
     iso,
     open_flag_sk,
+    system_change,
     transaction,
     transaction_conflict,
 )
@@ -43,7 +44,7 @@ WRITE_ATTEMPTS = 5  # optimistic writes: re-read and retry when another writer g
 
 
 def _system_change(kind: str, now: datetime, by: str = SYSTEM, ref: str | None = None) -> ChangeRecord:
-    return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(now), by_email=by, ref=ref)
+    return system_change(kind, now, by, ref)
 
 
 def raise_flag(

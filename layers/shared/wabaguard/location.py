@@ -37,8 +37,3 @@ def country_of(ip: str | None) -> str | None:
     code = str(_db().lookup(str(addr)).country_code or "")
     return code if len(code) == 2 and code.isalpha() and code.isupper() else None
 
-
-def data_source() -> str:
-    """Which data the lookups use (for the README and ops)."""
-    info = _db().get_database_info()
-    return str(info.get("source_info", "unknown"))

@@ -165,6 +165,13 @@ class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
     ref = UnicodeAttribute(null=True)  # what a system change is about (the flag that starts or ends a review)
 
 
+def system_change(kind: str, at: datetime, by: str, ref: str | None = None) -> ChangeRecord:
+    """A change made by wabaguard itself or by ops (no request behind it): who, what, when."""
+    from wabaguard.security import new_id
+
+    return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(at), by_email=by, ref=ref)
+
+
 class AccountsItem(Model):
     """Base of every item in the Accounts table (single-table design, typed by ``item_type``)."""
 

@@ -18,7 +18,6 @@ from wabaguard.actions import new_user
 from wabaguard.errors import Conflict, InvalidRequest, NotFound
 from wabaguard.models import (
     Account,
-    ChangeRecord,
     Link,
     PhoneNumber,
     account_pk,
@@ -28,6 +27,7 @@ from wabaguard.models import (
     managed_sk,
     meta_phone_pk,
     phone_link_sk,
+    system_change,
     transaction,
     waba_pk,
 )
@@ -67,7 +67,7 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
         active_admins=1,
         created_at=iso(now),
     )
-    welcome = ChangeRecord(change_id=new_id("chg"), kind="user_added", at=iso(now), by_email=f"ops ({ops_identity})")
+    welcome = system_change("user_added", now, f"ops ({ops_identity})")
     admin, credential, token = new_user(account, request.admin.email, "admin", now, welcome)
     phones: list[dict[str, Any]] = []
     try:
