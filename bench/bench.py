@@ -281,7 +281,12 @@ def aws_calls_and_cost() -> dict[str, Any]:
             "create_template": (
                 "POST",
                 f"/v1/accounts/{acme['account_id']}/templates",
-                {"name": "bench", "language": "en", "category": "UTILITY", "components": [{"type": "BODY"}]},
+                {
+                    "name": "bench",
+                    "language": "en",
+                    "category": "UTILITY",
+                    "components": [{"type": "BODY", "text": "Ready"}],
+                },
             ),
             "update_profile": ("PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "bench"}),
             "set_webhook_url": ("PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://bench.example.com/"}),

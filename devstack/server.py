@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import signal
 import socket
 import sys
@@ -45,6 +46,8 @@ def local_environment(endpoint: str | None, region: str) -> dict[str, str]:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         # The demo's people live at example ``.test`` domains, which real deployments refuse.
         "WABAGUARD_ALLOW_TEST_EMAIL_DOMAINS": "1",
+        # Every retry schedule compressed: an hour of backoff becomes ~7 seconds.
+        "RETRY_DELAY_SCALE": os.environ.get("RETRY_DELAY_SCALE", "0.002"),
     }
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
@@ -90,12 +93,38 @@ class World:
 
         self.ops_token = new_token("wgo")
         os.environ["WABAGUARD_LOCAL_OPS_TOKEN_SHA256"] = token_digest(self.ops_token)
+        self._start_graph()
         self.schedules = [
             (spec.logical_id, rate_seconds(event["Properties"]["ScheduleExpression"]), event["Properties"].get("Input"))
             for spec in self.functions.specs.values()
             for event in spec.events.values()
             if event["Type"] in ("ScheduleV2", "Schedule")
         ]
+
+    def _start_graph(self) -> None:
+        """Meta's Graph API for the functions: the stand-in (its own port), or the one named by
+        ``WABAGUARD_GRAPH_URL``; the system-user token goes where the template keeps it."""
+        import boto3
+
+        from devstack.graph import GraphStandIn, serve
+
+        token = "EAAG" + secrets.token_hex(24)
+        self.graph = GraphStandIn(token, timeout_s=float(os.environ.get("GRAPH_TIMEOUT_S") or 10) + 0.5)
+        other = os.environ.get("WABAGUARD_GRAPH_URL")
+        if other:
+            self.graph_url = other.rstrip("/")
+            token = os.environ.get("WABAGUARD_GRAPH_TOKEN", token)
+        else:
+            self.graph_httpd, self.graph_url = serve(self.graph)
+        os.environ["GRAPH_API_BASE_URL"] = self.graph_url
+        secret_id = os.environ["GRAPH_TOKEN_SECRET_ID"]
+        boto3.client("secretsmanager", region_name=self.stack.region).put_secret_value(
+            SecretId=secret_id, SecretString=json.dumps({"token": token})
+        )
+
+    def tick(self) -> dict[str, Any]:
+        """Every scheduled function once, now (``POST /_local/tick``)."""
+        return {name: self.run_schedule(name) for name in self.scheduled_functions()}
 
     def scheduled_functions(self) -> list[str]:
         return [name for name, _, _ in self.schedules]
@@ -104,7 +133,7 @@ class World:
         """Run the scheduled scan now, again and again (here, without fan-out) until it has caught
         up with every record that arrived; returns every flag raised on the way."""
         flags: list[Any] = []
-        for name in self.scheduled_functions():
+        for name in [n for n in self.scheduled_functions() if n == "RiskScanFunction"]:
             for _ in range(runs):
                 out = self.functions.invoke(name, {"fan_out": False}) or {}
                 flags.extend(out.get("flags", []))
@@ -119,6 +148,10 @@ class World:
         payload = next((inp for name, _, inp in self.schedules if name == logical_id), None)
         event = json.loads(payload) if isinstance(payload, str) else (payload or {})
         return self.functions.invoke(logical_id, event)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 def parameter_overrides(text: str) -> dict[str, str]:
@@ -197,6 +230,18 @@ class LocalServer:
             )
         if method == "POST" and path == "/_local/risk-scan":
             return 200, self.world.drain_scan()
+        if method == "POST" and path == "/_local/tick":
+            return 200, _jsonable(self.world.tick())
+        if method == "GET" and path == "/_local/graph/calls":
+            return 200, self.world.graph.recorded()
+        if method == "POST" and path == "/_local/graph/faults":
+            try:
+                return self.world.graph.add_fault(json.loads(body or b"null"))
+            except json.JSONDecodeError:
+                return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
+        if method == "DELETE" and path == "/_local/graph/faults":
+            self.world.graph.reset()
+            return 200, {"faults": 0}
         if method == "GET" and path == "/_local/flags":
             from wabaguard.models import Flag
 
@@ -306,6 +351,8 @@ class LocalServer:
         (LOCAL_DIR / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
         self.world.pump.start()
         for name, every, _ in self.world.schedules:
+            if every <= 60:  # retry sweeps: locally every few seconds, like the compressed backoff
+                every = float(os.environ.get("WABAGUARD_LOCAL_SWEEP_S") or 2)
             threading.Thread(target=self._scheduler, args=(name, every), daemon=True, name=f"schedule-{name}").start()
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="http").start()
         return demo

@@ -80,6 +80,7 @@ class StreamPump:
         self.sqs = boto3.client("sqs", region_name=stack.region)
         self.mappings: list[Mapping] = []
         self.delivered: list[dict[str, Any]] = []  # every event delivered, for tests
+        self.deliveries: list[tuple[str, dict[str, Any]]] = []  # (function, event)
         self.dead_lettered = 0
         for spec in functions.specs.values():
             for event in spec.events.values():
@@ -147,6 +148,7 @@ class StreamPump:
         batch = m.pending[:limit]
         event = {"Records": batch}
         self.delivered.append(event)
+        self.deliveries.append((m.function, event))
         failed_from: int | None
         try:
             result = self.functions.invoke(m.function, event)
@@ -216,6 +218,9 @@ class StreamPump:
         self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
 
     # ------------------------------------------------------------ driving
+    def delivered_to(self, function: str) -> list[dict[str, Any]]:
+        return [event for name, event in self.deliveries if name == function]
+
     def pump(self, max_rounds: int = 100) -> int:
         """Read and deliver until nothing is pending (or ``max_rounds``); returns batches delivered."""
         delivered = 0

@@ -85,6 +85,11 @@ def revoke_api_key(phone_number_id: str, key_id: str) -> Any:
 
 
 # ---------------------------------------------------------------- accounts
+@app.get("/accounts/<account_id>/templates")
+def list_templates(account_id: str) -> Any:
+    return queries.templates(principal_of(app), account_id)
+
+
 @app.post("/accounts/<account_id>/templates")
 def create_template(account_id: str) -> Any:
     return key_action("create_template", account_id=account_id)

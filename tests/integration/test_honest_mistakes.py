@@ -38,7 +38,7 @@ def test_a_typo_in_the_body_spends_nothing_and_the_approved_body_still_works(
     bad_json = api.call("PUT", path, admin["token"], raw=b'{"url": ', otp=(ch, code))
     assert bad_json.status == 400 and bad_json.json()["error"] == "invalid_request"
     ok = api.call("PUT", path, admin["token"], WEBHOOK, otp=(ch, code))
-    assert ok.status == 200 and ok.json() == WEBHOOK
+    assert ok.status == 200 and ok.json()["url"] == WEBHOOK["url"]
     assert not _alarms(api)
     moving["now"] += timedelta(minutes=5)
     assert scan(moving)["flags"] == [], "honest mistakes raise no flag"

@@ -109,7 +109,12 @@ def test_other_change_types(
             admin,
             "POST",
             f"/v1/accounts/{account}/templates",
-            {"name": "promo", "language": "en", "category": "MARKETING", "components": [{"type": "BODY"}]},
+            {
+                "name": "promo",
+                "language": "en",
+                "category": "MARKETING",
+                "components": [{"type": "BODY", "text": "20% off"}],
+            },
         )
         expected = "[wabaguard] Message template promo created for Acme Shoes"
     elif kind == "user_added":
@@ -184,7 +189,7 @@ def test_the_same_batch_delivered_twice_sends_once(api: Api, world: World, admin
     api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://b.example.com/"})
     deliver(world)
     first = len(notices(api))
-    event = world.pump.delivered[-1]
+    event = world.pump.delivered_to("ChangeNotifierFunction")[-1]
     result = world.functions.invoke("ChangeNotifierFunction", event)
     assert result == {"batchItemFailures": []}
     assert len(notices(api)) == first
@@ -207,7 +212,7 @@ def test_ses_failing_then_recovering_sends_every_email_exactly_once(
 
     monkeypatch.setattr(mailer, "send", flaky)
     deliver(world)
-    assert len(world.pump.delivered) >= 2  # the record was reported failed and delivered again
+    assert len(world.pump.delivered_to("ChangeNotifierFunction")) >= 2  # reported failed, delivered again
     assert sorted(m["to"] for m in notices(api)) == sorted(acme_emails(acme))
 
 
@@ -275,7 +280,7 @@ def test_metrics_count_sent_failed_and_deduplicated(
     api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://f.example.com/"})
     capsys.readouterr()
     deliver(world)
-    world.functions.invoke("ChangeNotifierFunction", world.pump.delivered[-1])
+    world.functions.invoke("ChangeNotifierFunction", world.pump.delivered_to("ChangeNotifierFunction")[-1])
     out = capsys.readouterr().out
     metrics = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
     sent = sum(sum(m.get("NotificationsSent", [0])) for m in metrics)

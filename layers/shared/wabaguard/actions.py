@@ -56,6 +56,7 @@ from wabaguard.principal import Principal
 from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
 from wabaguard.urls import display_url
+from wabaguard.whatsapp import changes as platform
 
 TOTP_ISSUER = "wabaguard"
 # Under review every key action is paused: each adds a capability (keys, webhooks, templates,
@@ -99,6 +100,8 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         account = require_account(principal, params["account_id"], admin=admin)
     if action_name in REVIEW_BLOCKED and account.under_review:
         _paused(account, action_name)
+    if action_name in platform.ACTIONS:
+        _require_meta_ids(account, phone)
 
     facts: list[tuple[str, str]] | None = None
     if action_name == "create_template":
@@ -138,6 +141,20 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     else:  # pragma: no cover - the registry and this function move together
         raise InvalidRequest("path", "is not a key action")
     return Prepared(action, params, model, account, words, phone, target, facts)
+
+
+def _require_meta_ids(account: Account, phone: PhoneNumber | None) -> None:
+    """A change that must reach WhatsApp needs Meta's ids; without them no code is sent."""
+    if phone is not None and not phone.meta_phone_number_id:
+        raise Conflict(
+            f"phone number {phone.phone_number_id} has no Meta Phone-Number-ID, so the change cannot reach "
+            "WhatsApp; ask your provider to add it"
+        )
+    if phone is None and not account.waba_id:
+        raise Conflict(
+            f"{account.name} has no WhatsApp Business Account id, so the change cannot reach WhatsApp; "
+            "ask your provider to add it"
+        )
 
 
 def template_facts(name: str, language: str, category: str, components: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -293,12 +310,23 @@ def _create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: datet
         last_change=change_record(p, "template_created", meta, now),
     )
     work.tx.save(item, condition=MessageTemplate.pk.does_not_exist())
+    meta_body = {
+        "name": model.name,
+        "language": model.language,
+        "category": model.category,
+        "components": model.components,
+    }
+    waba = prep.account.waba_id
+    state = platform.enqueue(
+        work.tx, prep.account.account_id, "create_template", template_id, f"/{waba}/message_templates", meta_body, now
+    )
     body = {
         "template_id": template_id,
         "name": model.name,
         "language": model.language,
         "category": model.category,
         "status": "PENDING",
+        "platform": state,
     }
     return 201, body, {"detail": f"template {model.name}"}
 
@@ -314,7 +342,11 @@ def _update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
         ],
         condition=PhoneNumber.pk.exists(),
     )
-    return 200, profile_view(prep.phone.phone_number_id, profile), {"phone_number_id": prep.phone.phone_number_id}
+    phone = prep.phone
+    meta_body = {"messaging_product": "whatsapp", **prep.body.changes()}
+    path = f"/{phone.meta_phone_number_id}/whatsapp_business_profile"
+    state = platform.enqueue(work.tx, phone.account_id, "update_profile", phone.phone_number_id, path, meta_body, now)
+    return 200, profile_view(phone.phone_number_id, profile, state), {"phone_number_id": phone.phone_number_id}
 
 
 def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
@@ -327,7 +359,19 @@ def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime,
         ],
         condition=PhoneNumber.pk.exists(),
     )
-    return 200, {"url": prep.body.url}, {"phone_number_id": prep.phone.phone_number_id}
+    phone = prep.phone
+    meta_body = {"webhook_configuration": {"override_callback_uri": prep.body.url}}
+    state = platform.enqueue(
+        work.tx,
+        phone.account_id,
+        "set_webhook_url",
+        phone.phone_number_id,
+        f"/{phone.meta_phone_number_id}",
+        meta_body,
+        now,
+        secret=prep.body.verify_token,
+    )
+    return 200, {"url": prep.body.url, "platform": state}, {"phone_number_id": phone.phone_number_id}
 
 
 def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
@@ -519,8 +563,7 @@ def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime
             User.token_digest.set(credential.token_digest),
             User.last_change.set(change_record(p, "token_rotated", meta, now)),
         ],
-        condition=(User.status == "active")
-        & (User.token_digest == old if old else User.token_digest.does_not_exist()),
+        condition=(User.status == "active") & (User.token_digest == old if old else User.token_digest.does_not_exist()),
     )
     return 201, {"token": token, "user_id": user.user_id, "created_at": iso(now)}, {"detail": "access token replaced"}
 
@@ -662,8 +705,13 @@ def active_users(account_id: str) -> list[User]:
     return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]
 
 
-def profile_view(phone_number_id: str, profile: dict[str, Any] | None) -> dict[str, Any]:
-    return {"phone_number_id": phone_number_id, **(profile or {})}
+def profile_view(
+    phone_number_id: str, profile: dict[str, Any] | None, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    out = {"phone_number_id": phone_number_id, **(profile or {})}
+    if state is not None:
+        out["platform"] = state
+    return out
 
 
 def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
@@ -680,6 +728,8 @@ def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
         }
         for k in ApiKey.query(phone_pk(phone.phone_number_id), ApiKey.sk.startswith("KEY#"))
     ]
+    profile = platform.latest(phone.account_id, platform.resource_of("update_profile", phone.phone_number_id))
+    webhook = platform.latest(phone.account_id, platform.resource_of("set_webhook_url", phone.phone_number_id))
     return {
         "phone_number_id": phone.phone_number_id,
         "account_id": phone.account_id,
@@ -689,6 +739,15 @@ def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
         "profile": phone.profile or {},
         "webhook_url": phone.webhook_url if full_url else display_url(phone.webhook_url),
         "api_keys": keys,
+        # where the newest change stands at Meta, and the newest of each kind (None: never changed here)
+        "platform": {
+            **(
+                platform.view(platform.newest(profile, webhook))
+                or {"status": None, "detail": "never changed through wabaguard"}
+            ),
+            "profile": platform.view(profile),
+            "webhook_url": platform.view(webhook),
+        },
     }
 
 

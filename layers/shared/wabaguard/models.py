@@ -172,6 +172,18 @@ def system_change(kind: str, at: datetime, by: str, ref: str | None = None) -> C
     return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(at), by_email=by, ref=ref)
 
 
+class DueIndex(GlobalSecondaryIndex["AccountsItem"]):
+    """Work waiting for its time: a sparse index of the items that carry ``due`` (the kind of work:
+    ``platform``, …) and ``due_at`` (when). An item leaves it when the work is done (both removed)."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    due = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
 class AccountsItem(Model):
     """Base of every item in the Accounts table (single-table design, typed by ``item_type``)."""
 
@@ -184,6 +196,9 @@ class AccountsItem(Model):
     sk = UnicodeAttribute(range_key=True)
     item_type = DiscriminatorAttribute()
     last_change = ChangeRecord(null=True)
+    due = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    by_due = DueIndex()
 
 
 class Account(AccountsItem, discriminator="account"):
@@ -293,8 +308,44 @@ class MessageTemplate(AccountsItem, discriminator="template"):
     language = UnicodeAttribute()
     category = UnicodeAttribute()
     components = JSONAttribute(default=list)  # type: ignore[arg-type]
-    status = UnicodeAttribute(default="PENDING")
+    status = UnicodeAttribute(default="PENDING")  # Meta's review status (moved by Meta's webhooks)
+    meta_template_id = UnicodeAttribute(null=True)  # Meta's id, once the template reached WhatsApp
+    status_reason = UnicodeAttribute(null=True)  # Meta's reason for the last status (REJECTED: SCAM, …)
+    status_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+
+
+def platform_sk(resource: str, at: str, change_id: str) -> str:
+    """Changes of one resource sort together, oldest first: they reach WhatsApp in that order."""
+    return f"PLATFORM#{resource}#{at}#{change_id}"
+
+
+def platform_prefix(resource: str) -> str:
+    return f"PLATFORM#{resource}#"
+
+
+class PlatformChange(AccountsItem, discriminator="platform_change"):
+    """An approved change on its way to Meta's Graph API (§Platform): written in the key action's
+    own transaction, so a crash after the approval loses nothing; applied by ``platform_apply``.
+
+    ``status``: pending → applied | failed. While pending it sits in the ``by_due`` index at the
+    time of its next attempt; a worker claims it by moving ``due_at`` past its lease.
+    """
+
+    change_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    action = UnicodeAttribute()  # create_template | update_profile | set_webhook_url
+    resource = UnicodeAttribute()  # template:<id> | profile:<phone id> | webhook:<phone id>
+    method = UnicodeAttribute(default="POST")
+    path = UnicodeAttribute()  # Graph path without the version: /<waba_id>/message_templates
+    body = JSONAttribute(default=dict)  # type: ignore[arg-type]  # never holds a secret
+    secret_enc = UnicodeAttribute(null=True)  # KMS ciphertext of the webhook's verify_token
+    status = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    detail = UnicodeAttribute(null=True)  # Meta's words on the last failure, or the outcome
+    result = JSONAttribute(null=True)  # type: ignore[arg-type]  # Meta's answer (template id and status)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
 
 
 class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):

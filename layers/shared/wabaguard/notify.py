@@ -19,12 +19,18 @@ from wabaguard.models import (
     MessageTemplate,
     PartnerChangeRequest,
     PhoneNumber,
+    PlatformChange,
     User,
 )
 from wabaguard.urls import display_url, host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
-SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released"})
+SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released", "platform_failed"})
+PLATFORM_WORDS = {
+    "create_template": "the new message template",
+    "update_profile": "the business profile change",
+    "set_webhook_url": "the new webhook URL",
+}
 
 
 @dataclass
@@ -157,6 +163,8 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
             paragraphs=told["paragraphs"],
             footer=told["footer"],
         )
+    elif isinstance(new, PlatformChange) and kind == "platform_failed":
+        return _platform_failed(new, account)
     elif isinstance(new, User) and kind == "token_rotated":
         facts.append(("User", new.email))
         headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
@@ -184,6 +192,42 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         highlight=highlight,
         also=also,
         notify_managed=managed,
+    )
+
+
+def _platform_failed(change: PlatformChange, account: Account) -> Change:
+    """WhatsApp refused an approved change: what, Meta's own words, and what to do now."""
+    lc = change.last_change
+    assert lc is not None
+    what = PLATFORM_WORDS.get(change.action, change.action)
+    kind, _, ref = change.resource.partition(":")
+    facts: list[tuple[str, str]] = [("Change", what), ("Account", account.name)]
+    if kind == "template":
+        facts.append(("Template", f"{change.body.get('name')} ({change.body.get('language')})"))
+    else:
+        facts.append(("Phone number", _phone_display(ref)))
+    facts += [
+        ("WhatsApp's answer", change.detail or "(none)"),
+        ("Approved at (UTC)", change.created_at),
+        ("Attempts", str(int(change.attempts or 0))),
+    ]
+    return Change(
+        lc.change_id,
+        lc.kind,
+        account.account_id,
+        f"WhatsApp did not apply {what} of {account.name}",
+        f"[wabaguard] WhatsApp refused {what} of {account.name}",
+        facts,
+        paragraphs=[
+            f"WhatsApp did not apply {what} of {account.name}, which a user of the account approved with a "
+            "one-time password. wabaguard keeps the approved value, but WhatsApp still shows the previous one.",
+            "Read WhatsApp's answer below, correct the request, and make the change again (it needs a new "
+            "one-time password). Nothing else was changed.",
+        ],
+        footer=[
+            "Every user can read the account's security events with "
+            f"GET /v1/accounts/{account.account_id}/security-events.",
+        ],
     )
 
 
@@ -232,7 +276,6 @@ def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     if recipient in change.also or change.notify_managed:
         return recipient in {u.email for u in active_users(account.account_id)}
     return True
-
 
 
 def render(to: str, change: Change, item: AccountsItem, report_url: str | None = None) -> mailer.Email:

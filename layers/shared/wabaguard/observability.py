@@ -15,7 +15,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 MASK = "*****"
 _PATTERNS = (
-    re.compile(r"\bwg[ukro]_[A-Za-z0-9_-]{8,}"),  # user tokens, API keys, report links, ops token
+    # user tokens, API keys, report links, ops token; webhook secrets; Meta access tokens
+    re.compile(r"\bwg[ukro]_[A-Za-z0-9_-]{8,}|\bwhsec_[A-Za-z0-9+/=]{8,}|\bEAA[A-Za-z0-9]{20,}"),
     re.compile(r"otpauth://[^\s\"'\\]+"),  # TOTP provisioning URIs (seed inside)
     re.compile(r"(?i)\b(bearer)\s+[^\s\"'\\]+"),
     re.compile(

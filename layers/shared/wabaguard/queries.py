@@ -15,7 +15,7 @@ from wabaguard.access import load_account, require_account, require_phone
 from wabaguard.actions import active_users, phone_view, user_view
 from wabaguard.activity import SECURITY_KINDS, parse_at, public_view
 from wabaguard.errors import InvalidRequest
-from wabaguard.models import Account, ActivityRecord, Link, account_pk
+from wabaguard.models import Account, ActivityRecord, Link, MessageTemplate, account_pk
 from wabaguard.principal import Principal
 
 STALE_AFTER = timedelta(days=90)
@@ -57,6 +57,30 @@ def phones_of(account_id: str) -> list[Link]:
 def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:
     phone, _ = require_phone(principal, phone_number_id)
     return phone_view(phone, full_url=principal.is_user)
+
+
+def templates(principal: Principal, account_id: str) -> dict[str, Any]:
+    """An account's message templates: Meta's id and review status, and where each stands at Meta."""
+    from wabaguard.whatsapp import changes as platform
+
+    require_account(principal, account_id)
+    states = platform.of_account(account_id)
+    out = []
+    for tpl in MessageTemplate.query(account_pk(account_id), MessageTemplate.sk.startswith("TEMPLATE#")):
+        out.append(
+            {
+                "template_id": tpl.template_id,
+                "name": tpl.name,
+                "language": tpl.language,
+                "category": tpl.category,
+                "status": tpl.status,
+                "status_reason": tpl.status_reason,
+                "meta_template_id": tpl.meta_template_id,
+                "created_at": tpl.created_at,
+                "platform": platform.view(states.get(platform.resource_of("create_template", tpl.template_id))),
+            }
+        )
+    return {"account_id": account_id, "templates": out}
 
 
 def users(principal: Principal, account_id: str) -> dict[str, Any]:

@@ -10,10 +10,11 @@ import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wabaguard.errors import InvalidRequest
 from wabaguard.urls import UnsafeUrl, check_public_https_url
+from wabaguard.whatsapp import forms
 
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -50,19 +51,35 @@ class TemplateCreate(Strict):
     category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
     components: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10)]
 
+    @model_validator(mode="after")
+    def _meta_form(self) -> TemplateCreate:
+        """Meta's template rules, so a template Meta would refuse on form never gets a code."""
+        try:
+            forms.check_template(self.category, self.components)
+        except forms.FormError as exc:
+            raise InvalidRequest(f"body.{exc.where}", exc.message) from None
+        return self
+
 
 class ProfileUpdate(Strict):
     about: Annotated[str, Field(min_length=1, max_length=139)] | None = None
     address: Annotated[str, Field(max_length=256)] | None = None
     description: Annotated[str, Field(max_length=512)] | None = None
     email: Annotated[str, Field(max_length=128)] | None = None
-    vertical: Annotated[str, Field(pattern=r"^[A-Z_]{2,40}$")] | None = None
+    vertical: Annotated[str, Field(max_length=40)] | None = None
     websites: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=2)] | None = None
 
     @field_validator("email")
     @classmethod
     def _check_email(cls, value: str | None) -> str | None:
         return None if value is None else _email(value)
+
+    @field_validator("vertical")
+    @classmethod
+    def _check_vertical(cls, value: str | None) -> str | None:
+        if value is not None and value not in forms.VERTICALS:
+            raise ValueError(f"must be one of Meta's verticals: {', '.join(sorted(forms.VERTICALS))}")
+        return value
 
     @field_validator("websites")
     @classmethod
@@ -81,6 +98,8 @@ class ProfileUpdate(Strict):
 
 class WebhookChange(Strict):
     url: Annotated[str, Field(max_length=2048)]
+    # Meta calls the new URL with it to verify it; a secret: never shown in emails, logs or answers.
+    verify_token: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
     @field_validator("url")
     @classmethod
