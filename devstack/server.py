@@ -343,6 +343,11 @@ class LocalServer:
         api = f"http://127.0.0.1:{self.port}/{self.world.stack.stage()}"
         (LOCAL_DIR / "demo.json").unlink(missing_ok=True)  # every start is a fresh world
         demo = seed_demo(api)
+        demo["graph"] = {
+            "url": self.world.graph_url,
+            "version": os.environ.get("GRAPH_API_VERSION", "v23.0"),
+            "note": "Meta's Graph API stand-in (or WABAGUARD_GRAPH_URL); calls: GET /_local/graph/calls",
+        }
         demo["ops"] = {
             "token": self.world.ops_token,
             "note": "stands in for IAM (SigV4) on /v1/ops/* routes; Authorization: Bearer <token>",

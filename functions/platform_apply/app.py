@@ -24,13 +24,10 @@ def _record(record: DynamoDBRecord) -> None:
 
 
 def _metrics(summary: changes.Summary) -> None:
-    for name, value in (
-        ("PlatformChangesApplied", summary.applied),
-        ("PlatformChangesFailed", summary.failed),
-        ("PlatformRetries", summary.retried),
-        ("PlatformConfigErrors", summary.config_errors),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="PlatformChangesApplied", unit=MetricUnit.Count, value=summary.applied)
+    metrics.add_metric(name="PlatformChangesFailed", unit=MetricUnit.Count, value=summary.failed)
+    metrics.add_metric(name="PlatformRetries", unit=MetricUnit.Count, value=summary.retried)
+    metrics.add_metric(name="PlatformConfigErrors", unit=MetricUnit.Count, value=summary.config_errors)
     logger.info("platform changes", extra={"outcomes": summary.outcomes, "waited": summary.waited})
 
 

@@ -64,6 +64,8 @@ ALARM_TARGETS = {
     "ScanErrorsAlarm": "ScanAccountErrors",
     "ScanStalledAlarm": "ScanCheckpointAge",
     "ScanLagAlarm": "ScanLagSeconds",
+    "PlatformFailuresAlarm": "PlatformChangesFailed",
+    "PlatformConfigAlarm": "PlatformConfigErrors",
 }
 
 
