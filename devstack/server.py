@@ -94,6 +94,9 @@ class World:
         self.ops_token = new_token("wgo")
         os.environ["WABAGUARD_LOCAL_OPS_TOKEN_SHA256"] = token_digest(self.ops_token)
         self._start_graph()
+        # Meta's app secret and the callback's verify token, as the provider stores them after deploying
+        self.meta = {"app_secret": secrets.token_hex(16), "verify_token": secrets.token_urlsafe(16)}
+        self._put_secret("META_APP_SECRET_ID", self.meta)
         self.schedules = [
             (spec.logical_id, rate_seconds(event["Properties"]["ScheduleExpression"]), event["Properties"].get("Input"))
             for spec in self.functions.specs.values()
@@ -104,8 +107,6 @@ class World:
     def _start_graph(self) -> None:
         """Meta's Graph API for the functions: the stand-in (its own port), or the one named by
         ``WABAGUARD_GRAPH_URL``; the system-user token goes where the template keeps it."""
-        import boto3
-
         from devstack.graph import GraphStandIn, serve
 
         token = "EAAG" + secrets.token_hex(24)
@@ -117,9 +118,13 @@ class World:
         else:
             self.graph_httpd, self.graph_url = serve(self.graph)
         os.environ["GRAPH_API_BASE_URL"] = self.graph_url
-        secret_id = os.environ["GRAPH_TOKEN_SECRET_ID"]
+        self._put_secret("GRAPH_TOKEN_SECRET_ID", {"token": token})
+
+    def _put_secret(self, env_name: str, value: dict[str, str]) -> None:
+        import boto3
+
         boto3.client("secretsmanager", region_name=self.stack.region).put_secret_value(
-            SecretId=secret_id, SecretString=json.dumps({"token": token})
+            SecretId=os.environ[env_name], SecretString=json.dumps(value)
         )
 
     def tick(self) -> dict[str, Any]:
@@ -343,6 +348,11 @@ class LocalServer:
         api = f"http://127.0.0.1:{self.port}/{self.world.stack.stage()}"
         (LOCAL_DIR / "demo.json").unlink(missing_ok=True)  # every start is a fresh world
         demo = seed_demo(api)
+        demo["meta"] = {
+            **self.world.meta,
+            "callback": f"{api}/meta/webhook",
+            "note": "sign POST bodies with X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app_secret, body)>",
+        }
         demo["graph"] = {
             "url": self.world.graph_url,
             "version": os.environ.get("GRAPH_API_VERSION", "v23.0"),

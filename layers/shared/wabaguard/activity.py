@@ -21,7 +21,17 @@ from wabaguard.security import new_id
 SHARDS = int(os.environ.get("ACTIVITY_SHARDS") or 4)  # template parameter ActivityShards: increase only
 RETENTION = timedelta(days=90)
 SECURITY_KINDS = frozenset(
-    {"login", "otp_failed", "otp_locked", "otp_replayed", "key_action", "api_key_revoked", "report", "platform_change"}
+    {
+        "login",
+        "otp_failed",
+        "otp_locked",
+        "otp_replayed",
+        "key_action",
+        "api_key_revoked",
+        "report",
+        "platform_change",
+        "meta_event",
+    }
 )
 USAGE_KINDS = frozenset({"messages_sent", "api_request"})
 KINDS = SECURITY_KINDS | USAGE_KINDS

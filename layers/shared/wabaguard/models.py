@@ -315,6 +315,26 @@ class MessageTemplate(AccountsItem, discriminator="template"):
     created_at = UnicodeAttribute()
 
 
+class MetaEvent(AccountsItem, discriminator="meta_event"):
+    """A signal from Meta's account webhooks that the account's users are told of (§Meta webhooks):
+    its ``last_change`` takes it to the notifier like any change."""
+
+    event_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()
+    field = UnicodeAttribute()
+    event = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)  # display_phone_number
+    headline = UnicodeAttribute()
+    advice = UnicodeAttribute(null=True)
+    facts = JSONAttribute(default=list)  # type: ignore[arg-type]  # [[label, value]]
+    event_time = UnicodeAttribute(null=True)  # when Meta says it happened
+    received_at = UnicodeAttribute()
+
+
+def meta_event_sk(at: str, event_id: str) -> str:
+    return f"METAEVENT#{at}#{event_id}"
+
+
 def platform_sk(resource: str, at: str, change_id: str) -> str:
     """Changes of one resource sort together, oldest first: they reach WhatsApp in that order."""
     return f"PLATFORM#{resource}#{at}#{change_id}"
@@ -522,6 +542,17 @@ class ReportToken(ChallengesItem, discriminator="report"):
     facts = JSONAttribute(null=True)  # type: ignore[arg-type]  # [[label, value]]: the change in full, for the page
     recipient = UnicodeAttribute()
     used_at = UnicodeAttribute(null=True)
+
+
+class MetaSeen(ChallengesItem, discriminator="meta_seen"):
+    """A change of Meta's webhooks already recorded: Meta redelivers for up to 36 hours, so the
+    marker lives 48 hours (TTL) and is written in the same transaction as the record."""
+
+    account_id = UnicodeAttribute(null=True)
+
+
+def meta_seen_pk(digest: str) -> str:
+    return f"METASEEN#{digest}"
 
 
 def report_pk(token_digest: str) -> str:

@@ -17,6 +17,7 @@ from wabaguard.models import (
     ApiKey,
     Flag,
     MessageTemplate,
+    MetaEvent,
     PartnerChangeRequest,
     PhoneNumber,
     PlatformChange,
@@ -25,7 +26,7 @@ from wabaguard.models import (
 from wabaguard.urls import display_url, host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
-SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released", "platform_failed"})
+SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released", "platform_failed", "meta_signal"})
 PLATFORM_WORDS = {
     "create_template": "the new message template",
     "update_profile": "the business profile change",
@@ -165,6 +166,8 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         )
     elif isinstance(new, PlatformChange) and kind == "platform_failed":
         return _platform_failed(new, account)
+    elif isinstance(new, MetaEvent) and kind == "meta_signal":
+        return _meta_signal(new, account)
     elif isinstance(new, User) and kind == "token_rotated":
         facts.append(("User", new.email))
         headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
@@ -225,6 +228,31 @@ def _platform_failed(change: PlatformChange, account: Account) -> Change:
             "one-time password). Nothing else was changed.",
         ],
         footer=[
+            "Every user can read the account's security events with "
+            f"GET /v1/accounts/{account.account_id}/security-events.",
+        ],
+    )
+
+
+def _meta_signal(event: MetaEvent, account: Account) -> Change:
+    """What Meta reported about the account, in words: which number, what, when, what to do."""
+    lc = event.last_change
+    assert lc is not None
+    facts = [(str(k), str(v)) for k, v in (event.facts or [])]
+    return Change(
+        lc.change_id,
+        lc.kind,
+        account.account_id,
+        f"WhatsApp reported: {event.headline}",
+        f"[wabaguard] WhatsApp reported for {account.name}: {event.headline}"[:200],
+        [("Account", account.name), *facts],
+        notify_partner=True,
+        paragraphs=[
+            f"Meta, which runs WhatsApp, reported a security-relevant event for {account.name}: {event.headline}.",
+            *([event.advice] if event.advice else []),
+        ],
+        footer=[
+            "This notice comes from WhatsApp's own account webhooks, not from a change made in wabaguard. "
             "Every user can read the account's security events with "
             f"GET /v1/accounts/{account.account_id}/security-events.",
         ],

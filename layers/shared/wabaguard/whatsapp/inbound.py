@@ -1,0 +1,277 @@
+"""Meta's account webhooks in (§Meta webhooks): the handshake, the signature, and each change
+recorded exactly once — as a ``meta_event`` audit record, a notice or a flag, a template's status.
+
+Meta redelivers a change for up to 36 hours until it gets a 200; a change is identified by the
+digest of its WABA, entry time, field and value, and its marker is written in the same transaction
+as its record, so a redelivery (or two deliveries at once) records and tells nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from wabaguard import activity, clock, flags
+from wabaguard.errors import InvalidRequest
+from wabaguard.models import (
+    Account,
+    Link,
+    MessageTemplate,
+    MetaEvent,
+    MetaSeen,
+    PartnerChangeRequest,
+    account_pk,
+    condition_failed,
+    display_phone_pk,
+    iso,
+    meta_event_sk,
+    meta_seen_pk,
+    system_change,
+    transaction,
+)
+from wabaguard.onboarding import account_by_waba
+from wabaguard.security import new_id
+from wabaguard.whatsapp.signals import Signal, read
+
+OBJECT = "whatsapp_business_account"
+MAX_CHANGES = 1000  # Meta batches at most this many changes in one POST
+SEEN_FOR = timedelta(hours=48)  # longer than Meta's 36 hours of redelivery
+PARTNER_MATCH = timedelta(days=30)
+BY = "WhatsApp (Meta)"
+
+
+# ------------------------------------------------------------------ handshake and signature
+def handshake(params: dict[str, str], verify_token: str) -> tuple[int, str]:
+    """Meta's ``GET`` subscription check: the challenge back as plain text, or 403."""
+    mode, token, challenge = params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge")
+    if mode != "subscribe" or token is None or challenge is None:
+        return 400, "hub.mode=subscribe, hub.verify_token and hub.challenge are required"
+    if not verify_token or not hmac.compare_digest(token.encode(), verify_token.encode()):
+        return 403, "verify token mismatch"
+    return 200, challenge[:256]
+
+
+def signature_ok(app_secret: str, raw: bytes, header: str | None) -> bool:
+    """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``, compared in constant
+    time. No secret configured means no valid signature (fail closed)."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header[len("sha256=") :].strip().lower().encode(), expected.encode())
+
+
+# ------------------------------------------------------------------ the envelope
+@dataclass
+class Received:
+    """What one POST came to (the handler turns it into metrics and logs)."""
+
+    recorded: int = 0
+    duplicates: int = 0
+    unknown_waba: int = 0
+    flags: list[str] = field(default_factory=list)
+    notices: int = 0
+
+
+def parse(raw: bytes) -> list[tuple[str, Any, list[dict[str, Any]]]]:
+    """The envelope's entries as (waba_id, time, changes); 400 naming what is malformed."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body", "must be a JSON object")
+    if body.get("object") != OBJECT:
+        raise InvalidRequest("object", f"must be {OBJECT!r}")
+    entries = body.get("entry")
+    if not isinstance(entries, list):
+        raise InvalidRequest("entry", "must be a list")
+    out: list[tuple[str, Any, list[dict[str, Any]]]] = []
+    total = 0
+    for i, entry in enumerate(entries):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("id"), (str, int))
+            or isinstance(entry.get("id"), bool)
+        ):
+            raise InvalidRequest(f"entry[{i}].id", "is required (the WhatsApp Business Account id)")
+        changes = entry.get("changes")
+        if not isinstance(changes, list):
+            raise InvalidRequest(f"entry[{i}].changes", "must be a list")
+        for j, change in enumerate(changes):
+            if not isinstance(change, dict) or not isinstance(change.get("field"), str) or not change["field"]:
+                raise InvalidRequest(f"entry[{i}].changes[{j}].field", "is required")
+        total += len(changes)
+        if total > MAX_CHANGES:
+            raise InvalidRequest("entry", f"carries more than Meta's {MAX_CHANGES} changes")
+        out.append((str(entry["id"])[:64], entry.get("time"), changes))
+    return out
+
+
+def _event_time(value: Any, now: datetime) -> datetime:
+    """Meta's ``time`` (epoch seconds) when it is plausible; else when we received it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        at = datetime.fromtimestamp(value, tz=UTC) if value < 10**11 else datetime.fromtimestamp(value / 1000, tz=UTC)
+        if now - timedelta(days=30) <= at <= now + timedelta(minutes=10):
+            return at
+    return now
+
+
+def receive(raw: bytes, now: datetime | None = None) -> Received:
+    """Record every change of a signed POST (the signature was checked by the caller)."""
+    now = now or clock.utcnow()
+    entries = parse(raw)
+    out = Received()
+    for waba_id, time_value, changes in entries:
+        account = account_by_waba(waba_id)
+        if account is None:
+            out.unknown_waba += len(changes)
+            continue
+        at = _event_time(time_value, now)
+        for change in changes:
+            _one(account, waba_id, time_value, at, change["field"], change.get("value"), now, out)
+    return out
+
+
+# ------------------------------------------------------------------ one change
+def _digest(waba_id: str, time_value: Any, field_name: str, value: Any) -> str:
+    canonical = json.dumps([waba_id, time_value, field_name, value], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _phone_id(display: str | None) -> str | None:
+    if not display:
+        return None
+    try:
+        return str(Link.get(display_phone_pk(display), "META").target_id)
+    except Link.DoesNotExist:
+        return None
+
+
+def _approved_partner_change(account: Account, now: datetime) -> PartnerChangeRequest | None:
+    """A Partner change approved in wabaguard in the last 30 days (it explains Meta's event)."""
+    since = iso(now - PARTNER_MATCH)
+    for request in PartnerChangeRequest.query(
+        account_pk(account.account_id), PartnerChangeRequest.sk.startswith("PCR#")
+    ):
+        if request.status == "SUBMITTED" and (request.created_at or "") >= since:
+            return request
+    return None
+
+
+def _template(account_id: str, meta_id: str | None) -> MessageTemplate | None:
+    if not meta_id:
+        return None
+    for tpl in MessageTemplate.query(account_pk(account_id), MessageTemplate.sk.startswith("TEMPLATE#")):
+        if tpl.meta_template_id == meta_id:
+            return tpl
+    return None
+
+
+def _one(
+    account: Account,
+    waba_id: str,
+    time_value: Any,
+    at: datetime,
+    field_name: str,
+    value: Any,
+    now: datetime,
+    out: Received,
+) -> None:
+    digest = _digest(waba_id, time_value, field_name, value)
+    seen_key = meta_seen_pk(digest)
+    try:
+        MetaSeen.get(seen_key)
+        out.duplicates += 1
+        return
+    except MetaSeen.DoesNotExist:
+        pass
+    signal = read(field_name, value)
+    phone_id = _phone_id(signal.phone)
+    facts = [("What Meta reported", f"{field_name}: {signal.event or '(no event)'}"), *signal.facts]
+    if signal.phone:
+        facts.insert(1, ("Phone number", f"+{signal.phone}"))
+    facts.append(("When (UTC)", iso(at)))
+    explained = None
+    if signal.partner_event:
+        match = _approved_partner_change(account, now)
+        if match is not None:
+            explained = f"matches the Partner change {match.request_id} approved in wabaguard"
+            facts.append(("wabaguard", explained))
+    flag_id = None
+    if signal.rule and signal.severity and explained is None:
+        flag_id = _raise(account, signal, facts, at, now)
+        if flag_id:
+            out.flags.append(flag_id)
+    template = _template(account.account_id, signal.template_id) if signal.template_id else None
+    event_id = new_id("mev")
+    record = activity.build(
+        account.account_id,
+        "meta_event",
+        at,
+        action=signal.event or field_name,
+        phone_number_id=phone_id,
+        detail=f"{field_name}: {signal.headline}"[:500],
+    )
+    try:
+        with transaction() as tx:
+            tx.save(
+                MetaSeen(seen_key, account_id=account.account_id, ttl=now + SEEN_FOR),
+                condition=MetaSeen.pk.does_not_exist(),
+            )
+            tx.save(record)
+            if signal.notify and flag_id is None:  # a raised flag is the notice itself
+                item = MetaEvent(
+                    account_pk(account.account_id),
+                    meta_event_sk(iso(now), event_id),
+                    event_id=event_id,
+                    account_id=account.account_id,
+                    field=field_name,
+                    event=signal.event or None,
+                    phone=signal.phone,
+                    headline=signal.headline,
+                    advice=signal.advice or None,
+                    facts=[list(f) for f in facts],
+                    event_time=iso(at),
+                    received_at=iso(now),
+                    last_change=system_change("meta_signal", now, BY, event_id),
+                )
+                tx.save(item, condition=MetaEvent.pk.does_not_exist())
+                out.notices += 1
+            if template is not None and signal.template_status:
+                tx.update(
+                    template,
+                    actions=[
+                        MessageTemplate.status.set(signal.template_status[:32]),
+                        MessageTemplate.status_reason.set(signal.reason or "NONE"),
+                        MessageTemplate.status_at.set(iso(at)),
+                    ],
+                    condition=MessageTemplate.pk.exists(),
+                )
+    except TransactWriteError as exc:
+        if condition_failed(exc):  # another delivery of the same change won the race
+            out.duplicates += 1
+            return
+        raise
+    out.recorded += 1
+
+
+def _raise(account: Account, signal: Signal, facts: list[tuple[str, str]], at: datetime, now: datetime) -> str | None:
+    explanation = f"Meta reported that {signal.headline} ({iso(at)}). {signal.advice}"
+    evidence = [{"kind": "meta_event", "at": iso(at), "action": signal.event, "detail": f"{k}: {v}"} for k, v in facts]
+    flag = flags.raise_flag(
+        account,
+        signal.rule or "meta_signal",
+        signal.severity or "medium",
+        explanation,
+        evidence,
+        subject={},
+        now=now,
+        raised_by=BY,
+    )
+    return flag.flag_id if flag is not None else None
