@@ -164,7 +164,30 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                         "challenge with POST /otp/challenges for exactly this method, path and body, then repeat "
                         "the request with the X-OTP-Challenge and X-OTP-Code headers."
                     )
-                if path.startswith("/report/"):
+                if path == "/meta/webhook":  # Meta's callback: the signature (or verify token) is the credential
+                    text = {"text/plain": {"schema": {"type": "string"}}}
+                    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                    responses = (
+                        {
+                            "200": {"description": "hub.challenge, as plain text", "content": text},
+                            "400": {
+                                "description": "hub.mode, hub.verify_token or hub.challenge missing",
+                                "content": error,
+                            },
+                            "403": {"description": "verify token mismatch", "content": error},
+                        }
+                        if method == "get"
+                        else {
+                            "200": {
+                                "description": "recorded",
+                                "content": {"application/json": {"schema": {"type": "object"}}},
+                            },
+                            "400": {"description": ERRORS["400"], "content": error},
+                            "401": {"description": "X-Hub-Signature-256 missing or wrong", "content": error},
+                            "413": {"description": ERRORS["413"], "content": error},
+                        }
+                    )
+                elif path.startswith("/report/"):
                     page = {"text/html": {"schema": {"type": "string"}}}
                     responses = {
                         "200": {"description": "an HTML page", "content": page},

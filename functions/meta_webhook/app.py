@@ -4,19 +4,20 @@ No bearer token: the app secret's signature is the credential. Decisions are in 
 from __future__ import annotations
 
 import base64
-import json
 import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability
-from wabaguard.errors import WabaguardError
+from wabaguard.web import build_resolver, json_response
 from wabaguard.whatsapp import inbound
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+app = build_resolver()
 
 
 def _secret() -> dict[str, Any]:
@@ -24,38 +25,39 @@ def _secret() -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _answer(status: int, body: Any, text: bool = False) -> dict[str, Any]:
-    if text:
-        return {"statusCode": status, "headers": {"Content-Type": "text/plain; charset=utf-8"}, "body": str(body)}
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+@app.get("/meta/webhook")
+def handshake() -> Any:
+    params = app.current_event.query_string_parameters or {}
+    status, text = inbound.handshake(params, str(_secret().get("verify_token") or ""))
+    if status != 200:  # errors in the API's JSON shape; only the challenge is plain text (Meta reads it)
+        error = "forbidden" if status == 403 else "invalid_request"
+        return json_response(status, {"error": error, "detail": text})
+    return Response(status, "text/plain; charset=utf-8", text)
 
 
-def _raw(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+@app.post("/meta/webhook")
+def changes() -> Any:
+    event = app.current_event
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    signature = event.headers.get("X-Hub-Signature-256") or event.headers.get("x-hub-signature-256")
+    if not inbound.signature_ok(str(_secret().get("app_secret") or ""), raw, signature):
+        metrics.add_metric(name="MetaSignatureRejected", unit=MetricUnit.Count, value=1)
+        return json_response(
+            401, {"error": "unauthorized", "detail": "X-Hub-Signature-256 is missing or does not match"}
+        )
+    got = inbound.receive(raw)  # a malformed body is a 400 naming the field (the resolver's error mapping)
+    metrics.add_metric(name="MetaEventsRecorded", unit=MetricUnit.Count, value=got.recorded)
+    metrics.add_metric(name="MetaEventsDuplicate", unit=MetricUnit.Count, value=got.duplicates)
+    metrics.add_metric(name="MetaEventsUnknownWaba", unit=MetricUnit.Count, value=got.unknown_waba)
+    logger.info("meta webhook", extra={"recorded": got.recorded, "duplicates": got.duplicates, "flags": got.flags})
+    return json_response(
+        200, {"recorded": got.recorded, "duplicates": got.duplicates, "unknown_waba": got.unknown_waba}
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    secret = _secret()
-    if event.get("httpMethod") == "GET":
-        status, text = inbound.handshake(
-            event.get("queryStringParameters") or {}, str(secret.get("verify_token") or "")
-        )
-        return _answer(status, text, text=True)
-    raw = _raw(event)
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    if not inbound.signature_ok(str(secret.get("app_secret") or ""), raw, headers.get("x-hub-signature-256")):
-        metrics.add_metric(name="MetaSignatureRejected", unit=MetricUnit.Count, value=1)
-        return _answer(401, {"error": "unauthorized", "detail": "X-Hub-Signature-256 is missing or does not match"})
-    try:
-        got = inbound.receive(raw)
-    except WabaguardError as exc:
-        return _answer(exc.status, exc.body())
-    metrics.add_metric(name="MetaEventsRecorded", unit=MetricUnit.Count, value=got.recorded)
-    metrics.add_metric(name="MetaEventsDuplicate", unit=MetricUnit.Count, value=got.duplicates)
-    metrics.add_metric(name="MetaEventsUnknownWaba", unit=MetricUnit.Count, value=got.unknown_waba)
-    logger.info("meta webhook", extra={"recorded": got.recorded, "duplicates": got.duplicates, "flags": got.flags})
-    return _answer(200, {"recorded": got.recorded, "duplicates": got.duplicates, "unknown_waba": got.unknown_waba})
+    return app.resolve(event, context)

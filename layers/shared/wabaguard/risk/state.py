@@ -34,6 +34,7 @@ LIMITS = {
     "last_active": 500,
     "user_locs": 200,
     "webhook_hosts": 100,
+    "novel_access": 50,
 }
 STATE_BUDGET = 180_000  # bytes of JSON; the overlap ids have their own ceiling (risk.MAX_RECENT_IDS)
 
@@ -56,6 +57,7 @@ def empty() -> dict[str, Any]:
         "last_active": {},
         "user_locs": {},
         "webhook_hosts": {},
+        "novel_access": {},  # at -> words: key actions and logins from a country never seen before (2 days)
         "tolerance": {},
         "records": 0,
     }
@@ -80,7 +82,11 @@ def fold(state: dict[str, Any], records: list[Rec], now: datetime) -> dict[str, 
         if r.ip:
             out["ips"][r.ip] = max(at, out["ips"].get(r.ip, at))
         if r.country and r.kind != "messages_sent":
-            out["access_countries"].setdefault(r.country, at)
+            known = out["access_countries"]
+            if r.kind in ("key_action", "login") and known and r.country not in known:
+                what = f"{r.action or r.kind} by {r.user_id or 'an API key'} from {r.ip or '?'} ({r.country})"
+                out["novel_access"][at] = what
+            known.setdefault(r.country, at)
         if r.kind == "api_request" and r.key_id and r.ip:
             out["key_ips"].setdefault(r.key_id, {}).setdefault(r.ip, at)
         if r.user_id:
@@ -131,6 +137,7 @@ def bound(state: dict[str, Any]) -> None:
     state["phones"] = _newest(state["phones"], LIMITS["phones"], _latest_hour)
     for name in ("countries", "ips", "access_countries", "last_active", "webhook_hosts"):
         state[name] = _newest(state[name], LIMITS[name])
+    state["novel_access"] = dict(sorted((state.get("novel_access") or {}).items())[-LIMITS["novel_access"] :])
     for key_id, ips in list(state["key_ips"].items()):
         state["key_ips"][key_id] = _newest(ips, LIMITS["key_ips_per_key"])
     state["key_ips"] = _newest(state["key_ips"], LIMITS["key_ips"], lambda ips: max(ips.values(), default=""))
@@ -154,6 +161,8 @@ def _trim(state: dict[str, Any], now: datetime) -> None:
     oldest_hour = hour_key(now - timedelta(days=BASELINE_DAYS))
     for phone in state["phones"].values():
         phone["hours"] = {h: n for h, n in phone["hours"].items() if h >= oldest_hour}
+    oldest_novel = _iso(now - timedelta(days=2))
+    state["novel_access"] = {at: w for at, w in (state.get("novel_access") or {}).items() if at >= oldest_novel}
     oldest_ip = _iso(now - timedelta(days=IP_MEMORY_DAYS))
     state["ips"] = {ip: at for ip, at in state["ips"].items() if at >= oldest_ip}
     for key_id, ips in list(state["key_ips"].items()):

@@ -10,6 +10,7 @@ from wabaguard.risk.rules import (
     key_action_new_location,
     new_countries,
     otp_failures,
+    pin_reset_after_new_location,
     shared_login,
     stale_users,
     volume_spike,
@@ -25,4 +26,5 @@ ALL_RULES: tuple[Rule, ...] = (
     impossible_travel.RULE,
     stale_users.RULE,
     shared_login.RULE,
+    pin_reset_after_new_location.RULE,
 )
