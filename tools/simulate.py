@@ -31,8 +31,20 @@ FAMILIES = {
     "otp_replay": {"otp_failures"},
     "leaked_key": {"api_key_many_new_ips"},
     "impossible_travel": {"impossible_travel", "key_action_new_location"},
+    # Meta's own signal: credentials used from abroad, then the number's PIN reset (issue 14)
+    "number_takeover": {"pin_reset_after_new_location"},
 }
-BENIGN = ("steady", "campaign", "traveller", "new_account", "busy_admin", "night_shift", "key_rotation", "growing")
+BENIGN = (
+    "steady",
+    "campaign",
+    "traveller",
+    "new_account",
+    "busy_admin",
+    "night_shift",
+    "key_rotation",
+    "growing",
+    "pin_change_at_home",  # the owner changes the two-step PIN (Meta tells us) after a key action from home
+)
 # Honest mistakes, made for real through the API by onboarded accounts: a body typo followed by the
 # approved body, and a client retrying a request that succeeded (issue 11: they are not attacks).
 HONEST = ("typo_then_right", "client_retry")
@@ -246,6 +258,27 @@ class World:
                     }
                     for m, a in ((9, "set_webhook_url"), (6, "create_api_key"), (3, "request_partner_change"))
                 ],
+            ]
+        if scenario in ("number_takeover", "pin_change_at_home"):
+            abroad = scenario == "number_takeover"
+            return [
+                *normal,
+                {
+                    "account_id": acc,
+                    "kind": "key_action",
+                    "user_id": user,
+                    "action": "set_webhook_url",
+                    "at": iso(now - timedelta(minutes=50)),
+                    "ip": attacker_ip if abroad else p["ips"][0],
+                    "country": far[0] if abroad else p["home"],
+                },
+                {
+                    "account_id": acc,
+                    "kind": "meta_event",
+                    "action": "PIN_RESET_REQUEST" if abroad else "PIN_CHANGED",
+                    "at": iso(now - timedelta(minutes=5)),
+                    "phone_number_id": p["pn"],
+                },
             ]
         if scenario == "new_location":
             return [

@@ -96,3 +96,12 @@ def test_template_forms_meta_accepts() -> None:
             {"type": "FOOTER", "text": "Reply STOP"},
         ],
     )
+
+
+def test_every_activity_kind_producers_may_send_has_its_required_fields() -> None:
+    from typing import get_args
+
+    from wabaguard.ingest import REQUIRED
+    from wabaguard.schemas import ActivityIn
+
+    assert set(get_args(ActivityIn.model_fields["kind"].annotation)) == set(REQUIRED)

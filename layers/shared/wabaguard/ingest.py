@@ -23,6 +23,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "otp_failed": ("user_id",),
     "otp_locked": ("user_id",),
     "key_action": ("user_id", "action"),
+    "meta_event": ("action",),  # Meta's event name (PIN_CHANGED, …), as the Meta webhook records it
 }
 
 

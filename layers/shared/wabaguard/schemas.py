@@ -189,7 +189,7 @@ class ActivityIn(Strict):
     """One §Activity record as producers send it."""
 
     account_id: Annotated[str, Field(pattern=_ID)]
-    kind: Literal["messages_sent", "api_request", "login", "otp_failed", "otp_locked", "key_action"]
+    kind: Literal["messages_sent", "api_request", "login", "otp_failed", "otp_locked", "key_action", "meta_event"]
     at: Annotated[str, Field(min_length=10, max_length=40)]
     record_id: Annotated[str, Field(pattern=_ID)] | None = None
     phone_number_id: Annotated[str, Field(pattern=_ID)] | None = None
