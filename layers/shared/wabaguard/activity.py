@@ -87,7 +87,8 @@ def parse_at(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _precise(ts: datetime) -> str:
+def precise(ts: datetime) -> str:
+    """Microsecond UTC ISO time: sortable, so keys built from it keep event order."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -102,13 +103,13 @@ def build(account_id: str, kind: str, at: datetime, **fields: Any) -> ActivityRe
     if "count" in fields:
         fields["msg_count"] = fields.pop("count")
     at_text = iso(at)
-    precise = _precise(at)  # orders events within a second
+    at_precise = precise(at)  # orders events within a second
     prefix = "S" if kind in SECURITY_KINDS else "U"
     return ActivityRecord(
         pk=account_pk(account_id),
-        sk=f"{prefix}#{precise}#{record_id}",
+        sk=f"{prefix}#{at_precise}#{record_id}",
         bucket=bucket_of(arrived, account_id),
-        bucket_sk=f"{_precise(arrived)}#{record_id}",
+        bucket_sk=f"{precise(arrived)}#{record_id}",
         ttl=at + RETENTION,
         record_id=record_id,
         account_id=account_id,
@@ -129,9 +130,9 @@ def schedule_wake(account_id: str, due: datetime) -> ActivityRecord:
     record_id = new_id("wake")
     item = ActivityRecord(
         pk=f"WAKE#{account_id}",
-        sk=f"{_precise(due)}#{record_id}",
+        sk=f"{precise(due)}#{record_id}",
         bucket=bucket_of(due, account_id),
-        bucket_sk=f"{_precise(due)}#{record_id}",
+        bucket_sk=f"{precise(due)}#{record_id}",
         ttl=due + timedelta(days=7),
         record_id=record_id,
         account_id=account_id,

@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -60,9 +60,8 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=base * _scale())
 
 
-def stamp(at: datetime) -> str:
-    """Microsecond ISO time: sortable, so ``by_due`` and a resource's changes keep their order."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+# Microsecond ISO time (activity's): sortable, so ``by_due`` and a resource's changes keep their order.
+stamp = activity.precise
 
 
 def resource_of(action: str, ref: str) -> str:
@@ -118,9 +117,9 @@ def view(change: PlatformChange | None) -> dict[str, Any] | None:
     """The ``platform`` object of §Platform: ``{status, detail}`` (+ when and which change)."""
     if change is None:
         return None
-    detail = change.detail if change.status != "pending" or change.detail else PENDING_WORDS
-    if change.status == "pending" and change.detail:
-        detail = f"not applied yet, retrying: {change.detail}"
+    detail = change.detail
+    if change.status == "pending":
+        detail = f"not applied yet, retrying: {change.detail}" if change.detail else PENDING_WORDS
     return {
         "status": change.status,
         "detail": detail,
@@ -204,7 +203,7 @@ def apply(pk: str, sk: str, graph: GraphFactory, now: datetime | None = None) ->
         return out
     older = _older_pending(change)
     if older is not None:
-        wait_until = max(_parse(older.due_at) if older.due_at else now, now) + timedelta(seconds=1)
+        wait_until = max(activity.parse_at(older.due_at) if older.due_at else now, now) + timedelta(seconds=1)
         _release(change, wait_until, attempts_back=True)
         out.waited = 1
         return out
@@ -220,7 +219,7 @@ def apply(pk: str, sk: str, graph: GraphFactory, now: datetime | None = None) ->
     elif outcome.kind == "permanent":
         _failed(change, outcome.detail, now)
         out.failed = 1
-    elif now - _parse_iso(change.created_at) >= GIVE_UP_AFTER:
+    elif now - activity.parse_at(change.created_at) >= GIVE_UP_AFTER:
         _failed(change, f"WhatsApp did not accept the change within 24 hours ({outcome.detail})", now)
         out.failed = 1
     else:
@@ -231,14 +230,6 @@ def apply(pk: str, sk: str, graph: GraphFactory, now: datetime | None = None) ->
             out.retried = 1
     out.outcomes.append({"change_id": change.change_id, "action": change.action, "outcome": outcome.kind})
     return out
-
-
-def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def _parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _claim(pk: str, sk: str, now: datetime) -> PlatformChange | None:
@@ -306,71 +297,63 @@ def _find_template(change: PlatformChange, graph: GraphFactory) -> Outcome | Non
     return None
 
 
-def _finish(change: PlatformChange, tx: TransactWrite, actions: list[Any]) -> None:
-    tx.update(
-        change,
-        actions=[
-            *actions,
-            PlatformChange.due.remove(),
-            PlatformChange.due_at.remove(),
-            PlatformChange.updated_at.set(iso(clock.utcnow())),
-        ],
-        condition=PlatformChange.status == "pending",
-    )
-
-
-def _applied(change: PlatformChange, outcome: Outcome, now: datetime) -> None:
-    result = {k: v for k, v in outcome.body.items() if k in ("id", "status", "category", "success")}
-    words = "applied to WhatsApp"
+def _finish(
+    change: PlatformChange,
+    status: str,
+    detail: str,
+    now: datetime,
+    actions: list[Any],
+    also: Callable[[TransactWrite], None] | None = None,
+) -> None:
+    """End a change (its status, out of ``by_due``) in one transaction with ``also``'s writes, then
+    record the outcome in the audit log. Another worker having ended it (its lease ran out while
+    Meta was slow) is not an error: nothing is written or audited twice."""
     try:
         with transaction() as tx:
-            _finish(
+            tx.update(
                 change,
-                tx,
-                [
-                    PlatformChange.status.set("applied"),
-                    PlatformChange.detail.set(words),
-                    PlatformChange.result.set(result),
-                ],
-            )
-            if change.action == "create_template":
-                template_id = change.resource.split(":", 1)[1]
-                tx.update(
-                    MessageTemplate(account_pk(change.account_id), template_sk(template_id)),
-                    actions=[
-                        MessageTemplate.meta_template_id.set(str(result.get("id") or "")),
-                        MessageTemplate.status.set(str(result.get("status") or "PENDING")),
-                        MessageTemplate.status_at.set(iso(now)),
-                    ],
-                    condition=MessageTemplate.pk.exists(),
-                )
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            return  # another worker finished it (its lease ran out while Meta was slow)
-        raise
-    _audit(change, "applied", words, now)
-
-
-def _failed(change: PlatformChange, detail: str, now: datetime) -> None:
-    """Meta refused (or never took) the change: marked failed, every user told, in the audit log."""
-    try:
-        with transaction() as tx:
-            _finish(
-                change,
-                tx,
-                [
-                    PlatformChange.status.set("failed"),
+                actions=[
+                    PlatformChange.status.set(status),
                     PlatformChange.detail.set(detail[:500]),
-                    PlatformChange.last_change.set(
-                        system_change("platform_failed", now, "WhatsApp (Meta)", change.change_id)
-                    ),
+                    *actions,
+                    PlatformChange.due.remove(),
+                    PlatformChange.due_at.remove(),
+                    PlatformChange.updated_at.set(iso(clock.utcnow())),
                 ],
+                condition=PlatformChange.status == "pending",
             )
+            if also is not None:
+                also(tx)
     except TransactWriteError as exc:
         if condition_failed(exc):
             return
         raise
-    _audit(change, "failed", detail, now)
+    _audit(change, status, detail, now)
+
+
+def _applied(change: PlatformChange, outcome: Outcome, now: datetime) -> None:
+    result = {k: v for k, v in outcome.body.items() if k in ("id", "status", "category", "success")}
+
+    def template_reached_meta(tx: TransactWrite) -> None:
+        template_id = change.resource.split(":", 1)[1]
+        tx.update(
+            MessageTemplate(account_pk(change.account_id), template_sk(template_id)),
+            actions=[
+                MessageTemplate.meta_template_id.set(str(result.get("id") or "")),
+                MessageTemplate.status.set(str(result.get("status") or "PENDING")),
+                MessageTemplate.status_at.set(iso(now)),
+            ],
+            condition=MessageTemplate.pk.exists(),
+        )
+
+    also = template_reached_meta if change.action == "create_template" else None
+    _finish(change, "applied", "applied to WhatsApp", now, [PlatformChange.result.set(result)], also)
+
+
+def _failed(change: PlatformChange, detail: str, now: datetime) -> None:
+    """Meta refused (or never took) the change: marked failed, every user told, in the audit log."""
+    told = system_change("platform_failed", now, "WhatsApp (Meta)", change.change_id)
+    _finish(change, "failed", detail, now, [PlatformChange.last_change.set(told)])
 
 
 def _audit(change: PlatformChange, status: str, detail: str, now: datetime) -> None:
