@@ -347,7 +347,9 @@ def test_two_admins_removing_each_other_at_once_leave_one(
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [204, 409]
+    # One removal wins. The other is refused: 409 when both passed the authorizer before either
+    # removal landed, 401 when the winner's removal landed first (a removed user's token is dead).
+    assert sorted(results)[0] == 204 and sorted(results)[1] in (401, 409), results
     from wabaguard.access import load_account
     from wabaguard.actions import active_users
 
