@@ -28,7 +28,7 @@ $(CHECKOV)/.installed: requirements-checkov.txt
 
 ## dev: the whole stack on 127.0.0.1:$${PORT:-3000} (moto underneath; Ctrl-C stops it)
 dev: $(VENV)/.installed
-	$(BIN)/python -m devstack.server
+	ALLOW_LOOPBACK_WEBHOOKS=$${ALLOW_LOOPBACK_WEBHOOKS-1} $(BIN)/python -m devstack.server
 
 ## test: everything CI runs
 test: lint typecheck iac unit integration e2e
@@ -76,6 +76,7 @@ replay-dlq: $(VENV)/.installed
 ## openapi: regenerate the committed OpenAPI document from the code (a unit test keeps it current)
 openapi: $(VENV)/.installed
 	$(BIN)/python -m devstack.openapi > layers/shared/wabaguard/openapi.json
+	$(BIN)/python -m devstack.openapi --security-events > layers/shared/wabaguard/webhooks/events.schema.json
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(CHECKOV) .aws-sam .local .mypy_cache .ruff_cache

@@ -31,6 +31,8 @@ def running_stack(
         "PORT": str(port),
         "WABAGUARD_LOCAL_DIR": str(local_dir),
         "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
+        # as `make dev` does: receivers on 127.0.0.1 may be security webhooks (§Local)
+        "ALLOW_LOOPBACK_WEBHOOKS": os.environ.get("ALLOW_LOOPBACK_WEBHOOKS", "1"),
     }
     for key in [k for k in env if k.startswith("AWS_") or k.endswith("_TABLE")]:
         env.pop(key)

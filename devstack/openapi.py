@@ -32,6 +32,10 @@ CONFLICTS = {
     ("POST", "/ops/flags/{flag_id}/resolve"),
     ("POST", "/ops/accounts"),
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"),
+    ("PUT", "/accounts/{account_id}/security-webhook"),
+    ("DELETE", "/accounts/{account_id}/security-webhook"),
+    ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"),
+    ("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver"),
 }
 OTP_HEADERS = [
     {
@@ -56,7 +60,9 @@ ANSWER_200 = {
     ("POST", "/ops/flags/{flag_id}/resolve"),
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"),
     ("POST", "/report/{token}"),
+    ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"),
 }
+ANSWER_202 = {("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver")}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -143,6 +149,8 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                 success = {"post": "201", "delete": "204"}.get(method, "200")
                 if (route.method, path) in ANSWER_200:
                     success = "200"
+                if (route.method, path) in ANSWER_202:
+                    success = "202"
                 key_action = (route.method, path) in actions
                 responses: dict[str, Any] = {success: {"description": "success"}}
                 model = SUCCESS.get((route.method, path))
@@ -250,4 +258,9 @@ if __name__ == "__main__":
 
     os.environ.update(local_environment(None, "us-east-1"))
     os.environ.update(Stack().environment())
-    sys.stdout.write(json.dumps(build(), indent=1, sort_keys=True) + "\n")
+    if "--security-events" in sys.argv:  # the JSON Schema of the events security webhooks receive
+        from wabaguard.webhooks.events import json_schema
+
+        sys.stdout.write(json.dumps(json_schema(), indent=1, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(json.dumps(build(), indent=1, sort_keys=True) + "\n")

@@ -19,6 +19,7 @@ from wabaguard.web import (
     raw_json,
     request_meta,
 )
+from wabaguard.webhooks import manage
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 app = build_resolver()
@@ -124,6 +125,38 @@ def security_events(account_id: str) -> Any:
 @app.get("/accounts/<account_id>/flags")
 def list_flags(account_id: str) -> Any:
     return flags.list_flags(principal_of(app), account_id)
+
+
+# ---------------------------------------------------------------- security webhook (§Security webhooks)
+@app.get("/accounts/<account_id>/security-webhook")
+def get_security_webhook(account_id: str) -> Any:
+    return manage.endpoint(principal_of(app), account_id)
+
+
+@app.put("/accounts/<account_id>/security-webhook")
+def set_security_webhook(account_id: str) -> Any:
+    return key_action("set_security_webhook", account_id=account_id)
+
+
+@app.delete("/accounts/<account_id>/security-webhook")
+def remove_security_webhook(account_id: str) -> Any:
+    return key_action("remove_security_webhook", account_id=account_id)
+
+
+@app.post("/accounts/<account_id>/security-webhook/rotate-secret")
+def rotate_security_webhook_secret(account_id: str) -> Any:
+    return key_action("rotate_security_webhook_secret", account_id=account_id)
+
+
+@app.get("/accounts/<account_id>/security-webhook/deliveries")
+def security_webhook_deliveries(account_id: str) -> Any:
+    q = app.current_event.query_string_parameters or {}
+    return manage.recent(principal_of(app), account_id, q.get("limit"))
+
+
+@app.post("/accounts/<account_id>/security-webhook/deliveries/<delivery_id>/redeliver")
+def redeliver(account_id: str, delivery_id: str) -> Any:
+    return json_response(202, manage.redeliver(principal_of(app), account_id, delivery_id))
 
 
 # ---------------------------------------------------------------- ops (IAM auth in AWS)

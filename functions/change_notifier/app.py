@@ -1,4 +1,5 @@
-"""Accounts table stream → one email per recipient per change, exactly once.
+"""Accounts table stream → one email per recipient per change, exactly once; and the change as a
+security event for the endpoints that hear of it (§Security webhooks).
 
 Powertools Batch reports failed records individually (the rest are checkpointed); Powertools
 Idempotency, keyed on the stream record's event id and the recipient, makes a redelivered record
@@ -21,8 +22,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import mailer, notify, observability, report
+from wabaguard import clock, mailer, notify, observability, report
 from wabaguard.access import load_account
+from wabaguard.webhooks import deliveries
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -58,6 +60,9 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     if new.last_change is not None and new.last_change.request_id:
         logger.set_correlation_id(new.last_change.request_id)  # the API request that made the change
+    # The same change as a security event to the endpoints that hear of it (idempotent per
+    # change and URL, so a retried record addresses nothing twice); attempted at once.
+    deliveries.kick(deliveries.enqueue(old, new, account, change.headline, clock.utcnow()))
     failures = 0
     for to in notify.recipients(account, change):
         _sent_now.set(False)

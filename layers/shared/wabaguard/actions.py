@@ -17,7 +17,7 @@ import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, approvals, clock, otp, schemas, totp
+from wabaguard import activity, approvals, clock, otp, outbound, schemas, totp
 from wabaguard.access import (
     load_account,
     load_user,
@@ -56,6 +56,7 @@ from wabaguard.principal import Principal
 from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
 from wabaguard.urls import display_url
+from wabaguard.webhooks import endpoints
 from wabaguard.whatsapp import changes as platform
 
 TOTP_ISSUER = "wabaguard"
@@ -96,7 +97,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     elif action_name in ("enroll_totp", "rotate_token"):
         account = load_account(principal.account_id)
     else:
-        admin = action_name in ("add_user", "remove_user")
+        admin = action_name in ("add_user", "remove_user") or action_name in SECURITY_WEBHOOK_ACTIONS
         account = require_account(principal, params["account_id"], admin=admin)
     if action_name in REVIEW_BLOCKED and account.under_review:
         _paused(account, action_name)
@@ -138,9 +139,39 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         words = f"Enroll a new authenticator app for {principal.email}"
     elif action_name == "rotate_token":
         words = f"Replace the access token of {principal.email}; the current one stops working at once"
+    elif action_name in SECURITY_WEBHOOK_ACTIONS:
+        words = _security_webhook_words(action_name, account, model)
     else:  # pragma: no cover - the registry and this function move together
         raise InvalidRequest("path", "is not a key action")
     return Prepared(action, params, model, account, words, phone, target, facts)
+
+
+SECURITY_WEBHOOK_ACTIONS = frozenset(
+    {"set_security_webhook", "remove_security_webhook", "rotate_security_webhook_secret"}
+)
+
+
+def _security_webhook_words(action_name: str, account: Account, model: Any) -> str:
+    """The request in words; the URL must resolve to public addresses now (checked again at every
+    delivery), and removing or rotating needs an endpoint."""
+    if action_name == "set_security_webhook":
+        try:
+            outbound.resolve(model.url)
+        except outbound.Refused as exc:
+            raise InvalidRequest("body.url", str(exc)) from None
+        return (
+            f"Send the security events of {account.name} to {display_url(model.url)} "
+            "(a new signing secret is shown once)"
+        )
+    current = endpoints.load(account.account_id)
+    if not endpoints.registered(current) or current is None:
+        raise NotFound(f"{account.name} has no security webhook")
+    if action_name == "remove_security_webhook":
+        return f"Stop sending the security events of {account.name} to {display_url(current.url)}"
+    return (
+        f"Replace the signing secret of the security webhook of {account.name}; "
+        "the current secret keeps signing for 24 hours"
+    )
 
 
 def _require_meta_ids(account: Account, phone: PhoneNumber | None) -> None:
@@ -568,6 +599,26 @@ def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime
     return 201, {"token": token, "user_id": user.user_id, "created_at": iso(now)}, {"detail": "access token replaced"}
 
 
+def _security_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
+    """Register, remove or re-key the account's security-events endpoint (§Security webhooks)."""
+    name = prep.action.name
+    account_id = prep.account.account_id
+    current = endpoints.load(account_id)
+    work.conflict = lambda: Conflict("the security webhook changed while the action ran; nothing was changed")
+    if name == "set_security_webhook":
+        change = change_record(p, "security_webhook_set", meta, now)
+        view, secret = endpoints.put(work.tx, account_id, prep.body.url, current, change, now)
+        return 200, {**view, "url": prep.body.url, "secret": secret}, {"detail": display_url(prep.body.url)}
+    if current is None or not endpoints.registered(current):
+        raise NotFound(f"{prep.account.name} has no security webhook")
+    if name == "remove_security_webhook":
+        endpoints.remove(work.tx, current, change_record(p, "security_webhook_removed", meta, now), now)
+        return 204, None, {"detail": display_url(current.url)}
+    change = change_record(p, "security_webhook_rotated", meta, now)
+    view, secret = endpoints.rotate(work.tx, current, change, now)
+    return 200, {**view, "secret": secret}, {"detail": "signing secret replaced"}
+
+
 _PERFORMERS = {
     "create_template": _create_template,
     "update_profile": _update_profile,
@@ -578,6 +629,9 @@ _PERFORMERS = {
     "remove_user": _remove_user,
     "enroll_totp": _enroll_totp,
     "rotate_token": _rotate_token,
+    "set_security_webhook": _security_webhook,
+    "remove_security_webhook": _security_webhook,
+    "rotate_security_webhook_secret": _security_webhook,
 }
 
 

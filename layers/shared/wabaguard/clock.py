@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now() -> float:
@@ -13,3 +14,9 @@ def now() -> float:
 
 def utcnow() -> datetime:
     return datetime.fromtimestamp(now(), tz=UTC)
+
+
+def retry_delay(seconds: float) -> timedelta:
+    """A retry schedule's wait. ``RETRY_DELAY_SCALE`` compresses every schedule locally (hours
+    become seconds) so that ``make dev`` shows retries, backoff and exhaustion while one watches."""
+    return timedelta(seconds=seconds * float(os.environ.get("RETRY_DELAY_SCALE") or 1))

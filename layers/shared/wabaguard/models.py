@@ -368,6 +368,59 @@ class PlatformChange(AccountsItem, discriminator="platform_change"):
     updated_at = UnicodeAttribute(null=True)
 
 
+SECURITY_WEBHOOK = "SECURITY_WEBHOOK"
+
+
+class SecurityWebhook(AccountsItem, discriminator="security_webhook"):
+    """An account's security-events endpoint (§Security webhooks). The signing secret is stored
+    KMS-encrypted; after a rotation the previous one keeps signing until ``previous_until``.
+    ``status``: active | disabled (410, or a delivery that exhausted its attempts) | removed —
+    a removed endpoint keeps its item so that its removal carries a ``last_change`` like any change."""
+
+    account_id = UnicodeAttribute()
+    url = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+    secret_enc = UnicodeAttribute(null=True)
+    previous_secret_enc = UnicodeAttribute(null=True)
+    previous_until = UnicodeAttribute(null=True)  # ISO time the previous secret stops signing
+    disabled_reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    rotated_at = UnicodeAttribute(null=True)
+
+    @classmethod
+    def key(cls, account_id: str) -> tuple[str, str]:
+        return account_pk(account_id), SECURITY_WEBHOOK
+
+
+def delivery_sk(delivery_id: str) -> str:
+    return f"DELIVERY#{delivery_id}"
+
+
+class WebhookDelivery(AccountsItem, discriminator="webhook_delivery"):
+    """One security event on its way to one URL: the endpoint of ``account_id`` (``target`` =
+    endpoint) or the old webhook URL of a phone number (``target`` = old_url, ``url`` kept here).
+    ``payload`` is the exact JSON text signed on every attempt; ``delivery_id`` is its
+    ``webhook-id``, the same on every attempt. status: pending → delivered | failed | cancelled."""
+
+    delivery_id = UnicodeAttribute()
+    account_id = UnicodeAttribute()  # whose endpoint (or whose phone's old URL)
+    subject_account_id = UnicodeAttribute()  # the account the event is about
+    target = UnicodeAttribute(default="endpoint")  # endpoint | old_url
+    url = UnicodeAttribute(null=True)  # only for old_url (the endpoint's URL is read at each attempt)
+    event_type = UnicodeAttribute()
+    change_id = UnicodeAttribute()
+    payload = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    attempts = NumberAttribute(default=0)
+    last_status = UnicodeAttribute(null=True)  # the HTTP status, or the failure's class in words
+    last_attempt_at = UnicodeAttribute(null=True)
+    log = JSONAttribute(default=list)  # type: ignore[arg-type]  # [{at, status}] of the last attempts
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    ttl = TTLAttribute(null=True)
+
+
 class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
     request_id = UnicodeAttribute()
     account_id = UnicodeAttribute()

@@ -21,12 +21,22 @@ from wabaguard.models import (
     PartnerChangeRequest,
     PhoneNumber,
     PlatformChange,
+    SecurityWebhook,
     User,
 )
 from wabaguard.urls import display_url, host_of
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
-SYSTEM_KINDS = frozenset({"account_flagged", "review_started", "review_released", "platform_failed", "meta_signal"})
+SYSTEM_KINDS = frozenset(
+    {
+        "account_flagged",
+        "review_started",
+        "review_released",
+        "platform_failed",
+        "meta_signal",
+        "security_webhook_disabled",
+    }
+)
 PLATFORM_WORDS = {
     "create_template": "the new message template",
     "update_profile": "the business profile change",
@@ -50,6 +60,7 @@ class Change:
     # users of every Client a Partner manages when someone gains rights over them through it.
     also: tuple[str, ...] = ()
     notify_managed: bool = False
+    admins_only: bool = False  # operational notices only admins can act on
     # wabaguard's own findings (flags, reviews) have their own words, not a change's
     paragraphs: list[str] | None = None
     footer: list[str] | None = None
@@ -168,6 +179,8 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         return _platform_failed(new, account)
     elif isinstance(new, MetaEvent) and kind == "meta_signal":
         return _meta_signal(new, account)
+    elif isinstance(new, SecurityWebhook):
+        return _security_webhook(old, new, account)
     elif isinstance(new, User) and kind == "token_rotated":
         facts.append(("User", new.email))
         headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
@@ -259,6 +272,57 @@ def _meta_signal(event: MetaEvent, account: Account) -> Change:
     )
 
 
+def _security_webhook(old: AccountsItem | None, new: SecurityWebhook, account: Account) -> Change:
+    """The account's security-events endpoint was set, removed, re-keyed — or disabled by wabaguard
+    because it stopped accepting events (then only admins are told: only they can fix it)."""
+    lc = new.last_change
+    assert lc is not None
+    before = old.url if isinstance(old, SecurityWebhook) and old.status != "removed" else None
+    name = account.name
+    if lc.kind == "security_webhook_disabled":
+        return Change(
+            lc.change_id,
+            lc.kind,
+            account.account_id,
+            f"Security events of {name} are no longer sent to {display_url(new.url)}",
+            f"[wabaguard] Security webhook of {name} disabled",
+            [("Security webhook", _fmt(display_url(new.url))), ("Why", _fmt(new.disabled_reason))],
+            admins_only=True,
+            paragraphs=[
+                f"wabaguard stopped sending the security events of {name} to its security webhook "
+                f"{display_url(new.url)}: {new.disabled_reason}.",
+                "Events raised from now on are not sent there. Fix the receiver, then register it again with "
+                f"PUT /v1/accounts/{account.account_id}/security-webhook (a key action; it shows a new secret), "
+                "and send the missed events again with POST …/security-webhook/deliveries/{id}/redeliver.",
+            ],
+            footer=[f"Recent deliveries: GET /v1/accounts/{account.account_id}/security-webhook/deliveries."],
+        )
+    facts: list[tuple[str, str]] = []
+    highlight: frozenset[str] = frozenset()
+    if lc.kind == "security_webhook_set":
+        facts.append(("Security webhook", f"{_fmt(display_url(before))} → {_fmt(display_url(new.url))}"))
+        if host_of(before) != host_of(new.url):
+            facts.append(("Security webhook host", f"{_fmt(host_of(before))} → {_fmt(host_of(new.url))} (NEW HOST)"))
+            highlight = frozenset({"Security webhook host"})
+        facts.append(("Signing secret", "a new one was issued (shown once, to the person who made the change)"))
+        headline = f"The security events of {name} are now sent to {display_url(new.url)}"
+        subject = f"Security webhook of {name} set to host {host_of(new.url)}"
+    elif lc.kind == "security_webhook_removed":
+        facts.append(("Security webhook", f"{_fmt(display_url(before))} → (none)"))
+        headline = f"The security webhook of {name} was removed: its security events are no longer sent anywhere"
+        subject = f"Security webhook of {name} removed"
+    else:
+        facts += [
+            ("Security webhook", _fmt(display_url(new.url))),
+            ("Previous secret signs until (UTC)", _fmt(new.previous_until)),
+        ]
+        headline = f"The signing secret of the security webhook of {name} was replaced"
+        subject = f"Security webhook secret replaced for {name}"
+    return Change(
+        lc.change_id, lc.kind, account.account_id, headline, f"[wabaguard] {subject}", facts, highlight=highlight
+    )
+
+
 def reviews_by(kind: str) -> str:
     return "wabaguard ops" if kind == "review_released" else "wabaguard monitoring"
 
@@ -283,7 +347,7 @@ def recipients(account: Account, change: Change) -> list[str]:
     from wabaguard.actions import active_users
     from wabaguard.queries import managed_accounts
 
-    emails = [u.email for u in active_users(account.account_id)]
+    emails = [u.email for u in active_users(account.account_id) if u.role == "admin" or not change.admins_only]
     if change.notify_partner and account.partner_id:
         emails += [u.email for u in active_users(account.partner_id) if u.role == "admin"]
     emails += change.also

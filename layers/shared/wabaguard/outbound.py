@@ -61,8 +61,10 @@ def check_url(url: str) -> str:
         raise Refused(str(exc)) from None
 
 
-def resolve(url: str, getaddrinfo: Any = socket.getaddrinfo) -> Target:
-    """Resolve the URL's host now and check every address it has; raise Refused otherwise."""
+def resolve(url: str, getaddrinfo: Any = None) -> Target:
+    """Resolve the URL's host now and check every address it has; raise Refused otherwise.
+    ``getaddrinfo`` defaults to the system resolver as it is *now* (tests may stand in for DNS)."""
+    getaddrinfo = getaddrinfo or socket.getaddrinfo
     url = check_url(url)
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -112,7 +114,7 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return "reserved or not globally routable"
 
 
-def post(url: str, body: bytes, headers: dict[str, str], getaddrinfo: Any = socket.getaddrinfo) -> int:
+def post(url: str, body: bytes, headers: dict[str, str], getaddrinfo: Any = None) -> int:
     """POST ``body`` to the checked address of ``url``; returns the status (redirects are answers,
     not followed). Raises Refused for an unsafe URL, urllib3 errors for network failures."""
     target = resolve(url, getaddrinfo)

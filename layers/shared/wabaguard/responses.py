@@ -191,6 +191,44 @@ class AuthenticatorReset(Out):
     totp_enabled: bool
 
 
+class SecurityWebhookView(Out):
+    url: str | None
+    status: str = Field(description="active | disabled (410, or an event never accepted) — PUT again to enable")
+    disabled_reason: str | None = None
+    created_at: str
+    updated_at: str
+    secret_rotated_at: str | None = None
+    previous_secret_valid_until: str | None = Field(None, description="the previous secret signs too until then")
+
+
+class SecurityWebhookWithSecret(SecurityWebhookView):
+    secret: str = Field(description="whsec_…: shown only in this answer; verify events with it (Standard Webhooks)")
+
+
+class DeliveryAttempt(Out):
+    at: str
+    status: str
+
+
+class Delivery(Out):
+    delivery_id: str = Field(description="the event's webhook-id, the same on every attempt")
+    type: str
+    target: str = Field(description="endpoint | old_url (a phone's previous webhook URL)")
+    url: str | None = None
+    subject_account_id: str
+    status: str = Field(description="pending | delivered | failed | cancelled")
+    attempts: int
+    last_status: str | None = None
+    last_attempt_at: str | None = None
+    next_attempt_at: str | None = None
+    created_at: str
+    log: list[DeliveryAttempt]
+
+
+class Deliveries(Out):
+    deliveries: list[Delivery]
+
+
 # (method, stage-less template path) → the model of the success answer
 SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("GET", "/me"): Me,
@@ -210,6 +248,11 @@ SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("POST", "/ops/flags/{flag_id}/resolve"): FlagView,
     ("POST", "/ops/accounts"): Onboarded,
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"): AuthenticatorReset,
+    ("GET", "/accounts/{account_id}/security-webhook"): SecurityWebhookView,
+    ("PUT", "/accounts/{account_id}/security-webhook"): SecurityWebhookWithSecret,
+    ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"): SecurityWebhookWithSecret,
+    ("GET", "/accounts/{account_id}/security-webhook/deliveries"): Deliveries,
+    ("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver"): Delivery,
     ("POST", "/otp/challenges"): ChallengeView,
     ("POST", "/otp/challenges/{challenge_id}/resend"): ChallengeView,
 }

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wabaguard.errors import InvalidRequest
-from wabaguard.urls import UnsafeUrl, check_public_https_url
+from wabaguard.outbound import Refused, check_url
 from wabaguard.whatsapp import forms
 
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -105,8 +105,20 @@ class WebhookChange(Strict):
     @classmethod
     def _check_url(cls, value: str) -> str:
         try:
-            return check_public_https_url(value)
-        except UnsafeUrl as exc:
+            return check_url(value)  # https and public; a local receiver only with ALLOW_LOOPBACK_WEBHOOKS
+        except Refused as exc:
+            raise ValueError(str(exc)) from exc
+
+
+class SecurityWebhookSet(Strict):
+    url: Annotated[str, Field(max_length=2048)]
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            return check_url(value)
+        except Refused as exc:
             raise ValueError(str(exc)) from exc
 
 
@@ -154,6 +166,9 @@ BODY_SCHEMAS: dict[str, type[Strict]] = {
     "remove_user": Empty,
     "enroll_totp": Empty,
     "rotate_token": Empty,
+    "set_security_webhook": SecurityWebhookSet,
+    "remove_security_webhook": Empty,
+    "rotate_security_webhook_secret": Empty,
 }
 
 

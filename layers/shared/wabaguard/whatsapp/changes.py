@@ -15,7 +15,6 @@ being created a second time.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,14 +49,9 @@ GIVE_UP_AFTER = timedelta(hours=24)
 DUPLICATE_TEMPLATE = 2388024  # Meta's subcode: a template with this name and language exists
 
 
-def _scale() -> float:
-    return float(os.environ.get("RETRY_DELAY_SCALE") or 1)
-
-
 def backoff(attempts: int) -> timedelta:
     """How long to wait after ``attempts`` failed attempts."""
-    base = BACKOFF_S[min(max(attempts, 1), len(BACKOFF_S)) - 1]
-    return timedelta(seconds=base * _scale())
+    return clock.retry_delay(BACKOFF_S[min(max(attempts, 1), len(BACKOFF_S)) - 1])
 
 
 # Microsecond ISO time (activity's): sortable, so ``by_due`` and a resource's changes keep their order.

@@ -1,0 +1,405 @@
+"""Security events: every notice wabaguard emails, as a typed JSON event (§Security webhooks).
+
+An event is ``{"type", "timestamp", "data"}`` (the Standard Webhooks payload shape). ``data`` has
+the same head for every type (which change, when, on which account, who did it from where, one
+sentence) and a body per type, each a pydantic model below: the models are the schema (``make
+openapi`` writes them to ``webhooks/events.schema.json``) and the builder fills them, so what is
+sent and what is documented cannot drift. Nothing secret is ever put in: URLs are shown as
+notices show them (query masked), API keys by name and prefix, no codes, tokens or verify tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from wabaguard.models import (
+    Account,
+    AccountsItem,
+    ApiKey,
+    Flag,
+    MessageTemplate,
+    MetaEvent,
+    PartnerChangeRequest,
+    PhoneNumber,
+    PlatformChange,
+    SecurityWebhook,
+    User,
+)
+from wabaguard.urls import display_url, host_of
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountRef(_Model):
+    account_id: str
+    name: str
+    kind: Literal["client", "partner"]
+    partner_id: str | None = None
+
+
+class Actor(_Model):
+    """Who made the change: a user, an API key (by prefix), wabaguard itself or its operators."""
+
+    type: Literal["user", "api_key", "wabaguard"]
+    name: str | None = None  # for wabaguard: "wabaguard monitoring", "wabaguard ops", …
+    email: str | None = None
+    key_prefix: str | None = None
+    ip: str | None = None
+    country: str | None = None
+    user_agent: str | None = None
+
+
+class PhoneRef(_Model):
+    phone_number_id: str
+    display: str
+    display_phone_number: str | None = None
+
+
+class EventData(_Model):
+    """The head every event's ``data`` starts with."""
+
+    change_id: str
+    occurred_at: str
+    account: AccountRef
+    actor: Actor
+    summary: str
+
+
+class WebhookUrlChanged(EventData):
+    phone_number: PhoneRef
+    old_url: str | None
+    new_url: str | None
+    old_host: str | None
+    new_host: str | None
+    host_changed: bool
+    # True on the copy sent to the old URL itself: "your integration no longer receives messages"
+    sent_to_old_url: bool = False
+
+
+class FieldChange(_Model):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ProfileUpdated(EventData):
+    phone_number: PhoneRef
+    changes: list[FieldChange]
+
+
+class ApiKeyRef(_Model):
+    key_id: str
+    name: str | None
+    prefix: str
+
+
+class ApiKeyEvent(EventData):
+    phone_number: PhoneRef
+    api_key: ApiKeyRef
+
+
+class TemplateRef(_Model):
+    template_id: str
+    name: str
+    language: str
+    category: str
+
+
+class TemplateCreated(EventData):
+    template: TemplateRef
+
+
+class PartnerChangeRef(_Model):
+    request_id: str
+    status: str
+    current_partner_id: str | None
+    target_partner_id: str
+    reason: str | None = None
+
+
+class PartnerChangeEvent(EventData):
+    partner_change: PartnerChangeRef
+
+
+class UserRef(_Model):
+    user_id: str
+    email: str
+    role: str
+
+
+class UserEvent(EventData):
+    user: UserRef
+
+
+class FlagRef(_Model):
+    flag_id: str
+    rule: str
+    severity: Literal["low", "medium", "high"]
+    explanation: str
+    status: str
+
+
+class FlagRaised(EventData):
+    flag: FlagRef
+    under_review: bool
+
+
+class ReviewEvent(EventData):
+    under_review: bool
+    reason: str | None = None
+
+
+class PlatformChangeRef(_Model):
+    change_id: str
+    action: str
+    resource: str
+    detail: str | None
+    attempts: int
+
+
+class PlatformChangeFailed(EventData):
+    platform_change: PlatformChangeRef
+
+
+class MetaSignalRef(_Model):
+    field: str
+    event: str | None = None
+    display_phone_number: str | None = None
+    event_time: str | None = None
+    headline: str
+    advice: str | None = None
+    facts: dict[str, str]
+
+
+class MetaSignal(EventData):
+    meta: MetaSignalRef
+
+
+class EndpointRef(_Model):
+    url: str | None
+    status: str
+    reason: str | None = None
+    previous_secret_valid_until: str | None = None
+
+
+class SecurityWebhookEvent(EventData):
+    security_webhook: EndpointRef
+
+
+# The change kinds of wabaguard (``last_change.kind``) and the event type each becomes.
+TYPES: dict[str, tuple[str, type[EventData]]] = {
+    "webhook_url_set": ("webhook_url.changed", WebhookUrlChanged),
+    "profile_updated": ("profile.updated", ProfileUpdated),
+    "api_key_created": ("api_key.created", ApiKeyEvent),
+    "api_key_revoked": ("api_key.revoked", ApiKeyEvent),
+    "template_created": ("template.created", TemplateCreated),
+    "partner_change_requested": ("partner_change.requested", PartnerChangeEvent),
+    "user_added": ("user.added", UserEvent),
+    "user_removed": ("user.removed", UserEvent),
+    "totp_enrolled": ("authenticator.enrolled", UserEvent),
+    "totp_reset": ("authenticator.reset", UserEvent),
+    "token_rotated": ("access_token.replaced", UserEvent),
+    "otp_locked": ("otp.locked", UserEvent),
+    "account_flagged": ("flag.raised", FlagRaised),
+    "review_started": ("review.started", ReviewEvent),
+    "review_released": ("review.released", ReviewEvent),
+    "platform_failed": ("platform_change.failed", PlatformChangeFailed),
+    "meta_signal": ("whatsapp.signal", MetaSignal),
+    "security_webhook_set": ("security_webhook.updated", SecurityWebhookEvent),
+    "security_webhook_removed": ("security_webhook.removed", SecurityWebhookEvent),
+    "security_webhook_rotated": ("security_webhook.secret_rotated", SecurityWebhookEvent),
+    "security_webhook_disabled": ("security_webhook.disabled", SecurityWebhookEvent),
+}
+EVENT_TYPES: dict[str, type[EventData]] = {name: model for name, model in TYPES.values()}
+
+
+class Event(_Model):
+    """One event, before it is addressed (the same event may go to several endpoints)."""
+
+    type: str
+    timestamp: str
+    data: EventData
+
+    def payload(self, **overrides: Any) -> str:
+        """The exact JSON text that is signed and sent (compact, keys in schema order)."""
+        data = self.data.model_copy(update=overrides) if overrides else self.data
+        return json.dumps(
+            {"type": self.type, "timestamp": self.timestamp, "data": data.model_dump(mode="json")},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+
+def _phone(phone: PhoneNumber) -> PhoneRef:
+    return PhoneRef(
+        phone_number_id=phone.phone_number_id, display=phone.display, display_phone_number=phone.display_phone_number
+    )
+
+
+def _phone_by_id(phone_number_id: str) -> PhoneRef:
+    try:
+        return _phone(PhoneNumber.get(*PhoneNumber.key(phone_number_id)))
+    except PhoneNumber.DoesNotExist:
+        return PhoneRef(phone_number_id=phone_number_id, display=phone_number_id)
+
+
+def _actor(item: AccountsItem, system: bool) -> Actor:
+    lc = item.last_change
+    assert lc is not None
+    if system or not (lc.by_user_id or lc.by_key_prefix):
+        return Actor(type="wabaguard", name=lc.by_email or "wabaguard")
+    if lc.by_key_prefix and not lc.by_email:
+        return Actor(
+            type="api_key", key_prefix=lc.by_key_prefix, ip=lc.ip, country=lc.country, user_agent=lc.user_agent
+        )
+    return Actor(type="user", email=lc.by_email, ip=lc.ip, country=lc.country, user_agent=lc.user_agent)
+
+
+def _user(user: User) -> dict[str, Any]:
+    return {"user": UserRef(user_id=user.user_id, email=user.email, role=user.role)}
+
+
+def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Account) -> dict[str, Any]:
+    """The per-type part of ``data``."""
+    if isinstance(new, PhoneNumber) and kind == "webhook_url_set":
+        before = old.webhook_url if isinstance(old, PhoneNumber) else None
+        return {
+            "phone_number": _phone(new),
+            "old_url": display_url(before),
+            "new_url": display_url(new.webhook_url),
+            "old_host": host_of(before),
+            "new_host": host_of(new.webhook_url),
+            "host_changed": host_of(before) != host_of(new.webhook_url),
+        }
+    if isinstance(new, PhoneNumber) and kind == "profile_updated":
+        from wabaguard.notify import PROFILE_FIELDS
+
+        was: dict[str, Any] = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
+        after: dict[str, Any] = new.profile or {}
+        changed = [
+            FieldChange(field=k, old=was.get(k), new=after.get(k)) for k in PROFILE_FIELDS if was.get(k) != after.get(k)
+        ]
+        return {"phone_number": _phone(new), "changes": changed}
+    if isinstance(new, ApiKey):
+        ref = ApiKeyRef(key_id=new.key_id, name=new.name, prefix=new.prefix)
+        return {"phone_number": _phone_by_id(new.phone_number_id), "api_key": ref}
+    if isinstance(new, MessageTemplate):
+        ref_t = TemplateRef(template_id=new.template_id, name=new.name, language=new.language, category=new.category)
+        return {"template": ref_t}
+    if isinstance(new, PartnerChangeRequest):
+        return {
+            "partner_change": PartnerChangeRef(
+                request_id=new.request_id,
+                status=new.status,
+                current_partner_id=new.current_partner_id,
+                target_partner_id=new.target_partner_id,
+                reason=new.reason,
+            )
+        }
+    if isinstance(new, User):
+        return _user(new)
+    if isinstance(new, Flag):
+        ref_f = FlagRef(
+            flag_id=new.flag_id,
+            rule=new.rule,
+            severity=new.severity,  # type: ignore[arg-type]
+            explanation=new.explanation,
+            status=new.status,
+        )
+        return {"flag": ref_f, "under_review": bool(account.under_review)}
+    if isinstance(new, Account):
+        return {"under_review": bool(new.under_review), "reason": new.review_reason}
+    if isinstance(new, PlatformChange):
+        ref_p = PlatformChangeRef(
+            change_id=new.change_id,
+            action=new.action,
+            resource=new.resource,
+            detail=new.detail,
+            attempts=int(new.attempts or 0),
+        )
+        return {"platform_change": ref_p}
+    if isinstance(new, MetaEvent):
+        ref_m = MetaSignalRef(
+            field=new.field,
+            event=new.event,
+            display_phone_number=new.phone,
+            event_time=new.event_time,
+            headline=new.headline,
+            advice=new.advice,
+            facts={str(k): str(v) for k, v in (new.facts or [])},
+        )
+        return {"meta": ref_m}
+    if isinstance(new, SecurityWebhook):
+        return {
+            "security_webhook": EndpointRef(
+                url=display_url(new.url),
+                status=new.status,
+                reason=new.disabled_reason,
+                previous_secret_valid_until=new.previous_until,
+            )
+        }
+    raise KeyError(kind)
+
+
+def build(old: AccountsItem | None, new: AccountsItem, account: Account, summary: str) -> Event | None:
+    """The event of one change (the item's new ``last_change``), or None for a kind without one."""
+    lc = new.last_change
+    if lc is None or lc.kind not in TYPES:
+        return None
+    name, model = TYPES[lc.kind]
+    system = lc.kind in ("account_flagged", "review_started", "review_released", "platform_failed", "meta_signal")
+    system = system or lc.kind in ("totp_reset", "security_webhook_disabled")
+    data = model(
+        change_id=lc.change_id,
+        occurred_at=lc.at,
+        account=AccountRef(
+            account_id=account.account_id,
+            name=account.name,
+            kind="partner" if account.kind == "partner" else "client",
+            partner_id=account.partner_id,
+        ),
+        actor=_actor(new, system),
+        summary=summary,
+        **_body(lc.kind, old, new, account),
+    )
+    return Event(type=name, timestamp=lc.at, data=data)
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema document with a definition per event type (published next to the OpenAPI)."""
+    defs: dict[str, Any] = {}
+    variants = []
+    for name, model in sorted(EVENT_TYPES.items()):
+        schema = model.model_json_schema(ref_template="#/$defs/{model}")
+        for key, sub in schema.pop("$defs", {}).items():
+            defs[key] = sub
+        defs[model.__name__] = schema
+        variants.append(
+            {
+                "title": name,
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"const": name},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": {"$ref": f"#/$defs/{model.__name__}"},
+                },
+            }
+        )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://wabaguard.dev/schemas/security-events.json",
+        "title": "wabaguard security events",
+        "description": (
+            "The body of every security event POSTed to a registered security webhook, signed per the "
+            "Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature)."
+        ),
+        "oneOf": variants,
+        "$defs": defs,
+    }
