@@ -139,3 +139,11 @@ def test_a_payload_is_compact_json_with_the_standard_envelope() -> None:
     event = events.Event(type="review.started", timestamp="2026-11-26T10:00:00Z", data=events.ReviewEvent(**data))
     text = event.payload()
     assert json.loads(text)["type"] == "review.started" and ", " not in text and ": " not in text
+
+
+@pytest.mark.parametrize("sample", sorted((ROOT / "events/security").glob("*.json")), ids=lambda p: p.name)
+def test_the_sample_events_match_the_schema(sample: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((LAYER / "webhooks/events.schema.json").read_text())
+    jsonschema.validate(json.loads(sample.read_text()), schema)

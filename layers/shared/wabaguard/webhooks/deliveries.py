@@ -21,7 +21,7 @@ import contextvars
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,8 @@ import urllib3
 from pynamodb.exceptions import PutError, UpdateError
 from standardwebhooks import Webhook
 
-from wabaguard import activity, clock, outbound
+from wabaguard import activity, clock, due, outbound
+from wabaguard.due import Tally
 from wabaguard.errors import Conflict, NotFound
 from wabaguard.models import (
     Account,
@@ -135,7 +136,7 @@ def _put(item: WebhookDelivery) -> list[tuple[str, str]]:
 
 # ------------------------------------------------------------------ attempts
 @dataclass
-class Summary:
+class Summary(Tally):
     """What one run did, for metrics."""
 
     delivered: int = 0
@@ -143,12 +144,6 @@ class Summary:
     gave_up: int = 0
     disabled: int = 0
     skipped: int = 0
-    outcomes: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, other: Summary) -> None:
-        for name in ("delivered", "failed_attempts", "gave_up", "disabled", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.outcomes += other.outcomes
 
 
 def backoff(attempts: int) -> timedelta:
@@ -237,20 +232,7 @@ def _send(url: str, delivery: WebhookDelivery, secrets: list[str], now: datetime
 
 
 def _claim(pk: str, sk: str, now: datetime) -> WebhookDelivery | None:
-    delivery = WebhookDelivery(pk, sk)
-    try:
-        delivery.update(
-            actions=[
-                WebhookDelivery.due_at.set(activity.precise(now + LEASE)),
-                WebhookDelivery.attempts.add(1),
-            ],
-            condition=(WebhookDelivery.status == "pending") & (WebhookDelivery.due_at <= activity.precise(now)),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return None
-        raise
-    return delivery
+    return due.claim(WebhookDelivery, pk, sk, now, LEASE, WebhookDelivery.status == "pending")
 
 
 def _logged(delivery: WebhookDelivery, status: str, now: datetime) -> list[Any]:
@@ -289,11 +271,6 @@ def _update_pending(delivery: WebhookDelivery, actions: list[Any]) -> None:
             raise
 
 
-def due(now: datetime, limit: int = 200) -> list[WebhookDelivery]:
-    found = WebhookDelivery.by_due.query(DUE, WebhookDelivery.due_at <= activity.precise(now), limit=limit)
-    return [d for d in found if isinstance(d, WebhookDelivery)]
-
-
 def attempt_all(keys: list[tuple[str, str]], post: Post = _default_post, workers: int = 8) -> Summary:
     """Attempt several deliveries at once (one slow receiver must not hold up the others)."""
     total = Summary()
@@ -312,7 +289,7 @@ def run_due(post: Post = _default_post, budget_s: float = 50.0) -> Summary:
     started = clock.now()
     total = Summary()
     while clock.now() - started < budget_s:
-        batch = [(d.pk, d.sk) for d in due(clock.utcnow(), limit=50)]
+        batch = [(d.pk, d.sk) for d in due.due(WebhookDelivery, DUE, clock.utcnow(), limit=50)]
         if not batch:
             break
         run = attempt_all(batch, post)

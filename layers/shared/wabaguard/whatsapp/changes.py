@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, clock
+from wabaguard import activity, clock, due
 from wabaguard.aws import kms_decrypt, kms_encrypt
+from wabaguard.due import Tally
 from wabaguard.models import (
     MessageTemplate,
     PlatformChange,
@@ -149,7 +150,7 @@ def of_account(account_id: str) -> dict[str, PlatformChange]:
 
 # ------------------------------------------------------------------ the applier
 @dataclass
-class Summary:
+class Summary(Tally):
     """What one run of the applier did (the handler turns it into metrics)."""
 
     applied: int = 0
@@ -158,12 +159,6 @@ class Summary:
     config_errors: int = 0
     waited: int = 0  # an older change of the same resource goes first
     skipped: int = 0  # claimed elsewhere, or no longer pending
-    outcomes: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, other: Summary) -> None:
-        for name in ("applied", "failed", "retried", "config_errors", "waited", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.outcomes += other.outcomes
 
 
 GraphFactory = Callable[[], Graph]
@@ -171,8 +166,7 @@ GraphFactory = Callable[[], Graph]
 
 def due_changes(now: datetime, limit: int = 100) -> list[PlatformChange]:
     """Pending changes whose time has come, oldest first."""
-    found = PlatformChange.by_due.query(DUE, PlatformChange.due_at <= stamp(now), limit=limit)
-    return [c for c in found if isinstance(c, PlatformChange)]
+    return due.due(PlatformChange, DUE, now, limit)
 
 
 def run_due(graph: GraphFactory, now: datetime | None = None, budget_s: float = 50.0) -> Summary:
@@ -228,17 +222,7 @@ def apply(pk: str, sk: str, graph: GraphFactory, now: datetime | None = None) ->
 
 def _claim(pk: str, sk: str, now: datetime) -> PlatformChange | None:
     """Take a pending, due change for one lease; None when another worker has it or it is done."""
-    change = PlatformChange(pk, sk)
-    try:
-        change.update(
-            actions=[PlatformChange.due_at.set(stamp(now + LEASE)), PlatformChange.attempts.add(1)],
-            condition=(PlatformChange.status == "pending") & (PlatformChange.due_at <= stamp(now)),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return None
-        raise
-    return change
+    return due.claim(PlatformChange, pk, sk, now, LEASE, PlatformChange.status == "pending")
 
 
 def _older_pending(change: PlatformChange) -> PlatformChange | None:
