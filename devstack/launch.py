@@ -20,10 +20,14 @@ from devstack.server import free_port
 
 @contextmanager
 def running_stack(
-    local_dir: Path, port: int | None = None, parameters: dict[str, str] | None = None
+    local_dir: Path,
+    port: int | None = None,
+    parameters: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
     """Yields (base URL, demo.json, output lines); stops the stack with SIGTERM afterwards.
-    ``parameters`` override template parameters (``WABAGUARD_PARAMETERS``)."""
+    ``parameters`` override template parameters (``WABAGUARD_PARAMETERS``), ``environment`` is
+    what a user would put before ``make dev`` (``PARTNER_CHANGE_COOLING_OFF_S=…``)."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -33,6 +37,7 @@ def running_stack(
         "PYTHONPATH": f"{ROOT / 'layers' / 'shared'}{os.pathsep}{ROOT}",
         # as `make dev` does: receivers on 127.0.0.1 may be security webhooks (§Local)
         "ALLOW_LOOPBACK_WEBHOOKS": os.environ.get("ALLOW_LOOPBACK_WEBHOOKS", "1"),
+        **(environment or {}),
     }
     for key in [k for k in env if k.startswith("AWS_") or k.endswith("_TABLE")]:
         env.pop(key)

@@ -36,6 +36,9 @@ CONFLICTS = {
     ("DELETE", "/accounts/{account_id}/security-webhook"),
     ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"),
     ("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver"),
+    ("POST", "/accounts/{account_id}/partner-change-requests"),
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/cancel"),
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/approve"),
 }
 OTP_HEADERS = [
     {
@@ -61,6 +64,9 @@ ANSWER_200 = {
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"),
     ("POST", "/report/{token}"),
     ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"),
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/cancel"),
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/approve"),
+    ("POST", "/partner-change/cancel/{token}"),
 }
 ANSWER_202 = {("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver")}
 ERROR_SCHEMA = {
@@ -195,7 +201,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                             "413": {"description": ERRORS["413"], "content": error},
                         }
                     )
-                elif path.startswith("/report/"):
+                elif path.startswith(("/report/", "/partner-change/cancel/")):
                     page = {"text/html": {"schema": {"type": "string"}}}
                     responses = {
                         "200": {"description": "an HTML page", "content": page},

@@ -202,6 +202,8 @@ class LocalServer:
         # Links in emails point at this local stack instead of the production host; other template
         # parameters can be overridden like ``sam deploy --parameter-overrides`` does.
         parameters = {**parameter_overrides(os.environ.get("WABAGUARD_PARAMETERS", "")), "PublicBaseUrl": f"http://127.0.0.1:{port}"}
+        if os.environ.get("PARTNER_CHANGE_COOLING_OFF_S"):  # §Local: a shorter cooling-off to watch it end
+            parameters["PartnerChangeCoolingOffSeconds"] = os.environ["PARTNER_CHANGE_COOLING_OFF_S"]
         self.world = World(Stack(region=region, parameters=parameters))
         self._stop = threading.Event()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, flags, observability, onboarding, queries, report, schemas
+from wabaguard import actions, flags, observability, onboarding, partner_change, queries, report, schemas
 from wabaguard.web import (
     approval_of,
     build_resolver,
@@ -99,6 +99,21 @@ def create_template(account_id: str) -> Any:
 @app.post("/accounts/<account_id>/partner-change-requests")
 def request_partner_change(account_id: str) -> Any:
     return key_action("request_partner_change", account_id=account_id)
+
+
+@app.get("/accounts/<account_id>/partner-change-requests")
+def list_partner_changes(account_id: str) -> Any:
+    return partner_change.list_requests(principal_of(app), account_id)
+
+
+@app.post("/accounts/<account_id>/partner-change-requests/<request_id>/cancel")
+def cancel_partner_change(account_id: str, request_id: str) -> Any:
+    return partner_change.cancel(principal_of(app), account_id, request_id, request_meta(app))
+
+
+@app.post("/accounts/<account_id>/partner-change-requests/<request_id>/approve")
+def approve_partner_change(account_id: str, request_id: str) -> Any:
+    return key_action("approve_partner_change", account_id=account_id, request_id=request_id)
 
 
 @app.get("/accounts/<account_id>/users")
@@ -197,6 +212,22 @@ def report_confirm(token: str) -> Any:
     if raised:
         metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
     return html_response(status, page, style_src=report.style_hash())
+
+
+# ---------------------------------------------------------------- a notice's cancel link (the token is the credential)
+def _link_page(page: partner_change.LinkPage) -> Any:
+    body = report.html_page(page.title, page.paragraphs, page.button, page.facts)
+    return html_response(page.status, body, style_src=report.style_hash())
+
+
+@app.get("/partner-change/cancel/<token>")
+def partner_change_cancel_page(token: str) -> Any:
+    return _link_page(partner_change.link_page(token))
+
+
+@app.post("/partner-change/cancel/<token>")
+def partner_change_cancel_by_link(token: str) -> Any:
+    return _link_page(partner_change.cancel_by_link(token, request_meta(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -22,8 +22,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import clock, mailer, notify, observability, report
+from wabaguard import clock, mailer, notify, observability, partner_change, report
 from wabaguard.access import load_account
+from wabaguard.models import PartnerChangeRequest
 from wabaguard.webhooks import deliveries
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
@@ -40,7 +41,10 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
     if notify.gets_report_link(account, change, job["recipient"]):
         facts = [*change.facts, *notify.actor_facts(item)]
         link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"], facts)
-    message_id = mailer.send(notify.render(job["recipient"], change, item, link))
+    cancel = None
+    if change.kind == "partner_change_requested" and isinstance(item, PartnerChangeRequest):
+        cancel = partner_change.cancel_link(item, job["recipient"])
+    message_id = mailer.send(notify.render(job["recipient"], change, item, link, cancel))
     _sent_now.set(True)
     return {"message_id": message_id}
 

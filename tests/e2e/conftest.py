@@ -67,11 +67,25 @@ class Stack:
         raise AssertionError(f"outbox never matched; it holds {[(m['to'], m['subject']) for m in mails]}")
 
 
+COOLING_OFF_S = 8
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # One source IP (127.0.0.1) and a few credentials make every request of the whole e2e session
     # (schemathesis included): the per-source and per-credential limits are raised for it. Their
     # behaviour is tested against the same emulation in tests/integration.
-    generous = {"WafRateLimit": "1000000", "WafOtpRateLimit": "1000000", "OtpRequestsPerCredential": "1000000"}
-    with running_stack(tmp_path_factory.mktemp("local"), parameters=generous) as (base, demo, output):
+    generous = {
+        "WafRateLimit": "1000000",
+        "WafOtpRateLimit": "1000000",
+        "OtpRequestsPerCredential": "1000000",
+        "OtpChallengesPerWindow": "50",  # a demo user makes more than 5 key actions in the session
+    }
+    # A Partner change cools off for 8 s here, set as a user would (§Local), so e2e sees one submitted.
+    shorter = {"PARTNER_CHANGE_COOLING_OFF_S": str(COOLING_OFF_S)}
+    with running_stack(tmp_path_factory.mktemp("local"), parameters=generous, environment=shorter) as (
+        base,
+        demo,
+        output,
+    ):
         yield Stack(base, demo, output)

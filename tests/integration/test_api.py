@@ -64,7 +64,7 @@ def test_partner_change_request(api: Api, admin: dict[str, Any], acme: dict[str,
         f"/v1/accounts/{acme['account_id']}/partner-change-requests",
         {"target_partner_id": other.account_id, "reason": "better rates"},
     )
-    assert resp.status == 201 and resp.json()["status"] == "SUBMITTED"
+    assert resp.status == 201 and resp.json()["status"] == "COOLING_OFF"  # §Partner change
     assert resp.json()["request_id"].startswith("pcr_")
 
 

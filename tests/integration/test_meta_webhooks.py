@@ -162,6 +162,11 @@ def test_a_partner_event_matching_an_approved_partner_change_is_not_flagged(
         admin, "POST", f"/v1/accounts/{acme['account_id']}/partner-change-requests", {"target_partner_id": "prt_new"}
     )
     assert resp.status == 201
+    from datetime import timedelta
+
+    from wabaguard import clock, partner_change
+
+    assert partner_change.run_due(clock.utcnow() + timedelta(hours=25)).submitted == 1  # after its cooling-off
     assert post(api, world, sample("account_update_partner_added", acme)).status == 200
     world.pump.pump()
     assert flags_of(api, admin, acme["account_id"]) == []

@@ -175,6 +175,11 @@ def test_ops_resolve_releases_review_and_false_positive_is_learned(
     assert resolved.status == 200 and resolved.json()["status"] == "resolved"
     assert api.call("POST", path, world.ops_token, {"verdict": "confirmed"}).status == 409
     assert api.call("POST", "/v1/ops/flags/flg_nope/resolve", world.ops_token, {"verdict": "confirmed"}).status == 404
+    # the Partner change in that burst, from a new IP and country, is its own high finding (§Partner change)
+    partner = rules["partner_change_after_new_access"]
+    assert partner["severity"] == "high" and "within a day of set_webhook_url" in partner["explanation"]
+    body = {"verdict": "false_positive", "note": "CEO travelling"}
+    assert api.call("POST", f"/v1/ops/flags/{partner['flag_id']}/resolve", world.ops_token, body).status == 200
     listed = api.call("GET", f"/v1/accounts/{acme['account_id']}/flags", admin["token"]).json()
     assert listed["under_review"] is False
     # the same place again no longer looks new

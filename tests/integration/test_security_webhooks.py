@@ -435,3 +435,50 @@ def test_a_name_that_resolves_to_a_private_address_at_delivery_is_never_called(
     (registered,) = deliveries(api, admin, acc)
     assert registered["status"] == "pending"
     assert registered["last_status"] == "refused: the host resolves to a non-public address (cloud metadata)"
+
+
+def test_a_closed_port_and_a_slow_receiver_are_retried_and_named_in_the_log(
+    api: Api,
+    world: World,
+    admin: dict[str, Any],
+    acme: dict[str, Any],
+    pn: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from wabaguard import outbound
+
+    acc = acme["account_id"]
+    register(api, admin, acc, receiver.url())
+    settle(world)
+    receiver.httpd.shutdown()
+    receiver.httpd.server_close()  # nobody listens on the port any more
+    profile_change(api, admin, pn)
+    settle(world)
+    refused = next(d for d in deliveries(api, admin, acc) if d["type"] == "profile.updated")
+    assert refused["status"] == "pending" and refused["last_status"] == "connection refused or unreachable"
+    assert refused["next_attempt_at"]
+
+    class Slow(Receiver):
+        def __init__(self) -> None:
+            super().__init__()
+            handler = self.httpd.RequestHandlerClass
+            original = handler.do_POST  # type: ignore[attr-defined]
+
+            def slow(this: Any) -> None:
+                time.sleep(1.5)
+                original(this)
+
+            handler.do_POST = slow  # type: ignore[attr-defined]
+
+    slow = Slow()
+    monkeypatch.setattr(outbound, "TIMEOUT_S", 0.5)
+    try:
+        register(api, admin, acc, slow.url())
+        settle(world)
+        (latest, *_) = deliveries(api, admin, acc)
+        assert latest["type"] == "security_webhook.updated" and latest["last_status"] == "timeout"
+    finally:
+        slow.httpd.shutdown()

@@ -52,7 +52,9 @@ def test_routes_come_from_the_template_with_literal_segments_first() -> None:
     assert auth[("GET", "/report/{token}")] is None and auth[("POST", "/report/{token}")] is None
     assert auth[("GET", "/openapi.json")] is None  # the API's public description
     assert auth[("GET", "/meta/webhook")] is None and auth[("POST", "/meta/webhook")] is None  # Meta signs instead
-    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook")
+    cancel = "/partner-change/cancel/{token}"  # a notice's single-use cancel link: the token is the credential
+    assert auth[("GET", cancel)] is None and auth[("POST", cancel)] is None
+    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook", "/partner-change/cancel/")
     others = {k: v for k, v in auth.items() if not k[1].startswith(public)}
     assert set(others.values()) == {"OtpAuthorizer"}
     pattern, params = route_pattern("/accounts/{account_id}/users/{user_id}")

@@ -17,7 +17,7 @@ import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, approvals, clock, otp, outbound, schemas, totp
+from wabaguard import activity, approvals, clock, otp, outbound, partner_change, schemas, totp
 from wabaguard.access import (
     load_account,
     load_user,
@@ -35,7 +35,6 @@ from wabaguard.models import (
     ChangeRecord,
     Credential,
     MessageTemplate,
-    PartnerChangeRequest,
     PhoneNumber,
     RecoveryCodes,
     User,
@@ -43,7 +42,6 @@ from wabaguard.models import (
     api_key_sk,
     condition_failed,
     iso,
-    partner_change_sk,
     phone_pk,
     recovery_pk,
     system_change,
@@ -97,7 +95,8 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     elif action_name in ("enroll_totp", "rotate_token"):
         account = load_account(principal.account_id)
     else:
-        admin = action_name in ("add_user", "remove_user") or action_name in SECURITY_WEBHOOK_ACTIONS
+        admin = action_name in ("add_user", "remove_user", "approve_partner_change")
+        admin = admin or action_name in SECURITY_WEBHOOK_ACTIONS
         account = require_account(principal, params["account_id"], admin=admin)
     if action_name in REVIEW_BLOCKED and account.under_review:
         _paused(account, action_name)
@@ -121,9 +120,21 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         words = f"Set the webhook URL of {_phone_words(phone)} to {display_url(model.url)}"
     elif action_name == "request_partner_change":
         _require_partner(model.target_partner_id, account)
-        words = f"Move {account.name} to Partner {model.target_partner_id}"
+        partner_change.require_none_open(account.account_id)
+        hours = partner_change.cooling_off().total_seconds() / 3600
+        words = (
+            f"Move {account.name} to Partner {model.target_partner_id}, submitted after a cooling-off of "
+            f"{hours:g} hour(s) unless someone cancels it"
+        )
         if model.reason:
             words += f" (reason: {model.reason})"
+    elif action_name == "approve_partner_change":
+        request = partner_change.load(account.account_id, params["request_id"])
+        partner_change.check_approvable(request, principal, account)
+        words = (
+            f"Approve moving {account.name} to Partner {request.target_partner_id}, requested by "
+            f"{request.requested_by} at {request.created_at}"
+        )
     elif action_name == "create_api_key":
         assert phone is not None
         label = f' named "{model.name}"' if model.name else ""
@@ -406,25 +417,19 @@ def _set_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime,
 
 
 def _partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
-    request_id = new_id("pcr")
-    item = PartnerChangeRequest(
-        account_pk(prep.account.account_id),
-        partner_change_sk(request_id),
-        request_id=request_id,
-        account_id=prep.account.account_id,
-        current_partner_id=prep.account.partner_id,
-        target_partner_id=prep.body.target_partner_id,
-        reason=prep.body.reason,
-        status="SUBMITTED",
-        created_at=iso(now),
-        last_change=change_record(p, "partner_change_requested", meta, now),
-    )
-    work.tx.save(item, condition=PartnerChangeRequest.pk.does_not_exist())
-    return (
-        201,
-        {"request_id": request_id, "status": "SUBMITTED", "target_partner_id": prep.body.target_partner_id},
-        {"detail": f"to {prep.body.target_partner_id}"},
-    )
+    """The request waits in COOLING_OFF (§Partner change); the scheduled run submits it."""
+    change = change_record(p, "partner_change_requested", meta, now)
+    work.conflict = lambda: Conflict("another Partner change request was opened meanwhile; nothing was changed")
+    out = partner_change.request(work.tx, p, prep.account, prep.body.target_partner_id, prep.body.reason, change, now)
+    return 201, out, {"detail": f"to {prep.body.target_partner_id}"}
+
+
+def _approve_partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
+    request = partner_change.load(prep.account.account_id, prep.params["request_id"])
+    work.conflict = lambda: Conflict("the Partner change request changed meanwhile (cancelled, or approved); try again")
+    change = change_record(p, "partner_change_approved", meta, now)
+    out = partner_change.approve(work.tx, request, p, change, now)
+    return 200, out, {"detail": f"{request.request_id} to {request.target_partner_id}"}
 
 
 def _create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
@@ -624,6 +629,7 @@ _PERFORMERS = {
     "update_profile": _update_profile,
     "set_webhook_url": _set_webhook,
     "request_partner_change": _partner_change,
+    "approve_partner_change": _approve_partner_change,
     "create_api_key": _create_api_key,
     "add_user": _add_user,
     "remove_user": _remove_user,

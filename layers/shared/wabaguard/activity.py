@@ -31,6 +31,7 @@ SECURITY_KINDS = frozenset(
         "report",
         "platform_change",
         "meta_event",
+        "partner_change",
     }
 )
 USAGE_KINDS = frozenset({"messages_sent", "api_request"})

@@ -421,14 +421,52 @@ class WebhookDelivery(AccountsItem, discriminator="webhook_delivery"):
     ttl = TTLAttribute(null=True)
 
 
+class TimelineEntry(MapAttribute[str, str]):
+    """One step of a Partner change: when, what (requested, approved, held, cancelled, submitted,
+    expired), by whom, and words."""
+
+    at = UnicodeAttribute()
+    event = UnicodeAttribute()
+    by = UnicodeAttribute()
+    detail = UnicodeAttribute(null=True)
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"at": self.at, "event": self.event, "by": self.by, "detail": self.detail}
+
+
 class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
+    """A request to hand the WABA to another Partner (§Partner change). status: COOLING_OFF →
+    SUBMITTED | CANCELLED | EXPIRED. While COOLING_OFF it sits in ``by_due`` (``due`` =
+    partner_change) at the time the scheduled run should look at it: the end of the cooling-off, or
+    — while a second admin's approval is missing — the time it expires."""
+
     request_id = UnicodeAttribute()
     account_id = UnicodeAttribute()
     current_partner_id = UnicodeAttribute(null=True)
     target_partner_id = UnicodeAttribute()
     reason = UnicodeAttribute(null=True)
-    status = UnicodeAttribute(default="SUBMITTED")
+    status = UnicodeAttribute(default="COOLING_OFF")
     created_at = UnicodeAttribute()
+    requested_by = UnicodeAttribute(null=True)  # email (or API key prefix) of the requester
+    requested_by_user_id = UnicodeAttribute(null=True)
+    submit_after = UnicodeAttribute(null=True)  # end of the cooling-off
+    needs_approval = BooleanAttribute(default=False)
+    approved_by = UnicodeAttribute(null=True)
+    approved_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    timeline = ListAttribute(of=TimelineEntry, default=list)  # appended to, never rewritten
+    attempts = NumberAttribute(default=0)  # claims by the scheduled run
+
+
+def partner_change_open_sk() -> str:
+    return "PCR_OPEN"
+
+
+class OpenPartnerChange(AccountsItem, discriminator="partner_change_open"):
+    """At most one open Partner change per account: written only if absent with the request,
+    deleted in the transaction that ends it."""
+
+    request_id = UnicodeAttribute()
 
 
 class ScanCheckpoint(AccountsItem, discriminator="scan_checkpoint"):
@@ -550,6 +588,19 @@ class ChallengesItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     item_type = DiscriminatorAttribute()
     ttl = TTLAttribute(null=True)
+
+
+class CancelLink(ChallengesItem, discriminator="pcr_cancel"):
+    """One recipient's single-use link to cancel a Partner change; only its digest is the key."""
+
+    account_id = UnicodeAttribute()
+    request_id = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+    used_at = UnicodeAttribute(null=True)
+
+
+def cancel_link_pk(token_digest: str) -> str:
+    return f"PCRCANCEL#{token_digest}"
 
 
 class Challenge(ChallengesItem, discriminator="challenge"):

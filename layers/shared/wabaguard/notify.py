@@ -35,6 +35,8 @@ SYSTEM_KINDS = frozenset(
         "platform_failed",
         "meta_signal",
         "security_webhook_disabled",
+        "partner_change_submitted",
+        "partner_change_expired",
     }
 )
 PLATFORM_WORDS = {
@@ -133,12 +135,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         headline = f'A message template "{new.name}" was created for {name}'
         subject = f"Message template {new.name} created for {name}"
     elif isinstance(new, PartnerChangeRequest):
-        facts += [("Current Partner", _fmt(new.current_partner_id)), ("Requested Partner", new.target_partner_id)]
-        if new.reason:
-            facts.append(("Reason given", new.reason))
-        headline = f"A request to move {name} to another Partner was submitted"
-        subject = f"Partner change requested for {name}"
-        partner = True
+        return _partner_change(new, account)
     elif isinstance(new, User) and kind in ("user_added", "user_removed"):
         facts += [("User", new.email), ("Role", new.role)]
         verb = "added to" if kind == "user_added" else "removed from"
@@ -323,6 +320,70 @@ def _security_webhook(old: AccountsItem | None, new: SecurityWebhook, account: A
     )
 
 
+def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
+    """Each step of a Partner change, told to every user and the current Partner's admins: the
+    request (with a cancel link each), the approval, the cancellation, the submission, the expiry."""
+    lc = req.last_change
+    assert lc is not None
+    name = account.name
+    facts = [
+        ("Current Partner", _fmt(req.current_partner_id)),
+        ("Requested Partner", req.target_partner_id),
+        ("Requested by", _fmt(req.requested_by)),
+        ("Submitted after (UTC)", _fmt(req.submit_after)),
+    ]
+    if req.reason:
+        facts.append(("Reason given", req.reason))
+    if req.needs_approval:
+        facts.append(("Second admin's approval", f"given by {req.approved_by}" if req.approved_by else "needed"))
+    steps = {
+        "partner_change_requested": (
+            f"A request to move {name} to Partner {req.target_partner_id} was made; it is submitted after "
+            f"{req.submit_after} (UTC) unless someone cancels it",
+            f"Partner change requested for {name} — cancel it if unexpected",
+        ),
+        "partner_change_approved": (
+            f"{req.approved_by} approved moving {name} to Partner {req.target_partner_id}",
+            f"Partner change for {name} approved by a second admin",
+        ),
+        "partner_change_cancelled": (
+            f"The request to move {name} to Partner {req.target_partner_id} was cancelled by {lc.by_email}",
+            f"Partner change for {name} cancelled",
+        ),
+        "partner_change_submitted": (
+            f"The request to move {name} to Partner {req.target_partner_id} was submitted after its cooling-off",
+            f"Partner change for {name} submitted",
+        ),
+        "partner_change_expired": (
+            f"The request to move {name} to Partner {req.target_partner_id} expired: no other admin approved it",
+            f"Partner change for {name} expired",
+        ),
+    }
+    headline, subject = steps.get(
+        lc.kind, (f"The Partner change of {name} moved on ({lc.kind})", f"Partner change of {name}")
+    )
+    if lc.kind in SYSTEM_KINDS:
+        words = (
+            "Nothing more can stop it in wabaguard; if it was not expected, write to your provider now."
+            if lc.kind == "partner_change_submitted"
+            else "Nothing was submitted. A new request needs a new one-time password and starts a new cooling-off."
+        )
+        return Change(
+            lc.change_id,
+            lc.kind,
+            account.account_id,
+            headline,
+            f"[wabaguard] {subject}",
+            facts,
+            notify_partner=True,
+            paragraphs=[f"{headline}.", words],
+            footer=[f"Its timeline: GET /v1/accounts/{account.account_id}/partner-change-requests."],
+        )
+    return Change(
+        lc.change_id, lc.kind, account.account_id, headline, f"[wabaguard] {subject}", facts, notify_partner=True
+    )
+
+
 def reviews_by(kind: str) -> str:
     return "wabaguard ops" if kind == "review_released" else "wabaguard monitoring"
 
@@ -370,10 +431,15 @@ def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     return True
 
 
-def render(to: str, change: Change, item: AccountsItem, report_url: str | None = None) -> mailer.Email:
-    """The notice for one recipient. ``report_url`` is its own "this wasn't me" link."""
+def render(
+    to: str, change: Change, item: AccountsItem, report_url: str | None = None, cancel_url: str | None = None
+) -> mailer.Email:
+    """The notice for one recipient. ``report_url`` is its own "this wasn't me" link, ``cancel_url``
+    its own link to cancel a Partner change in its cooling-off."""
     cfg = settings()
-    links = [("Report this change — it was not me (the link works once, for 7 days)", report_url)] if report_url else []
+    links = [("Cancel this Partner change (the link works once)", cancel_url)] if cancel_url else []
+    if report_url:
+        links.append(("Report this change — it was not me (the link works once, for 7 days)", report_url))
     if change.paragraphs is not None:  # wabaguard's own finding: no actor, no "no action needed"
         return mailer.render(
             to,

@@ -52,25 +52,25 @@ def _load(token: str) -> ReportToken | None:
         return None
     if item.ttl is not None and item.ttl < clock.utcnow():
         return None
-    if not _still_has_access(item):
+    if not still_has_access(item.account_id, item.recipient):
         return None
     return item
 
 
-def _still_has_access(item: ReportToken) -> bool:
+def still_has_access(account_id: str, recipient: str) -> bool:
     """A link works only while its recipient may still act on the account: a user of it, or a
     user of its managing Partner. Removing a person kills their links at once."""
     from wabaguard.actions import active_users
     from wabaguard.errors import NotFound
 
     try:
-        account = load_account(item.account_id)
+        account = load_account(account_id)
     except NotFound:
         return False
     people = {u.email for u in active_users(account.account_id)}
     if account.partner_id:
         people |= {u.email for u in active_users(account.partner_id)}
-    return item.recipient in people
+    return recipient in people
 
 
 # The page's only styling: inline, allowed by its hash in the page's Content-Security-Policy (no
@@ -96,13 +96,20 @@ def style_hash() -> str:
     return f"'sha256-{digest}'"
 
 
-def _page(title: str, paragraphs: list[str], form: bool = False, facts: list[list[str]] | None = None) -> str:
+REPORT_BUTTON = "Yes, report this change — it was not me"
+
+
+def html_page(
+    title: str, paragraphs: list[str], button: str | None = None, facts: list[list[str]] | None = None
+) -> str:
+    """A plain page of wabaguard's (escaped text, no script); ``button`` makes a POST form of it —
+    links in emails only ever act on POST, because mail scanners fetch them."""
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if facts:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
         body += f"<table>{rows}</table>"
-    if form:
-        body += '<form method="post"><button type="submit">Yes, report this change — it was not me</button></form>'
+    if button:
+        body += f'<form method="post"><button type="submit">{html.escape(button)}</button></form>'
     support = html.escape(settings().support_email)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">'
@@ -117,10 +124,10 @@ def _page(title: str, paragraphs: list[str], form: bool = False, facts: list[lis
 def page(token: str) -> tuple[int, str]:
     item = _load(token)
     if item is None:
-        return 404, _page("Link not valid", [NOT_VALID])
+        return 404, html_page("Link not valid", [NOT_VALID])
     if item.used_at:
-        return 200, _page("Already reported", [f"This change was reported at {item.used_at}. Our team is on it."])
-    return 200, _page(
+        return 200, html_page("Already reported", [f"This change was reported at {item.used_at}. Our team is on it."])
+    return 200, html_page(
         "Was this change not made by you?",
         [
             f"The change: {item.headline}.",
@@ -128,7 +135,7 @@ def page(token: str) -> tuple[int, str]:
             "(every key action is paused), every user and the managing Partner are told, "
             "and our operations team looks into it.",
         ],
-        form=True,
+        button=REPORT_BUTTON,
         facts=list(item.facts or []),
     )
 
@@ -137,13 +144,13 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
     """Act on a report; returns (status, page, whether a new high flag was raised)."""
     item = _load(token)
     if item is None:
-        return 404, _page("Link not valid", [NOT_VALID]), False
+        return 404, html_page("Link not valid", [NOT_VALID]), False
     now = clock.utcnow()
     try:
         item.update(actions=[ReportToken.used_at.set(iso(now))], condition=ReportToken.used_at.does_not_exist())
     except UpdateError as exc:
         if condition_failed(exc):
-            return 200, _page("Already reported", ["This change was reported already. Our team is on it."]), False
+            return 200, html_page("Already reported", ["This change was reported already. Our team is on it."]), False
         raise
     account = load_account(item.account_id)
     explanation = f"{item.recipient} reported that this change was not theirs: {item.headline}"
@@ -157,7 +164,7 @@ def confirm(token: str, meta: RequestMeta) -> tuple[int, str, bool]:
         raised_by=item.recipient,
     )
     record(account.account_id, "report", meta, at=now, detail=f"change {item.change_id} reported as not theirs")
-    page_html = _page(
+    page_html = html_page(
         "Thank you — the account is under review",
         [
             "We paused every key action on this account (new API keys, webhook, profile and template changes, "

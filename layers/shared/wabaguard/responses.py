@@ -82,10 +82,32 @@ class Template(Out):
     status: str
 
 
+class TimelineStep(Out):
+    at: str
+    event: str = Field(description="requested | approved | held | cancelled | submitted | expired")
+    by: str
+    detail: str | None = None
+
+
 class PartnerChangeRequest(Out):
     request_id: str
-    status: str
+    account_id: str
+    status: str = Field(description="COOLING_OFF (cancellable) | SUBMITTED | CANCELLED | EXPIRED")
+    current_partner_id: str | None = None
     target_partner_id: str
+    reason: str | None = None
+    requested_by: str | None = None
+    created_at: str
+    submit_after: str | None = Field(None, description="end of the cooling-off: submitted then, unless cancelled")
+    needs_approval: bool = Field(description="another admin of the account must approve (POST …/approve)")
+    approved_by: str | None = None
+    approved_at: str | None = None
+    ended_at: str | None = None
+    timeline: list[TimelineStep]
+
+
+class PartnerChangeRequests(Out):
+    requests: list[PartnerChangeRequest]
 
 
 class UserView(Out):
@@ -241,6 +263,9 @@ SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("POST", "/phone-numbers/{phone_number_id}/api-keys"): NewApiKey,
     ("POST", "/accounts/{account_id}/templates"): Template,
     ("POST", "/accounts/{account_id}/partner-change-requests"): PartnerChangeRequest,
+    ("GET", "/accounts/{account_id}/partner-change-requests"): PartnerChangeRequests,
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/cancel"): PartnerChangeRequest,
+    ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/approve"): PartnerChangeRequest,
     ("GET", "/accounts/{account_id}/users"): Users,
     ("POST", "/accounts/{account_id}/users"): NewUser,
     ("GET", "/accounts/{account_id}/security-events"): SecurityEvents,

@@ -39,6 +39,11 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction("remove_user", "DELETE", f"/{API_STAGE}/accounts/{{account_id}}/users/{{user_id}}"),
     KeyAction("enroll_totp", "POST", f"/{API_STAGE}/me/totp"),
     KeyAction("rotate_token", "POST", f"/{API_STAGE}/me/tokens"),
+    KeyAction(
+        "approve_partner_change",
+        "POST",
+        f"/{API_STAGE}/accounts/{{account_id}}/partner-change-requests/{{request_id}}/approve",
+    ),
     KeyAction("set_security_webhook", "PUT", f"/{API_STAGE}/accounts/{{account_id}}/security-webhook"),
     KeyAction("remove_security_webhook", "DELETE", f"/{API_STAGE}/accounts/{{account_id}}/security-webhook"),
     KeyAction(

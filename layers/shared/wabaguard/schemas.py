@@ -166,6 +166,7 @@ BODY_SCHEMAS: dict[str, type[Strict]] = {
     "remove_user": Empty,
     "enroll_totp": Empty,
     "rotate_token": Empty,
+    "approve_partner_change": Empty,
     "set_security_webhook": SecurityWebhookSet,
     "remove_security_webhook": Empty,
     "rotate_security_webhook_secret": Empty,

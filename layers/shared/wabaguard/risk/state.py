@@ -35,6 +35,7 @@ LIMITS = {
     "user_locs": 200,
     "webhook_hosts": 100,
     "novel_access": 50,
+    "novel_ips": 50,
 }
 STATE_BUDGET = 180_000  # bytes of JSON; the overlap ids have their own ceiling (risk.MAX_RECENT_IDS)
 
@@ -58,6 +59,7 @@ def empty() -> dict[str, Any]:
         "user_locs": {},
         "webhook_hosts": {},
         "novel_access": {},  # at -> words: key actions and logins from a country never seen before (2 days)
+        "novel_ips": {},  # at -> words: key actions and logins from an IP address never seen before (2 days)
         "tolerance": {},
         "records": 0,
     }
@@ -80,6 +82,9 @@ def fold(state: dict[str, Any], records: list[Rec], now: datetime) -> dict[str, 
             for cc in r.countries:
                 out["countries"].setdefault(cc, at)
         if r.ip:
+            if r.kind in ("key_action", "login") and out["ips"] and r.ip not in out["ips"]:
+                what = f"{r.action or r.kind} by {r.user_id or 'an API key'} from {r.ip} (an IP address new to it)"
+                out.setdefault("novel_ips", {})[at] = what
             out["ips"][r.ip] = max(at, out["ips"].get(r.ip, at))
         if r.country and r.kind != "messages_sent":
             known = out["access_countries"]
@@ -137,7 +142,8 @@ def bound(state: dict[str, Any]) -> None:
     state["phones"] = _newest(state["phones"], LIMITS["phones"], _latest_hour)
     for name in ("countries", "ips", "access_countries", "last_active", "webhook_hosts"):
         state[name] = _newest(state[name], LIMITS[name])
-    state["novel_access"] = dict(sorted((state.get("novel_access") or {}).items())[-LIMITS["novel_access"] :])
+    for name in ("novel_access", "novel_ips"):
+        state[name] = dict(sorted((state.get(name) or {}).items())[-LIMITS[name] :])
     for key_id, ips in list(state["key_ips"].items()):
         state["key_ips"][key_id] = _newest(ips, LIMITS["key_ips_per_key"])
     state["key_ips"] = _newest(state["key_ips"], LIMITS["key_ips"], lambda ips: max(ips.values(), default=""))
@@ -162,7 +168,8 @@ def _trim(state: dict[str, Any], now: datetime) -> None:
     for phone in state["phones"].values():
         phone["hours"] = {h: n for h, n in phone["hours"].items() if h >= oldest_hour}
     oldest_novel = _iso(now - timedelta(days=2))
-    state["novel_access"] = {at: w for at, w in (state.get("novel_access") or {}).items() if at >= oldest_novel}
+    for name in ("novel_access", "novel_ips"):
+        state[name] = {at: w for at, w in (state.get(name) or {}).items() if at >= oldest_novel}
     oldest_ip = _iso(now - timedelta(days=IP_MEMORY_DAYS))
     state["ips"] = {ip: at for ip, at in state["ips"].items() if at >= oldest_ip}
     for key_id, ips in list(state["key_ips"].items()):

@@ -221,6 +221,8 @@ def _send(url: str, delivery: WebhookDelivery, secrets: list[str], now: datetime
         return str(post(url, delivery.payload.encode(), headers_for(delivery, secrets, now)))
     except outbound.Refused as exc:
         return f"refused: {exc}"
+    except urllib3.exceptions.NewConnectionError:  # (a ConnectTimeoutError subclass in urllib3: first)
+        return "connection refused or unreachable"
     except urllib3.exceptions.TimeoutError:
         return "timeout"
     except urllib3.exceptions.SSLError:

@@ -120,6 +120,10 @@ class PartnerChangeRef(_Model):
     current_partner_id: str | None
     target_partner_id: str
     reason: str | None = None
+    requested_by: str | None = None
+    submit_after: str | None = None
+    needs_approval: bool = False
+    approved_by: str | None = None
 
 
 class PartnerChangeEvent(EventData):
@@ -199,6 +203,10 @@ TYPES: dict[str, tuple[str, type[EventData]]] = {
     "api_key_revoked": ("api_key.revoked", ApiKeyEvent),
     "template_created": ("template.created", TemplateCreated),
     "partner_change_requested": ("partner_change.requested", PartnerChangeEvent),
+    "partner_change_approved": ("partner_change.approved", PartnerChangeEvent),
+    "partner_change_cancelled": ("partner_change.cancelled", PartnerChangeEvent),
+    "partner_change_submitted": ("partner_change.submitted", PartnerChangeEvent),
+    "partner_change_expired": ("partner_change.expired", PartnerChangeEvent),
     "user_added": ("user.added", UserEvent),
     "user_removed": ("user.removed", UserEvent),
     "totp_enrolled": ("authenticator.enrolled", UserEvent),
@@ -251,7 +259,7 @@ def _phone_by_id(phone_number_id: str) -> PhoneRef:
 def _actor(item: AccountsItem, system: bool) -> Actor:
     lc = item.last_change
     assert lc is not None
-    if system or not (lc.by_user_id or lc.by_key_prefix):
+    if system or not (lc.by_user_id or lc.by_key_prefix or lc.by_email):
         return Actor(type="wabaguard", name=lc.by_email or "wabaguard")
     if lc.by_key_prefix and not lc.by_email:
         return Actor(
@@ -299,6 +307,10 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
                 current_partner_id=new.current_partner_id,
                 target_partner_id=new.target_partner_id,
                 reason=new.reason,
+                requested_by=new.requested_by,
+                submit_after=new.submit_after,
+                needs_approval=bool(new.needs_approval),
+                approved_by=new.approved_by,
             )
         }
     if isinstance(new, User):
@@ -354,6 +366,7 @@ def build(old: AccountsItem | None, new: AccountsItem, account: Account, summary
     name, model = TYPES[lc.kind]
     system = lc.kind in ("account_flagged", "review_started", "review_released", "platform_failed", "meta_signal")
     system = system or lc.kind in ("totp_reset", "security_webhook_disabled")
+    system = system or lc.kind in ("partner_change_submitted", "partner_change_expired")
     data = model(
         change_id=lc.change_id,
         occurred_at=lc.at,

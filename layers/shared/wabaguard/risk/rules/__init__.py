@@ -10,6 +10,7 @@ from wabaguard.risk.rules import (
     key_action_new_location,
     new_countries,
     otp_failures,
+    partner_change_after_new_access,
     pin_reset_after_new_location,
     shared_login,
     stale_users,
@@ -27,4 +28,5 @@ ALL_RULES: tuple[Rule, ...] = (
     stale_users.RULE,
     shared_login.RULE,
     pin_reset_after_new_location.RULE,
+    partner_change_after_new_access.RULE,
 )

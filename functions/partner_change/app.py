@@ -1,0 +1,25 @@
+"""Partner changes whose cooling-off ended (§Partner change): submitted, expired or held, every
+minute. Every decision is in ``wabaguard.partner_change``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from wabaguard import observability, partner_change
+
+logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    summary = partner_change.run_due(budget_s=max(5.0, context.get_remaining_time_in_millis() / 1000 - 15))
+    metrics.add_metric(name="PartnerChangesSubmitted", unit=MetricUnit.Count, value=summary.submitted)
+    metrics.add_metric(name="PartnerChangesExpired", unit=MetricUnit.Count, value=summary.expired)
+    metrics.add_metric(name="PartnerChangesHeld", unit=MetricUnit.Count, value=summary.held)
+    logger.info("partner changes", extra={"submitted": summary.submitted, "expired": summary.expired})
+    return {"submitted": summary.submitted, "expired": summary.expired, "held": summary.held}
