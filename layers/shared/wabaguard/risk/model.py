@@ -69,6 +69,17 @@ class Context:
     def t(self, name: str) -> float:
         return float(self.thresholds[name])
 
+    def novel_before(self, at: datetime, maps: tuple[str, ...] = ("novel_access",)) -> tuple[str, str] | None:
+        """The newest access new to the account (``novel_access``: a country, ``novel_ips``: an IP)
+        within ``window_hours`` before ``at`` (inclusive): (when, words) or None."""
+        window = timedelta(hours=int(self.thresholds.get("window_hours", 24)))
+        novel: dict[str, str] = {}
+        for name in maps:
+            novel.update(self.after.get(name) or {})
+        until, since = at.strftime("%Y-%m-%dT%H:%M:%SZ"), (at - window).strftime("%Y-%m-%dT%H:%M:%SZ")
+        earlier = sorted((when, what) for when, what in novel.items() if since <= when <= until)
+        return earlier[-1] if earlier else None
+
 
 @dataclass
 class Finding:

@@ -5,22 +5,17 @@ submission (§Partner change) while people look."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from wabaguard.risk.model import Case, Context, Finding, Rule, rec
 
 
 def evaluate(ctx: Context) -> Finding | None:
-    window = timedelta(hours=int(ctx.thresholds.get("window_hours", 24)))
-    novel = {**(ctx.after.get("novel_ips") or {}), **(ctx.after.get("novel_access") or {})}
     for r in sorted(ctx.records, key=lambda x: x.at):
         if r.kind != "key_action" or r.action != "request_partner_change":
             continue
-        at = r.at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        since = (r.at - window).strftime("%Y-%m-%dT%H:%M:%SZ")
-        earlier = sorted((when, what) for when, what in novel.items() if since <= when <= at)
-        if earlier:
-            when, what = earlier[-1]
+        found = ctx.novel_before(r.at, ("novel_ips", "novel_access"))
+        if found:
+            when, what = found
+            at = r.at.strftime("%Y-%m-%dT%H:%M:%SZ")
             return Finding({"at": at, "by": r.user_id or "?", "what": what, "when": when}, [r])
     return None
 

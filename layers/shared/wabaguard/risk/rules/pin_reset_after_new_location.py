@@ -4,25 +4,21 @@ from a country this account had never been used from: the pattern of a number be
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from wabaguard.risk.model import Case, Context, Finding, Rule, rec
 
 PIN_EVENTS = frozenset({"PIN_CHANGED", "PIN_RESET_REQUEST", "PIN_REQUEST_SUCCESS"})
 
 
 def evaluate(ctx: Context) -> Finding | None:
-    window = timedelta(hours=int(ctx.thresholds.get("window_hours", 24)))
-    novel = ctx.after.get("novel_access") or {}
     for r in sorted(ctx.records, key=lambda x: x.at):
         if r.kind != "meta_event" or r.action not in PIN_EVENTS:
             continue
-        at = r.at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        since = (r.at - window).strftime("%Y-%m-%dT%H:%M:%SZ")
-        earlier = sorted((when, what) for when, what in novel.items() if since <= when <= at)
-        if earlier:
-            when, what = earlier[-1]
-            return Finding({"event": r.action, "at": at, "what": what, "when": when}, [r])
+        found = ctx.novel_before(r.at)
+        if found:
+            when, what = found
+            return Finding(
+                {"event": r.action, "at": r.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "what": what, "when": when}, [r]
+            )
     return None
 
 
