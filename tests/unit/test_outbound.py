@@ -96,3 +96,22 @@ def test_loopback_http_only_when_the_local_stack_allows_it(monkeypatch: pytest.M
     for other in ("http://localhost:9000/", "http://10.0.0.1:9000/", "http://127.0.0.2:9000/"):
         with pytest.raises(outbound.Refused):
             outbound.resolve(other, dns("127.0.0.1"))
+
+
+def test_a_silent_resolver_is_given_up_within_the_attempt_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo ignores socket timeouts; a resolver that never answers must not hold an attempt."""
+    import threading
+    import time
+
+    monkeypatch.setattr(outbound, "RESOLVE_TIMEOUT_S", 0.2)
+    release = threading.Event()
+
+    def silent(host: str, port: int, type: int = 0) -> list[Any]:
+        release.wait(5)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    started = time.monotonic()
+    with pytest.raises(outbound.Refused, match="did not resolve within 0.2 s"):
+        outbound.resolve("https://hooks.example.com/x", getaddrinfo=silent)
+    assert time.monotonic() - started < 2
+    release.set()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ import urllib3
 from wabaguard.urls import UnsafeUrl, check_public_https_url, public_address
 
 TIMEOUT_S = 10.0
+RESOLVE_TIMEOUT_S = 5.0
 MAX_ANSWER_READ = 4096
 
 
@@ -69,10 +71,7 @@ def resolve(url: str, getaddrinfo: Any = None) -> Target:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Refused(f"the host does not resolve ({type(exc).__name__})") from None
+    infos = _resolve_within(getaddrinfo, host, port)
     addresses = tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
     if not addresses:
         raise Refused("the host has no address")
@@ -87,6 +86,28 @@ def resolve(url: str, getaddrinfo: Any = None) -> Target:
     if parts.query:
         path += "?" + parts.query
     return Target(parts.scheme, host, port, path, addresses)
+
+
+def _resolve_within(getaddrinfo: Any, host: str, port: int) -> list[Any]:
+    """``getaddrinfo`` cannot be cancelled and ignores socket timeouts: it runs on a daemon thread
+    and is given up after RESOLVE_TIMEOUT_S, so a silent resolver cannot stretch an attempt past its
+    budget (nor keep a process from exiting)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["infos"] = getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True, name="resolve")
+    worker.start()
+    worker.join(RESOLVE_TIMEOUT_S)
+    if worker.is_alive():
+        raise Refused(f"the host did not resolve within {RESOLVE_TIMEOUT_S:g} s")
+    if "error" in box:
+        raise Refused(f"the host does not resolve ({type(box['error']).__name__})")
+    return list(box["infos"])
 
 
 def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:

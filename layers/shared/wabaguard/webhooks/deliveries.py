@@ -19,8 +19,8 @@ from __future__ import annotations
 import base64
 import contextvars
 import hashlib
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -274,15 +274,37 @@ def _update_pending(delivery: WebhookDelivery, actions: list[Any]) -> None:
 
 
 def attempt_all(keys: list[tuple[str, str]], post: Post = _default_post, workers: int = 8) -> Summary:
-    """Attempt several deliveries at once (one slow receiver must not hold up the others)."""
+    """Attempt several deliveries at once (one slow receiver must not hold up the others), at most
+    ``workers`` at a time. Daemon threads, joined here: an attempt never outlives its budget in the
+    invocation, and a stuck one cannot keep a process from exiting (an executor's threads would)."""
     total = Summary()
-    if not keys:
-        return total
-    with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
-        # each task runs in a copy of this context (Powertools' logger keys, the local IAM role)
-        futures = [pool.submit(contextvars.copy_context().run, attempt, pk, sk, None, post) for pk, sk in keys]
-        for future in futures:
-            total.add(future.result())
+    results: list[Summary] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    for start in range(0, len(keys), workers):
+        threads = []
+        for pk, sk in keys[start : start + workers]:
+            context = contextvars.copy_context()  # Powertools' logger keys, the local IAM role
+
+            def one(pk: str = pk, sk: str = sk, context: contextvars.Context = context) -> None:
+                try:
+                    out = context.run(attempt, pk, sk, None, post)
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
+                    with lock:
+                        failures.append(exc)
+                    return
+                with lock:
+                    results.append(out)
+
+            thread = threading.Thread(target=one, daemon=True, name="delivery")
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    for out in results:
+        total.add(out)
     return total
 
 
