@@ -74,7 +74,7 @@ def running_stack(
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)  # idle it stops in ~2 s; right after the simulation's load, ~15 s
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
