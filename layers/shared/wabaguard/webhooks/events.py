@@ -364,9 +364,10 @@ def build(old: AccountsItem | None, new: AccountsItem, account: Account, summary
     if lc is None or lc.kind not in TYPES:
         return None
     name, model = TYPES[lc.kind]
-    system = lc.kind in ("account_flagged", "review_started", "review_released", "platform_failed", "meta_signal")
-    system = system or lc.kind in ("totp_reset", "security_webhook_disabled")
-    system = system or lc.kind in ("partner_change_submitted", "partner_change_expired")
+    from wabaguard.notify import SYSTEM_KINDS
+
+    # wabaguard's own notices (no report link there, no requester here), and ops' authenticator reset
+    system = lc.kind in SYSTEM_KINDS or lc.kind == "totp_reset"
     data = model(
         change_id=lc.change_id,
         occurred_at=lc.at,
