@@ -66,8 +66,10 @@ class World:
     """Everything but the HTTP listener: used by ``make dev`` and by integration tests."""
 
     def __init__(self, stack: Stack, enforce_roles: bool = True) -> None:
+        from devstack import moto_fixes
         from devstack.resources import create_all
 
+        moto_fixes.install()
         self.stack = stack
         create_all(stack)
         os.environ.update(stack.environment())

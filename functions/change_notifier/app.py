@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import clock, mailer, notify, observability, partner_change, report
 from wabaguard.access import load_account
+from wabaguard.errors import NotFound
 from wabaguard.models import PartnerChangeRequest
 from wabaguard.webhooks import deliveries
 
@@ -50,6 +51,16 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
 
 
 def record_handler(record: DynamoDBRecord) -> None:
+    """One record; a record about something that no longer exists (an account deleted since) is
+    skipped and counted: retrying it could never succeed and would hold up the shard."""
+    try:
+        _notify(record)
+    except NotFound as gone:
+        metrics.add_metric(name="StreamRecordsSkipped", unit=MetricUnit.Count, value=1)
+        logger.warning("stream record skipped", extra={"event_id": record.event_id, "reason": str(gone)})
+
+
+def _notify(record: DynamoDBRecord) -> None:
     ddb = record.dynamodb
     assert ddb is not None
     raw = record.raw_event["dynamodb"]
