@@ -128,16 +128,22 @@ def test_the_link_page_asks_and_only_its_post_cancels_once(
     assert audit and req["request_id"] in audit[0]["detail"] and member in audit[0]["detail"]
 
 
-def test_a_removed_users_link_stops_working(
+def test_a_removed_users_link_still_cancels_the_request_they_were_told_of(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
 ) -> None:
+    """Issue 20.11: removing a member must not take away their one way to stop the request (an
+    admin who wants the WABA moved could otherwise silence them first). Cancelling only protects."""
     request(api, admin, acme["account_id"])
     world.pump.pump()
     member = acme["users"][1]
     token = cancel_links(api)[member["email"]]
     assert api.approved(admin, "DELETE", f"/v1/accounts/{acme['account_id']}/users/{member['user_id']}").status == 204
-    assert api.call("POST", f"/v1/partner-change/cancel/{token}").status == 404
     assert requests(api, admin, acme["account_id"])[0]["status"] == "COOLING_OFF"
+    page = api.call("GET", f"/v1/partner-change/cancel/{token}")
+    assert page.status == 200 and "Cancel this Partner change" in page.body.decode()
+    assert api.call("POST", f"/v1/partner-change/cancel/{token}").status == 200
+    (listed,) = requests(api, admin, acme["account_id"])
+    assert listed["status"] == "CANCELLED" and listed["timeline"][-1]["by"] == member["email"]
 
 
 def test_who_may_cancel_with_the_route(

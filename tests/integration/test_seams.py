@@ -75,3 +75,91 @@ def _now() -> Any:
 
 
 __all__ = ["PCR", "re", "timedelta"]
+
+
+# ------------------------------------------------------------------ 1: only admins move a WABA
+def _partner_member(demo: dict[str, Any]) -> dict[str, Any]:
+    from devstack.seed import create_user
+    from wabaguard.access import load_account
+
+    return create_user(load_account(demo["partner"]["partner_id"]), "member@northwind.test", "member")
+
+
+def test_only_admins_of_the_account_or_its_partner_may_request_a_partner_change(
+    api: Api, world: World, demo: dict[str, Any], acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    """Every role: account admin and member, Partner admin and member, API key, another tenant."""
+    path = PCR.format(acme["account_id"])
+    body = {"target_partner_id": "prt_next"}
+    key = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "k"}).json()["api_key"]
+    refused = {
+        "account member": (acme["users"][1]["token"], 403),
+        "Partner member": (_partner_member(demo)["token"], 403),
+        "API key": (key, 403),
+        "another tenant": (demo["accounts"][1]["users"][0]["token"], 404),
+    }
+    sent = len(api.outbox())
+    for who, (token, status) in refused.items():
+        resp = api.challenge(token, "POST", path, body)
+        assert resp.status == status, (who, resp.json())
+    assert len(api.outbox()) == sent  # refused before a code is sent
+    for requester in (admin, demo["partner"]["users"][0]):  # account admin, then Partner admin
+        made = api.approved(requester, "POST", path, body)
+        assert made.status == 201, made.json()
+        own = f"{path}/{made.json()['request_id']}/cancel"  # the requester may cancel their own
+        assert api.call("POST", own, requester["token"]).json()["status"] == "CANCELLED"
+
+
+# ------------------------------------------------------------------ 2 and 11: no puppet approvals
+def _add_admin(api: Api, by: dict[str, Any], account_id: str, email: str) -> dict[str, Any]:
+    resp = api.approved(by, "POST", f"/v1/accounts/{account_id}/users", {"email": email, "role": "admin"})
+    assert resp.status == 201, resp.json()
+    return {**resp.json(), "email": email}
+
+
+def test_an_admin_added_after_the_request_cannot_approve_it(
+    api: Api, world: World, demo: dict[str, Any], acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    acc = acme["account_id"]
+    second = _add_admin(api, admin, acc, "second@acme.test")
+    partner_admin = demo["partner"]["users"][0]
+    req = api.approved(partner_admin, "POST", PCR.format(acc), {"target_partner_id": "prt_next"}).json()
+    assert req["needs_approval"] is True
+    approve = f"{PCR.format(acc)}/{req['request_id']}/approve"
+    for adder, email in ((partner_admin, "puppet@acme.test"), (second, "puppet2@acme.test")):
+        puppet = _add_admin(api, adder, acc, email)  # by a Partner admin acting alone, or by anyone
+        resp = api.challenge(puppet["token"], "POST", approve)
+        assert resp.status == 403 and "already was an admin" in resp.json()["detail"], resp.json()
+    assert api.approved(second, "POST", approve).status == 200  # an admin from before the request
+
+
+def test_removing_the_requester_cancels_their_request(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    acc = acme["account_id"]
+    second = _add_admin(api, admin, acc, "second@acme.test")
+    req = api.approved(second, "POST", PCR.format(acc), {"target_partner_id": "prt_next"}).json()
+    assert api.approved(admin, "DELETE", f"/v1/accounts/{acc}/users/{second['user_id']}").status == 204
+    (listed,) = api.call("GET", PCR.format(acc), admin["token"]).json()["requests"]
+    assert listed["request_id"] == req["request_id"] and listed["status"] == "CANCELLED"
+    assert listed["timeline"][-1]["by"] == admin["email"]
+    assert "second@acme.test was removed" in listed["timeline"][-1]["detail"]
+    world.pump.pump()
+    assert notices_to(api, admin["email"], "cancelled")
+    again = api.approved(admin, "POST", PCR.format(acc), {"target_partner_id": "prt_next"})
+    assert again.status == 201  # the open marker went with it
+
+
+# ------------------------------------------------------------------ 9: no links in a reason
+def test_a_reason_is_quoted_without_links_in_every_email(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    body = {"target_partner_id": "prt_next", "reason": "Verify at https://evil.example/login or www.evil.example"}
+    assert api.approved(admin, "POST", PCR.format(acme["account_id"]), body).status == 201
+    world.pump.pump()
+    mails = [m for m in api.outbox() if "Partner change" in m["subject"] or "approve" in m["subject"]]
+    assert len(mails) >= 3
+    for mail in mails:
+        assert "evil.example" not in mail["text"] and "evil.example" not in mail["html"], mail["subject"]
+    notice = [m for m in mails if "Partner change requested" in m["subject"]][0]
+    assert '"Verify at [link removed] or [link removed]"' in notice["text"]

@@ -110,3 +110,18 @@ def test_notices_show_scheme_host_and_path_and_mask_the_query() -> None:
     assert display_url("https://Bücher.example/wa") == "https://xn--bcher-kva.example/wa"
     assert display_url("https://[2606:4700::1111]/h") == "https://[2606:4700::1111]/h"
     assert display_url(None) is None
+
+
+@pytest.mark.parametrize("host", ["[fec0::1]", "[fec0:1234::5]", "[feff::1]", "[3fff::1]", "[3fff:fff:ffff::1]"])
+def test_site_local_and_documentation_ipv6_are_not_public(host: str) -> None:
+    """Issue 20.10: Python calls these global; no public host lives there."""
+    with pytest.raises(UnsafeUrl):
+        check_public_https_url(f"https://{host}/hook")
+
+
+def test_without_links_strips_what_a_mail_client_would_link() -> None:
+    from wabaguard.urls import without_links
+
+    assert without_links("better rates, version 2.5, e.g. cheaper") == "better rates, version 2.5, e.g. cheaper"
+    for text in ("https://evil.example/x", "www.evil.example", "bit.ly/abc", "evil.example.org", "me@evil.example"):
+        assert without_links(f"go {text} now") == "go [link removed] now", text

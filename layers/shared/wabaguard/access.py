@@ -51,6 +51,11 @@ def load_user(account_id: str, user_id: str) -> User:
     return user
 
 
+def active_users(account_id: str) -> list[User]:
+    """The account's users who have not been removed."""
+    return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]
+
+
 def can_act(principal: Principal, account: Account) -> bool:
     if principal.account_id == account.account_id:
         return True

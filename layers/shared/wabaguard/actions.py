@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, approvals, clock, otp, outbound, partner_change, schemas, totp
 from wabaguard.access import (
+    active_users,
     load_account,
     load_user,
     require_account,
@@ -53,7 +54,7 @@ from wabaguard.otp import Approval
 from wabaguard.principal import Principal
 from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
-from wabaguard.urls import display_url
+from wabaguard.urls import display_url, without_links
 from wabaguard.webhooks import endpoints
 from wabaguard.whatsapp import changes as platform
 
@@ -95,7 +96,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
     elif action_name in ("enroll_totp", "rotate_token"):
         account = load_account(principal.account_id)
     else:
-        admin = action_name in ("add_user", "remove_user", "approve_partner_change")
+        admin = action_name in ("add_user", "remove_user", "approve_partner_change", "request_partner_change")
         admin = admin or action_name in SECURITY_WEBHOOK_ACTIONS
         account = require_account(principal, params["account_id"], admin=admin)
     if action_name in REVIEW_BLOCKED and account.under_review:
@@ -127,7 +128,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
             f"{hours:g} hour(s) unless someone cancels it"
         )
         if model.reason:
-            words += f" (reason: {model.reason})"
+            words += f' (the requester\'s reason, links removed: "{without_links(model.reason)}")'
     elif action_name == "approve_partner_change":
         request = partner_change.load(account.account_id, params["request_id"])
         partner_change.check_approvable(request, principal, account)
@@ -555,6 +556,15 @@ def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime,
     if target.token_digest:
         revoke: Any = [Credential.status.set("revoked")]
         work.tx.update(Credential(target.token_digest), actions=revoke, condition=Credential.token_digest.exists())
+    partner_change.cancel_for_removed_requester(
+        work.tx,
+        target.user_id,
+        target.email,
+        prep.account,
+        lambda: change_record(p, "partner_change_cancelled", meta, now),
+        meta,
+        now,
+    )
     if target.role == "admin":
         # Settled by DynamoDB: two admins removing each other at once cannot both win.
         fewer: Any = [Account.active_admins.add(-1)]
@@ -761,10 +771,6 @@ def revoke_api_key(
 
 
 # ------------------------------------------------------------------ reads
-def active_users(account_id: str) -> list[User]:
-    return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]
-
-
 def profile_view(
     phone_number_id: str, profile: dict[str, Any] | None, state: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -451,9 +451,14 @@ class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
     requested_by_user_id = UnicodeAttribute(null=True)
     submit_after = UnicodeAttribute(null=True)  # end of the cooling-off
     needs_approval = BooleanAttribute(default=False)
+    # Who may approve: the account's admins when the request was made, but the requester. An admin
+    # added afterwards (by the requester, or by a Partner admin acting alone) is no second person.
+    approvers = UnicodeSetAttribute(null=True)
     approved_by = UnicodeAttribute(null=True)
     approved_at = UnicodeAttribute(null=True)
     ended_at = UnicodeAttribute(null=True)
+    # The Meta webhook (its digest) this submitted request explained: one request explains one event.
+    explained_event = UnicodeAttribute(null=True)
     timeline = ListAttribute(of=TimelineEntry, default=list)  # appended to, never rewritten
     attempts = NumberAttribute(default=0)  # claims by the scheduled run
 

@@ -24,7 +24,7 @@ from wabaguard.models import (
     SecurityWebhook,
     User,
 )
-from wabaguard.urls import display_url, host_of
+from wabaguard.urls import display_url, host_of, without_links
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
 SYSTEM_KINDS = frozenset(
@@ -333,7 +333,7 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
         ("Submitted after (UTC)", _fmt(req.submit_after)),
     ]
     if req.reason:
-        facts.append(("Reason given", req.reason))
+        facts.append(("Reason given (the requester's words, links removed)", f'"{without_links(req.reason)}"'))
     if req.needs_approval:
         facts.append(("Second admin's approval", f"given by {req.approved_by}" if req.approved_by else "needed"))
     steps = {
@@ -405,7 +405,7 @@ def recipients(account: Account, change: Change) -> list[str]:
     """Every active user of the account, plus the managing Partner's admins where it matters, the
     people a change concerns who are no longer users, and — when someone gains rights through a
     Partner — the users of every Client that Partner manages."""
-    from wabaguard.actions import active_users
+    from wabaguard.access import active_users
     from wabaguard.queries import managed_accounts
 
     emails = [u.email for u in active_users(account.account_id) if u.role == "admin" or not change.admins_only]
@@ -422,7 +422,7 @@ def recipients(account: Account, change: Change) -> list[str]:
 def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     """A "this wasn't me" link goes to people who can still act on the account: not to a removed
     user (it would be dead on arrival) nor to users of the Clients a Partner manages."""
-    from wabaguard.actions import active_users
+    from wabaguard.access import active_users
 
     if change.kind in SYSTEM_KINDS:
         return False

@@ -16,6 +16,7 @@ submit racing each other leave exactly one outcome; at most one request per acco
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, clock, due
-from wabaguard.access import load_account, require_account, valid_id
+from wabaguard.access import active_users, load_account, require_account, valid_id
 from wabaguard.activity import RequestMeta
 from wabaguard.config import API_STAGE, settings
 from wabaguard.due import Tally
@@ -102,12 +103,8 @@ def require_none_open(account_id: str) -> None:
         raise Conflict(f"Partner change request {current} is still open; cancel it before asking for another")
 
 
-def _admins(account: Account) -> int:
-    if account.active_admins is not None:
-        return int(account.active_admins)
-    from wabaguard.actions import active_users
-
-    return sum(1 for u in active_users(account.account_id) if u.role == "admin")
+def _admin_ids(account: Account) -> set[str]:
+    return {u.user_id for u in active_users(account.account_id) if u.role == "admin"}
 
 
 def request(
@@ -122,7 +119,9 @@ def request(
     """Add a new request (and the account's open marker) to the key action's transaction."""
     request_id = new_id("pcr")
     submit_after = now + cooling_off()
-    needs = _admins(account) >= 2
+    admins = _admin_ids(account)
+    needs = len(admins) >= 2
+    approvers = admins - {principal.user_id or ""}
     by = principal.email or principal.user_id or "unknown"
     words = f"to {target_partner_id}; submitted after {iso(submit_after)}" + (
         " once another admin approves" if needs else ""
@@ -141,6 +140,7 @@ def request(
         requested_by_user_id=principal.user_id,
         submit_after=iso(submit_after),
         needs_approval=needs,
+        approvers=approvers or None,
         timeline=[_entry(now, "requested", by, words)],
         due=DUE,
         due_at=due.stamp(submit_after + APPROVAL_WINDOW if needs else submit_after),
@@ -187,6 +187,10 @@ def check_approvable(req: PartnerChangeRequest, principal: Principal, account: A
         raise Forbidden(f"only an admin of {account.name} may approve its Partner change")
     if principal.user_id and principal.user_id == req.requested_by_user_id:
         raise Forbidden("the requester cannot approve their own Partner change; another admin must")
+    if not principal.user_id or principal.user_id not in (req.approvers or set()):
+        raise Forbidden(
+            f"only someone who already was an admin of {account.name} when the request was made may approve it"
+        )
 
 
 def approve(
@@ -205,6 +209,7 @@ def approve(
             PartnerChangeRequest.last_change.set(change),
         ],
         condition=(PartnerChangeRequest.status == OPEN)
+        & PartnerChangeRequest.approvers.contains(principal.user_id or "-")
         & PartnerChangeRequest.approved_by.does_not_exist()
         & (PartnerChangeRequest.needs_approval == True),  # noqa: E712 - a DynamoDB condition, not a test
     )
@@ -227,39 +232,9 @@ def _end(
     """End an open request in one transaction: its status, out of ``by_due``, the open marker
     gone, the audit record; ``also`` adds writes (a link's use, the review check). False when the
     request was no longer open (another ending won)."""
-    meta = meta or RequestMeta()
     try:
         with transaction() as tx:
-            tx.update(
-                req,
-                actions=[
-                    PartnerChangeRequest.status.set(status),
-                    PartnerChangeRequest.ended_at.set(iso(now)),
-                    PartnerChangeRequest.due.remove(),
-                    PartnerChangeRequest.due_at.remove(),
-                    PartnerChangeRequest.timeline.set(PartnerChangeRequest.timeline.append([entry])),
-                    PartnerChangeRequest.last_change.set(change),
-                ],
-                condition=PartnerChangeRequest.status == OPEN,
-            )
-            tx.delete(
-                OpenPartnerChange(account_pk(req.account_id), partner_change_open_sk()),
-                condition=OpenPartnerChange.request_id == req.request_id,
-            )
-            tx.save(
-                activity.build(
-                    req.account_id,
-                    "partner_change",
-                    now,
-                    action=entry.event,
-                    detail=f"{req.request_id} to {req.target_partner_id}: {entry.event} by {entry.by}"[:500],
-                    user_id=user_id,
-                    ip=meta.ip,
-                    user_agent=meta.user_agent,
-                    country=meta.country,
-                    request_id=meta.request_id,
-                )
-            )
+            end_into(tx, req, status, entry, change, now, meta, user_id)
             if also is not None:
                 also(tx)
     except TransactWriteError as exc:
@@ -267,6 +242,86 @@ def _end(
             return False
         raise
     return True
+
+
+def end_into(
+    tx: TransactWrite,
+    req: PartnerChangeRequest,
+    status: str,
+    entry: TimelineEntry,
+    change: ChangeRecord,
+    now: datetime,
+    meta: RequestMeta | None = None,
+    user_id: str | None = None,
+) -> None:
+    """The writes that end an open request, added to ``tx`` (conditioned on it being open)."""
+    meta = meta or RequestMeta()
+    tx.update(
+        req,
+        actions=[
+            PartnerChangeRequest.status.set(status),
+            PartnerChangeRequest.ended_at.set(iso(now)),
+            PartnerChangeRequest.due.remove(),
+            PartnerChangeRequest.due_at.remove(),
+            PartnerChangeRequest.timeline.set(PartnerChangeRequest.timeline.append([entry])),
+            PartnerChangeRequest.last_change.set(change),
+        ],
+        condition=PartnerChangeRequest.status == OPEN,
+    )
+    tx.delete(
+        OpenPartnerChange(account_pk(req.account_id), partner_change_open_sk()),
+        condition=OpenPartnerChange.request_id == req.request_id,
+    )
+    tx.save(
+        activity.build(
+            req.account_id,
+            "partner_change",
+            now,
+            action=entry.event,
+            detail=f"{req.request_id} to {req.target_partner_id}: {entry.event} by {entry.by}"[:500],
+            user_id=user_id,
+            ip=meta.ip,
+            user_agent=meta.user_agent,
+            country=meta.country,
+            request_id=meta.request_id,
+        )
+    )
+
+
+def requested_by(user_id: str, account: Account) -> list[PartnerChangeRequest]:
+    """The open requests a user made: on their own account, or — for a Partner user — on the
+    Clients the Partner manages."""
+    from wabaguard.queries import managed_accounts
+
+    accounts = managed_accounts(account.account_id) if account.kind == "partner" else [account]
+    found = []
+    for acc in accounts:
+        request_id = open_request(acc.account_id)
+        if request_id:
+            req = load(acc.account_id, request_id)
+            if req.status == OPEN and req.requested_by_user_id == user_id:
+                found.append(req)
+    return found
+
+
+def cancel_for_removed_requester(
+    tx: TransactWrite,
+    user_id: str,
+    email: str,
+    account: Account,
+    change: Callable[[], ChangeRecord],
+    meta: RequestMeta,
+    now: datetime,
+) -> list[str]:
+    """A request whose requester is removed is cancelled, in the removal's own transaction: nobody
+    is left to answer for it. ``change`` makes the audit's who/where (the remover). Returns the ids."""
+    ended = []
+    for req in requested_by(user_id, account):
+        record = change()
+        words = f"the requester {email} was removed from the account"
+        end_into(tx, req, "CANCELLED", _entry(now, "cancelled", record.by_email or SYSTEM, words), record, now, meta)
+        ended.append(req.request_id)
+    return ended
 
 
 def cancel(
@@ -306,8 +361,8 @@ NOT_VALID = "This link is unknown, expired, or its recipient no longer has acces
 
 
 def _link(token: str) -> CancelLink | None:
-    from wabaguard.report import still_has_access
-
+    """The link, while it lives. A recipient removed after the notice keeps it: cancelling only
+    protects, and removing a person must not take away their one way to stop the request."""
     if not token or len(token) > 100:
         return None
     try:
@@ -316,7 +371,7 @@ def _link(token: str) -> CancelLink | None:
         return None
     if link.ttl is not None and link.ttl < clock.utcnow():
         return None
-    return link if still_has_access(link.account_id, link.recipient) else None
+    return link
 
 
 def _facts(req: PartnerChangeRequest, account: Account) -> list[list[str]]:

@@ -60,7 +60,7 @@ def _load(token: str) -> ReportToken | None:
 def still_has_access(account_id: str, recipient: str) -> bool:
     """A link works only while its recipient may still act on the account: a user of it, or a
     user of its managing Partner. Removing a person kills their links at once."""
-    from wabaguard.actions import active_users
+    from wabaguard.access import active_users
     from wabaguard.errors import NotFound
 
     try:

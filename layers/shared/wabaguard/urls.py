@@ -13,6 +13,7 @@ where webhooks are delivered.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +36,10 @@ _TRANSLATED = tuple(
         "::ffff:0:0:0/96",  # IPv4-translated
     )
 )
+# IPv6 ranges Python's ``is_global`` still calls global, yet no public host lives in: site-local
+# (deprecated by RFC 3879, routed inside sites where it is still used) and the documentation
+# prefix of RFC 9637.
+_NOT_PUBLIC_V6 = tuple(ipaddress.IPv6Network(n) for n in ("fec0::/10", "3fff::/20"))
 _BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
 _CJK_FAMILY = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "KATAKANA-HIRAGANA", "BOPOMOFO", "IDEOGRAPHIC"}
 
@@ -93,7 +98,7 @@ def ip_of(host: str) -> Address | None:
 
 def public_address(ip: Address) -> bool:
     """Whether an address is a plain public unicast one (what a webhook may be delivered to)."""
-    if isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in _TRANSLATED):
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in (*_TRANSLATED, *_NOT_PUBLIC_V6)):
         return False
     return bool(ip.is_global) and not ip.is_multicast and not ip.is_reserved
 
@@ -172,3 +177,19 @@ def display_url(url: str | None) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
+# Anything a mail client would turn into a link: a scheme, ``www.``, or a dotted name ending in a
+# letter label (``evil.example``, ``bit.ly/x``), with whatever path follows it.
+_LINKISH = re.compile(
+    r"(?i)(?:\S+@\S+|\b[a-z][a-z0-9+.-]*:(?://)?\S+|www\.\S+|(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*[a-z0-9](?:[/:?#]\S*)?)"
+)
+
+
+def without_links(text: str | None) -> str | None:
+    """Free text a person typed, fit for an official email: every URL, host name and mail
+    address replaced by ``[link removed]`` (a requester's "reason" must not become a phishing link
+    in a notice every user trusts). The notice shows it quoted, as someone's words."""
+    if text is None:
+        return None
+    return _LINKISH.sub("[link removed]", text)
