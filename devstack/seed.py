@@ -94,6 +94,7 @@ def _waba_id() -> str:
 def seed_demo(api_url: str) -> dict[str, Any]:
     """Create the demo world and return it in the shape of ``.local/demo.json``."""
     partner = create_account("Northwind Partners", kind="partner")
+    partner.update(actions=[Account.meta_business_id.set(_waba_id())])  # how Meta's Partner webhooks name it
     partner_admin = create_user(partner, "ops@northwind.test", "admin")
 
     acme = create_account("Acme Shoes", partner_id=partner.account_id, waba_id=_waba_id())
@@ -122,6 +123,11 @@ def seed_demo(api_url: str) -> dict[str, Any]:
 
     return {
         "api": api_url,
-        "partner": {"partner_id": partner.account_id, "name": partner.name, "users": [partner_admin]},
+        "partner": {
+            "partner_id": partner.account_id,
+            "name": partner.name,
+            "meta_business_id": partner.meta_business_id,
+            "users": [partner_admin],
+        },
         "accounts": [view(acme, acme_users, [acme_phone]), view(globex, globex_users, [globex_phone])],
     }

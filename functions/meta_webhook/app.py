@@ -32,7 +32,10 @@ def handshake() -> Any:
     if status != 200:  # errors in the API's JSON shape; only the challenge is plain text (Meta reads it)
         error = "forbidden" if status == 403 else "invalid_request"
         return json_response(status, {"error": error, "detail": text})
-    return Response(status, "text/plain; charset=utf-8", text)
+    # Meta reads the challenge as plain text; nosniff keeps a browser from reading it as anything else
+    return Response(
+        status, "text/plain; charset=utf-8", text, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    )
 
 
 @app.post("/meta/webhook")
@@ -50,10 +53,10 @@ def changes() -> Any:
     metrics.add_metric(name="MetaEventsRecorded", unit=MetricUnit.Count, value=got.recorded)
     metrics.add_metric(name="MetaEventsDuplicate", unit=MetricUnit.Count, value=got.duplicates)
     metrics.add_metric(name="MetaEventsUnknownWaba", unit=MetricUnit.Count, value=got.unknown_waba)
+    metrics.add_metric(name="MetaEventsStale", unit=MetricUnit.Count, value=got.stale)
     logger.info("meta webhook", extra={"recorded": got.recorded, "duplicates": got.duplicates, "flags": got.flags})
-    return json_response(
-        200, {"recorded": got.recorded, "duplicates": got.duplicates, "unknown_waba": got.unknown_waba}
-    )
+    answer = {"recorded": got.recorded, "duplicates": got.duplicates, "unknown_waba": got.unknown_waba}
+    return json_response(200, {**answer, "stale": got.stale})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -155,23 +155,57 @@ def test_a_pin_notice_names_the_number_what_when_and_what_to_do(
     assert sorted(m["to"] for m in told(api, "WhatsApp reported") if m["to"] in users) == sorted(users)
 
 
+def submitted_partner_change(api: Api, admin: dict[str, Any], acme: dict[str, Any]) -> tuple[str, Any]:
+    """A Partner change to a Partner known at Meta (business 880000000000001), submitted."""
+    from datetime import timedelta
+
+    from devstack.seed import create_account
+    from wabaguard import clock, partner_change
+
+    target = create_account("Contoso Partners", kind="partner")
+    target.update(actions=[target.__class__.meta_business_id.set("880000000000001")])
+    body = {"target_partner_id": target.account_id}
+    resp = api.approved(admin, "POST", f"/v1/accounts/{acme['account_id']}/partner-change-requests", body)
+    assert resp.status == 201
+    assert partner_change.run_due(clock.utcnow() + timedelta(hours=25)).submitted == 1  # after its cooling-off
+    return target.account_id, resp
+
+
+def partner_added(acme: dict[str, Any], *business_ids: str) -> dict[str, Any]:
+    body = sample("account_update_partner_added", acme)
+    body["entry"][0]["changes"][0]["value"]["waba_info"]["solution_partner_business_ids"] = list(business_ids)
+    return body
+
+
 def test_a_partner_event_matching_an_approved_partner_change_is_not_flagged(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
 ) -> None:
-    resp = api.approved(
-        admin, "POST", f"/v1/accounts/{acme['account_id']}/partner-change-requests", {"target_partner_id": "prt_new"}
-    )
-    assert resp.status == 201
-    from datetime import timedelta
-
-    from wabaguard import clock, partner_change
-
-    assert partner_change.run_due(clock.utcnow() + timedelta(hours=25)).submitted == 1  # after its cooling-off
-    assert post(api, world, sample("account_update_partner_added", acme)).status == 200
+    _, resp = submitted_partner_change(api, admin, acme)
+    assert post(api, world, partner_added(acme, "880000000000001")).status == 200
     world.pump.pump()
     assert flags_of(api, admin, acme["account_id"]) == []
     (mail, *_) = told(api, "WhatsApp reported")
     assert resp.json()["request_id"] in mail["text"]
+
+
+def test_a_submitted_partner_change_explains_only_its_own_partner_once(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    """Issue 20.3: one submitted request used to silence every Partner alarm for 30 days."""
+    submitted_partner_change(api, admin, acme)
+    assert post(api, world, partner_added(acme, "990000000000009")).status == 200  # another Partner
+    assert post(api, world, sample("account_update_partner_added", acme)).status == 200  # names none
+    first = partner_added(acme, "880000000000001")
+    assert post(api, world, first).json()["recorded"] == 1  # explained
+    assert post(api, world, first).json()["duplicates"] == 1  # Meta's redelivery: nothing new
+    second = partner_added(acme, "880000000000001")
+    second["entry"][0]["time"] += 60  # a second event for the same Partner: not explained again
+    assert post(api, world, second).json()["recorded"] == 1
+    world.pump.pump()
+    flagged = [f for f in flags_of(api, admin, acme["account_id"]) if f["rule"] == "meta_partner_change"]
+    assert len(flagged) == 1  # open flags of one rule are not repeated; the first alarm stands
+    events = meta_events(api, admin, acme["account_id"])
+    assert len(events) == 4
 
 
 def test_template_status_events_move_the_template(
@@ -216,7 +250,7 @@ def test_a_redelivered_change_is_recorded_and_told_once(
     body = sample("phone_number_name_update", acme)
     first = post(api, world, body)
     again = post(api, world, body)
-    assert first.json()["recorded"] == 1 and again.json() == {"recorded": 0, "duplicates": 1, "unknown_waba": 0}
+    assert first.json()["recorded"] == 1 and again.json() == {"recorded": 0, "duplicates": 1, "unknown_waba": 0, "stale": 0}
     results: list[Any] = []
     other = sample("security_pin_changed", acme)
     threads = [threading.Thread(target=lambda: results.append(post(api, world, other).json())) for _ in range(4)]
@@ -233,7 +267,7 @@ def test_an_unknown_waba_is_counted_and_answered_200(api: Api, world: World, acm
     body = sample("security_pin_changed", acme)
     body["entry"][0]["id"] = "999999999999999"
     resp = post(api, world, body)
-    assert resp.status == 200 and resp.json() == {"recorded": 0, "duplicates": 0, "unknown_waba": 1}
+    assert resp.status == 200 and resp.json() == {"recorded": 0, "duplicates": 0, "unknown_waba": 1, "stale": 0}
 
 
 def test_a_batch_of_entries_and_changes_is_recorded_change_by_change(
@@ -277,3 +311,42 @@ def test_more_than_metas_batch_size_is_refused(api: Api, world: World, acme: dic
     body["entry"][0]["changes"] = body["entry"][0]["changes"] * 1001
     resp = post(api, world, body)
     assert resp.status == 400 and "1000" in resp.json()["detail"]
+
+
+# ------------------------------------------------------------------ issue 20: 7, 8, 12
+def test_a_signed_body_nested_too_deep_is_a_400(api: Api, world: World, demo: Any) -> None:
+    deep = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    resp = post(api, world, None, raw=deep)
+    assert resp.status == 400 and resp.json()["field"] == "body" and "deeper" in resp.json()["detail"]
+
+
+def test_a_captured_body_older_than_its_marker_is_not_recorded_again(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    body = sample("security_pin_changed", acme)
+    assert post(api, world, body).json()["recorded"] == 1
+    moving["now"] += timedelta(hours=49)  # the 48 h marker is gone
+    again = post(api, world, body).json()
+    assert again["recorded"] == 0 and again["stale"] == 1
+    assert len(meta_events(api, admin, acme["account_id"])) == 1
+
+
+@pytest.mark.parametrize("time_value", [None, "x", True, -5])
+def test_an_entry_without_a_valid_time_is_a_400_naming_it(
+    api: Api, world: World, acme: dict[str, Any], time_value: Any
+) -> None:
+    body = sample("security_pin_changed", acme)
+    if time_value is None:
+        del body["entry"][0]["time"]
+    else:
+        body["entry"][0]["time"] = time_value
+    resp = post(api, world, body)
+    assert resp.status == 400 and resp.json()["field"] == "entry[0].time"
+
+
+def test_the_handshake_answer_is_not_sniffed(api: Api, world: World, demo: Any) -> None:
+    query = f"hub.mode=subscribe&hub.verify_token={world.meta['verify_token']}&hub.challenge=%3Cscript%3E"
+    ok = api.call("GET", f"/v1/meta/webhook?{query}")
+    assert ok.status == 200 and ok.headers["X-Content-Type-Options"] == "nosniff"

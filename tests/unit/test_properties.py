@@ -58,6 +58,7 @@ def test_non_public_ip_literals_are_always_refused(ip: ipaddress.IPv4Address | i
     host = f"[{ip}]" if ip.version == 6 else str(ip)
     url = f"https://{host}/hook"
     translated = ("::ffff:0:0/96", "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")
+    translated += ("fec0::/10", "3fff::/20")  # site-local, documentation (issue 20.10)
     embeds_ipv4 = ip.version == 6 and any(ip in ipaddress.ip_network(n) for n in translated)
     if ip.is_global and not ip.is_multicast and not ip.is_reserved and not embeds_ipv4:
         assert check_public_https_url(url) == url

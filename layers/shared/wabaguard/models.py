@@ -217,6 +217,9 @@ class Account(AccountsItem, discriminator="account"):
     # removing an admin is conditioned on more than one remaining, so an account always keeps one.
     active_admins = NumberAttribute(null=True)
     waba_id = UnicodeAttribute(null=True)  # Meta's WhatsApp Business Account id (Client accounts)
+    # A Partner's ids at Meta, by which Meta's Partner webhooks name it (business portfolio, app)
+    meta_business_id = UnicodeAttribute(null=True)
+    meta_app_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
 
     @classmethod
@@ -457,8 +460,10 @@ class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
     approved_by = UnicodeAttribute(null=True)
     approved_at = UnicodeAttribute(null=True)
     ended_at = UnicodeAttribute(null=True)
-    # The Meta webhook (its digest) this submitted request explained: one request explains one event.
-    explained_event = UnicodeAttribute(null=True)
+    # The Meta webhooks (their digests) this submitted request explained: one Partner added (its
+    # target) and one removed (the Partner it left) at most — never any number of events.
+    explained_added = UnicodeAttribute(null=True)
+    explained_removed = UnicodeAttribute(null=True)
     timeline = ListAttribute(of=TimelineEntry, default=list)  # appended to, never rewritten
     attempts = NumberAttribute(default=0)  # claims by the scheduled run
 

@@ -41,6 +41,8 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
     now = now or clock.utcnow()
     if request.kind == "partner" and (request.waba_id or request.partner_id or request.phone_numbers):
         raise InvalidRequest("kind", "a Partner has no WABA, Partner or phone numbers of its own")
+    if request.kind == "client" and (request.meta_business_id or request.meta_app_id):
+        raise InvalidRequest("kind", "meta_business_id and meta_app_id name a Partner at Meta; a Client has a waba_id")
     if request.kind == "client" and not request.waba_id:
         raise InvalidRequest("waba_id", "is required for a Client account (Meta's WhatsApp Business Account id)")
     digits = [p.display_phone_number for p in request.phone_numbers]
@@ -63,6 +65,8 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
         kind=request.kind,
         partner_id=request.partner_id,
         waba_id=request.waba_id,
+        meta_business_id=request.meta_business_id,
+        meta_app_id=request.meta_app_id,
         under_review=False,
         active_admins=1,
         created_at=iso(now),
@@ -119,6 +123,8 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
             "kind": request.kind,
             "partner_id": request.partner_id,
             "waba_id": request.waba_id,
+            "meta_business_id": request.meta_business_id,
+            "meta_app_id": request.meta_app_id,
             "created_at": iso(now),
         },
         "phone_numbers": phones,

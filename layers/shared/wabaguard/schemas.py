@@ -267,6 +267,10 @@ class Onboard(Strict):
     waba_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
     partner_id: Annotated[str, Field(pattern=_ID)] | None = None
     phone_numbers: Annotated[list[PhoneIn], Field(max_length=20)] = []
+    # A Partner's business portfolio and app ids at Meta: Meta's Partner webhooks name it by them,
+    # and only a submitted Partner change naming the same Partner explains such a webhook.
+    meta_business_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
+    meta_app_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
     admin: AdminIn
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from wabaguard import activity, clock, flags
 from wabaguard.errors import InvalidRequest
@@ -36,7 +36,7 @@ from wabaguard.models import (
     transaction,
 )
 from wabaguard.onboarding import account_by_waba
-from wabaguard.security import new_id
+from wabaguard.security import BadJson, new_id, parse_json_body
 from wabaguard.whatsapp.signals import Signal, read
 
 OBJECT = "whatsapp_business_account"
@@ -74,6 +74,7 @@ class Received:
     recorded: int = 0
     duplicates: int = 0
     unknown_waba: int = 0
+    stale: int = 0  # older than a duplicate marker lives: answered, never recorded
     flags: list[str] = field(default_factory=list)
     notices: int = 0
 
@@ -81,7 +82,9 @@ class Received:
 def parse(raw: bytes) -> list[tuple[str, Any, list[dict[str, Any]]]]:
     """The envelope's entries as (waba_id, time, changes); 400 naming what is malformed."""
     try:
-        body = json.loads(raw)
+        body = parse_json_body(raw)
+    except BadJson as exc:
+        raise InvalidRequest("body", str(exc)) from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("body", "is not valid JSON") from None
     if not isinstance(body, dict):
@@ -106,20 +109,26 @@ def parse(raw: bytes) -> list[tuple[str, Any, list[dict[str, Any]]]]:
         for j, change in enumerate(changes):
             if not isinstance(change, dict) or not isinstance(change.get("field"), str) or not change["field"]:
                 raise InvalidRequest(f"entry[{i}].changes[{j}].field", "is required")
+        time_value = entry.get("time")
+        if not isinstance(time_value, int | float) or isinstance(time_value, bool) or time_value <= 0:
+            raise InvalidRequest(f"entry[{i}].time", "is required: when Meta sent the change, in epoch seconds")
         total += len(changes)
         if total > MAX_CHANGES:
             raise InvalidRequest("entry", f"carries more than Meta's {MAX_CHANGES} changes")
-        out.append((str(entry["id"])[:64], entry.get("time"), changes))
+        out.append((str(entry["id"])[:64], time_value, changes))
     return out
 
 
-def _event_time(value: Any, now: datetime) -> datetime:
-    """Meta's ``time`` (epoch seconds) when it is plausible; else when we received it."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        at = datetime.fromtimestamp(value, tz=UTC) if value < 10**11 else datetime.fromtimestamp(value / 1000, tz=UTC)
-        if now - timedelta(days=30) <= at <= now + timedelta(minutes=10):
-            return at
-    return now
+def _event_time(value: Any, now: datetime) -> datetime | None:
+    """Meta's ``time`` (epoch seconds, or milliseconds); a time ahead of ours (clock skew) is taken
+    as now. None for a change older than its duplicate marker lives: a legitimate redelivery comes
+    within Meta's 36 hours, so an older body is a captured one sent again, whose marker is gone —
+    recording it would repeat an old alarm as if it were new. (Meta signs ``time``, so a replayer
+    cannot freshen it.)"""
+    at = datetime.fromtimestamp(value, tz=UTC) if value < 10**11 else datetime.fromtimestamp(value / 1000, tz=UTC)
+    if at < now - SEEN_FOR:
+        return None
+    return at if at <= now + timedelta(minutes=10) else now
 
 
 def receive(raw: bytes, now: datetime | None = None) -> Received:
@@ -133,6 +142,9 @@ def receive(raw: bytes, now: datetime | None = None) -> Received:
             out.unknown_waba += len(changes)
             continue
         at = _event_time(time_value, now)
+        if at is None:
+            out.stale += len(changes)
+            continue
         for change in changes:
             _one(account, waba_id, time_value, at, change["field"], change.get("value"), now, out)
     return out
@@ -153,14 +165,44 @@ def _phone_id(display: str | None) -> str | None:
         return None
 
 
-def _approved_partner_change(account: Account, now: datetime) -> PartnerChangeRequest | None:
-    """A Partner change approved in wabaguard in the last 30 days (it explains Meta's event)."""
+def _meta_ids(partner_id: str | None) -> set[str]:
+    """The ids at Meta of a Partner wabaguard knows (none for one it does not)."""
+    if not partner_id:
+        return set()
+    try:
+        partner = Account.get(*Account.key(partner_id))
+    except Account.DoesNotExist:
+        return set()
+    return {i for i in (partner.meta_business_id, partner.meta_app_id) if i}
+
+
+def _explaining_partner_change(
+    account: Account, signal: Signal, digest: str, now: datetime
+) -> PartnerChangeRequest | None:
+    """The Partner change submitted in wabaguard in the last 30 days that explains this event, and
+    only if the event names that request's Partner by its ids at Meta — the target for a Partner
+    added, the Partner it left for one removed. One request explains one event of each kind: the
+    claim is a conditional write (the same event, redelivered, claims it again)."""
+    added = signal.event not in ("PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED")
+    slot = PartnerChangeRequest.explained_added if added else PartnerChangeRequest.explained_removed
+    refs = set(signal.partner_refs)
+    if not refs:
+        return None  # Meta named no Partner: nothing to match it with, so it is not explained
     since = iso(now - PARTNER_MATCH)
     for request in PartnerChangeRequest.query(
         account_pk(account.account_id), PartnerChangeRequest.sk.startswith("PCR#")
     ):
-        if request.status == "SUBMITTED" and (request.created_at or "") >= since:
-            return request
+        if request.status != "SUBMITTED" or (request.ended_at or "") < since:
+            continue
+        if not refs & _meta_ids(request.target_partner_id if added else request.current_partner_id):
+            continue
+        try:
+            request.update(actions=[slot.set(digest)], condition=slot.does_not_exist() | (slot == digest))
+        except UpdateError as exc:
+            if condition_failed(exc):
+                continue  # this request explained another event already
+            raise
+        return request
     return None
 
 
@@ -199,7 +241,7 @@ def _one(
     facts.append(("When (UTC)", iso(at)))
     explained = None
     if signal.partner_event:
-        match = _approved_partner_change(account, now)
+        match = _explaining_partner_change(account, signal, digest, now)
         if match is not None:
             explained = f"matches the Partner change {match.request_id} approved in wabaguard"
             facts.append(("wabaguard", explained))

@@ -29,6 +29,8 @@ class Signal:
     template_status: str | None = None
     reason: str | None = None
     partner_event: bool = False  # may match a Partner change approved in wabaguard
+    # The Partner ids at Meta the event names (partner_app_id, solution_partner_business_ids)
+    partner_refs: tuple[str, ...] = ()
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
@@ -108,6 +110,11 @@ def read(field_name: str, value: Any) -> Signal:
         for label, key in (("Partner app", "partner_app_id"), ("Owner business", "owner_business_id")):
             if text := _text(info.get(key)):
                 facts.append((label, text))
+        refs = [_text(info.get("partner_app_id"), 32)]
+        solution_partners = info.get("solution_partner_business_ids")
+        if isinstance(solution_partners, list):
+            refs += [_text(p, 32) for p in solution_partners[:10]]
+            facts.append(("Solution Partners", ", ".join(r for r in refs[1:] if r) or "(none)"))
         if event == "DISABLED_UPDATE":
             facts.append(("Ban state", ", ".join(_ban_states(value)) or "(not given)"))
         for key in ("violation_info", "restriction_info"):
@@ -130,6 +137,7 @@ def read(field_name: str, value: Any) -> Signal:
             ),
             facts=facts,
             partner_event=partner,
+            partner_refs=tuple(r for r in refs if r),
         )
     if field_name == "message_template_status_update":
         reason = (_text(value.get("reason"), 64) or "").upper() or None
