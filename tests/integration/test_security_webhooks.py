@@ -368,7 +368,14 @@ def test_the_old_url_of_a_changed_phone_webhook_is_told_signed_with_the_account_
     event = verified(secret, told[0])
     jsonschema.validate(event, SCHEMA)
     assert event["type"] == "webhook_url.changed" and event["data"]["sent_to_old_url"] is True
-    assert event["data"]["new_url"].endswith("/hijacker") and "s3cret" not in told[0]["body"].decode()
+    assert "s3cret" not in told[0]["body"].decode()
+    # issue 20.6: the old URL (maybe the hijacker's own) hears the minimum: no actor, the new host only
+    data = event["data"]
+    assert data["new_url"] is None and data["new_host"] == "127.0.0.1" and "/hijacker" not in told[0]["body"].decode()
+    assert data["actor"] == {"type": "user", "name": None, "email": None, "key_prefix": None, "ip": None,
+                             "country": None, "user_agent": None}
+    assert admin["email"] not in told[0]["body"].decode() and "pytest/agent" not in told[0]["body"].decode()
+    assert "203.0.113.7" not in told[0]["body"].decode() and "admins of Acme Shoes" in data["see"]
     to_endpoint = [e for e in receiver.events("/events") if e["type"] == "webhook_url.changed"]
     assert len(to_endpoint) == 2 and to_endpoint[-1]["data"]["sent_to_old_url"] is False
     assert all("vt-1" not in r["body"].decode() for r in receiver.seen)
@@ -482,8 +489,57 @@ def test_a_closed_port_and_a_slow_receiver_are_retried_and_named_in_the_log(
         (latest,) = [
             d
             for d in deliveries(api, admin, acc)
-            if d["type"] == "security_webhook.updated" and d["status"] != "delivered"
-        ]
+            if d["type"] == "security_webhook.updated" and d["status"] != "delivered" and d["target"] == "endpoint"
+        ]  # (the closed first endpoint is told of its replacement too: target previous_endpoint)
         assert latest["status"] == "pending" and latest["last_status"] == "timeout"
     finally:
         slow.httpd.shutdown()
+
+
+# ------------------------------------------------------------------ issue 20: 4 and 5
+@pytest.mark.parametrize("how", ["replaced", "removed"])
+def test_the_endpoint_that_was_listening_is_told_first_signed_with_its_own_secret(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], receiver: Receiver, how: str
+) -> None:
+    acc = acme["account_id"]
+    old_secret = register(api, admin, acc, receiver.url("/customer"))["secret"]
+    settle(world)
+    seen = len(receiver.seen)
+    if how == "replaced":
+        new_secret = register(api, admin, acc, receiver.url("/hijacker"))["secret"]
+    else:
+        assert api.approved(admin, "DELETE", f"/v1/accounts/{acc}/security-webhook").status == 204
+    settle(world)
+    (told,) = [r for r in receiver.seen[seen:] if r["path"] == "/customer"]
+    event = verified(old_secret, told)
+    jsonschema.validate(event, SCHEMA)
+    assert event["type"] == ("security_webhook.updated" if how == "replaced" else "security_webhook.removed")
+    if how == "replaced":
+        assert event["data"]["security_webhook"]["url"].endswith("/hijacker")
+        with pytest.raises(WebhookVerificationError):
+            verified(new_secret, told)  # signed with the secret the old endpoint knows, only
+        hijacker = [r for r in receiver.seen[seen:] if r["path"] == "/hijacker"]
+        assert len(hijacker) == 1 and verified(new_secret, hijacker[0])["type"] == "security_webhook.updated"
+    listed = [d for d in deliveries(api, admin, acc) if d["target"] == "previous_endpoint"]
+    assert len(listed) == 1 and listed[0]["status"] == "delivered"
+
+
+def test_only_deliveries_to_the_current_endpoint_are_redelivered_a_few_times_an_hour(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, receiver: Receiver
+) -> None:
+    acc = acme["account_id"]
+    register(api, admin, acc, receiver.url())
+    body = {"url": receiver.url("/old")}
+    assert api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", body).status == 200
+    assert api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": receiver.url("/new")}).status == 200
+    settle(world)
+    base = f"/v1/accounts/{acc}/security-webhook/deliveries"
+    to_old = next(d for d in deliveries(api, admin, acc) if d["target"] == "old_url")
+    refused = api.call("POST", f"{base}/{to_old['delivery_id']}/redeliver", admin["token"])
+    assert refused.status == 409 and "former webhook URL" in refused.json()["detail"]
+    mine = next(d for d in deliveries(api, admin, acc) if d["target"] == "endpoint")
+    path = f"{base}/{mine['delivery_id']}/redeliver"
+    for _ in range(5):
+        assert api.call("POST", path, admin["token"]).status == 202
+    limited = api.call("POST", path, admin["token"])
+    assert limited.status == 429 and limited.json()["error"] == "rate_limited" and limited.headers["Retry-After"]

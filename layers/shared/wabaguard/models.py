@@ -402,15 +402,19 @@ def delivery_sk(delivery_id: str) -> str:
 
 class WebhookDelivery(AccountsItem, discriminator="webhook_delivery"):
     """One security event on its way to one URL: the endpoint of ``account_id`` (``target`` =
-    endpoint) or the old webhook URL of a phone number (``target`` = old_url, ``url`` kept here).
+    endpoint), the old webhook URL of a phone number (``target`` = old_url, ``url`` kept here), or
+    the endpoint that was listening before it was replaced or removed (``target`` =
+    previous_endpoint, its ``url`` and its secret, still KMS-encrypted, kept here: the endpoint
+    item forgets both).
     ``payload`` is the exact JSON text signed on every attempt; ``delivery_id`` is its
     ``webhook-id``, the same on every attempt. status: pending → delivered | failed | cancelled."""
 
     delivery_id = UnicodeAttribute()
     account_id = UnicodeAttribute()  # whose endpoint (or whose phone's old URL)
     subject_account_id = UnicodeAttribute()  # the account the event is about
-    target = UnicodeAttribute(default="endpoint")  # endpoint | old_url
-    url = UnicodeAttribute(null=True)  # only for old_url (the endpoint's URL is read at each attempt)
+    target = UnicodeAttribute(default="endpoint")  # endpoint | old_url | previous_endpoint
+    url = UnicodeAttribute(null=True)  # not for endpoint (the endpoint's URL is read at each attempt)
+    signing_secret_enc = UnicodeAttribute(null=True)  # previous_endpoint: the secret it knows
     event_type = UnicodeAttribute()
     change_id = UnicodeAttribute()
     payload = UnicodeAttribute()
@@ -711,6 +715,10 @@ class RequestWindow(ChallengesItem, discriminator="request_window"):
 
 def request_window_pk(principal_id: str, window: int) -> str:
     return f"REQWIN#{principal_id}#{window}"
+
+
+def redeliver_window_pk(account_id: str, hour: int) -> str:
+    return f"REDELIVER#{account_id}#{hour}"
 
 
 class TotpState(ChallengesItem, discriminator="totp"):

@@ -22,7 +22,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import urllib3
@@ -31,16 +31,18 @@ from standardwebhooks import Webhook
 
 from wabaguard import activity, clock, due, outbound
 from wabaguard.due import Tally
-from wabaguard.errors import Conflict, NotFound
+from wabaguard.errors import Conflict, NotFound, RateLimited
 from wabaguard.models import (
     Account,
     AccountsItem,
+    RequestWindow,
     SecurityWebhook,
     WebhookDelivery,
     account_pk,
     condition_failed,
     delivery_sk,
     iso,
+    redeliver_window_pk,
 )
 from wabaguard.urls import display_url
 from wabaguard.webhooks import endpoints, events
@@ -76,6 +78,8 @@ def enqueue(
     assert lc is not None
     owners = [account.account_id] + ([account.partner_id] if account.partner_id else [])
     written: list[tuple[str, str]] = []
+    if isinstance(new, SecurityWebhook) and isinstance(old, SecurityWebhook):
+        written += _to_previous_endpoint(old, new, account, event, now)
     for owner in dict.fromkeys(owners):
         endpoint = endpoints.load(owner)
         if not endpoints.registered(endpoint) or endpoint is None or endpoint.status != "active":
@@ -85,12 +89,29 @@ def enqueue(
     if event.type == "webhook_url.changed" and isinstance(old, AccountsItem):
         before = getattr(old, "webhook_url", None)
         if before and before != getattr(new, "webhook_url", None):
-            payload = event.payload(sent_to_old_url=True)
             item = _item(
-                account.account_id, account, event, lc.change_id, lc.at, f"old_url:{before}", payload, before, now
+                account.account_id, account, event, lc.change_id, lc.at, f"old_url:{before}", event.for_old_url(), before, now
             )
             written += _put(item)
     return written
+
+
+def _to_previous_endpoint(
+    old: SecurityWebhook, new: SecurityWebhook, account: Account, event: events.Event, now: datetime
+) -> list[tuple[str, str]]:
+    """When an endpoint is replaced by another URL or removed, the one that was listening is told
+    first, signed with the secret it knows: a hijacker cannot silently redirect the security feed."""
+    replaced = new.status == "removed" or (new.url or "") != (old.url or "")
+    if not (replaced and old.status == "active" and old.url and old.secret_enc):
+        return []
+    lc = new.last_change
+    assert lc is not None
+    item = _item(
+        old.account_id, account, event, lc.change_id, lc.at, f"previous:{old.url}", event.payload(), old.url, now
+    )
+    item.target = "previous_endpoint"
+    item.signing_secret_enc = old.secret_enc
+    return _put(item)
 
 
 def _item(
@@ -190,8 +211,13 @@ def attempt(pk: str, sk: str, now: datetime | None = None, post: Post = _default
         url = str(endpoint.url)
     else:
         url = str(delivery.url)
-    # The old URL of a phone webhook is signed with the account's secret when it has one.
-    secrets = endpoints.signing_secrets(endpoint, now) if endpoints.registered(endpoint) and endpoint else []
+    if delivery.target == "previous_endpoint" and delivery.signing_secret_enc:
+        secrets = [endpoints.decrypt_secret(delivery.account_id, delivery.signing_secret_enc)]
+    elif endpoints.registered(endpoint) and endpoint:
+        # The old URL of a phone webhook is signed with the account's secret when it has one.
+        secrets = endpoints.signing_secrets(endpoint, now)
+    else:
+        secrets = []
     status = _send(url, delivery, secrets, now, post)
     out.outcomes.append({"delivery_id": delivery.delivery_id, "type": delivery.event_type, "status": status})
     if status.isdigit() and 200 <= int(status) < 300:
@@ -360,12 +386,19 @@ def redeliver(
         delivery = WebhookDelivery.get(account_pk(account_id), delivery_sk(delivery_id_))
     except WebhookDelivery.DoesNotExist:
         raise NotFound(f"delivery {delivery_id_} does not exist") from None
-    if delivery.target == "endpoint":
-        endpoint = endpoints.load(account_id)
-        if not endpoints.registered(endpoint) or endpoint is None:
-            raise Conflict("the account has no security webhook; register one with PUT …/security-webhook")
-        if endpoint.status != "active":
-            raise Conflict("the security webhook is disabled; PUT its URL again (a key action) to enable it")
+    if delivery.target != "endpoint":
+        # A phone's old URL, or a replaced endpoint, is no place an admin may make wabaguard call
+        # again at will (it may be anyone's): only what went to the current endpoint is redelivered.
+        raise Conflict(
+            "only deliveries to the account's current security webhook can be redelivered; this one went to "
+            + ("a phone number's former webhook URL" if delivery.target == "old_url" else "a replaced endpoint")
+        )
+    endpoint = endpoints.load(account_id)
+    if not endpoints.registered(endpoint) or endpoint is None:
+        raise Conflict("the account has no security webhook; register one with PUT …/security-webhook")
+    if endpoint.status != "active":
+        raise Conflict("the security webhook is disabled; PUT its URL again (a key action) to enable it")
+    _count_redelivery(account_id, now)
     try:
         delivery.update(
             actions=[
@@ -383,6 +416,29 @@ def redeliver(
             raise NotFound(f"delivery {delivery_id_} does not exist") from None
         raise
     return view(delivery), [(delivery.pk, delivery.sk)]
+
+
+REDELIVERIES_PER_HOUR = 5
+
+
+def _count_redelivery(account_id: str, now: datetime) -> None:
+    """At most a few redeliveries an hour per account (one atomic ADD each): a redelivery makes
+    wabaguard call a URL, so it must not become a loop anyone can drive."""
+    hour = int(now.timestamp()) // 3600
+    window = RequestWindow(redeliver_window_pk(account_id, hour))
+    window.update(
+        actions=[
+            RequestWindow.item_type.set(RequestWindow),  # type: ignore[arg-type]  # typed like a save
+            RequestWindow.requests.add(1),
+            RequestWindow.ttl.set(datetime.fromtimestamp((hour + 2) * 3600, tz=UTC)),
+        ]
+    )
+    if int(window.requests) > REDELIVERIES_PER_HOUR:
+        retry = (hour + 1) * 3600 - int(now.timestamp())
+        raise RateLimited(
+            f"at most {REDELIVERIES_PER_HOUR} redeliveries an hour per account; try again in {retry} s",
+            retry_after=retry,
+        )
 
 
 def kick(keys: list[tuple[str, str]]) -> bool:

@@ -60,6 +60,11 @@ def view(endpoint: SecurityWebhook) -> dict[str, Any]:
     }
 
 
+def decrypt_secret(account_id: str, secret_enc: str) -> str:
+    """A secret kept elsewhere (a delivery to the endpoint that was replaced), in clear to sign."""
+    return kms_decrypt(secret_enc, _context(account_id))
+
+
 def signing_secrets(endpoint: SecurityWebhook, now: datetime) -> list[str]:
     """The secrets that sign now: the current one, and the previous one within its 24 hours."""
     out = [kms_decrypt(endpoint.secret_enc, _context(endpoint.account_id))] if endpoint.secret_enc else []

@@ -77,8 +77,10 @@ class WebhookUrlChanged(EventData):
     old_host: str | None
     new_host: str | None
     host_changed: bool
-    # True on the copy sent to the old URL itself: "your integration no longer receives messages"
+    # True on the copy sent to the old URL itself: "your integration no longer receives messages".
+    # That copy is minimal (the old URL may be anyone's): no actor details, the new host only.
     sent_to_old_url: bool = False
+    see: str | None = None  # on that copy: where the account's people can look
 
 
 class FieldChange(_Model):
@@ -232,6 +234,30 @@ class Event(_Model):
     type: str
     timestamp: str
     data: EventData
+
+    def for_old_url(self) -> str:
+        """The copy for a phone's *old* webhook URL — which phone, that its URL changed (the new
+        host only), when, and where to look; never who did it from where, nor the new URL's path
+        or query (the old URL may be the hijacker's own, or a former integrator's)."""
+        data = self.data
+        assert isinstance(data, WebhookUrlChanged)
+        where = data.phone_number.display
+        summary = (
+            f"The webhook URL of {where} was changed at {data.occurred_at}"
+            + (f" to a URL at {data.new_host}" if data.new_host else "")
+            + "; this URL no longer receives its messages."
+        )
+        see = (
+            f"If you did not expect this, ask the admins of {data.account.name}; they see who changed it, "
+            "and from where, in wabaguard's security events of the account."
+        )
+        return self.payload(
+            actor=Actor(type=data.actor.type, name=data.actor.name if data.actor.type == "wabaguard" else None),
+            new_url=None,
+            summary=summary,
+            sent_to_old_url=True,
+            see=see,
+        )
 
     def payload(self, **overrides: Any) -> str:
         """The exact JSON text that is signed and sent (compact, keys in schema order)."""
