@@ -33,9 +33,8 @@ def handshake() -> Any:
         error = "forbidden" if status == 403 else "invalid_request"
         return json_response(status, {"error": error, "detail": text})
     # Meta reads the challenge as plain text; nosniff keeps a browser from reading it as anything else
-    return Response(
-        status, "text/plain; charset=utf-8", text, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    )
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    return Response(status, "text/plain; charset=utf-8", text, headers=headers)
 
 
 @app.post("/meta/webhook")

@@ -79,8 +79,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise Exception("Unauthorized")
     wants_otp = matched is not None and bool(challenge_id) and len(challenge_id) <= 80
     cred, challenge = otp.fetch(token_digest(token), challenge_id if wants_otp else None)
-    if cred is None or cred.status != "active":
+    if not otp.accepted(cred, matched[0].name if matched else None, challenge_id):
         raise Exception("Unauthorized")
+    assert cred is not None
     principal = Principal.from_credential(cred)
     ctx: dict[str, Any] = principal.context()
 
@@ -110,6 +111,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             else:
                 metrics.add_metric(name="OtpFailed", unit=MetricUnit.Count, value=1)
             return deny(ev, principal.principal_id, denied.body())
+        if cred.status != "active" and not approval.replay:  # a replaced token only ever retries
+            raise Exception("Unauthorized")
         metrics.add_metric(name="OtpVerified", unit=MetricUnit.Count, value=1)
         ctx.update(approval.context())
 

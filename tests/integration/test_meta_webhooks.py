@@ -159,8 +159,9 @@ def submitted_partner_change(api: Api, admin: dict[str, Any], acme: dict[str, An
     """A Partner change to a Partner known at Meta (business 880000000000001), submitted."""
     from datetime import timedelta
 
-    from devstack.seed import create_account
     from wabaguard import clock, partner_change
+
+    from devstack.seed import create_account
 
     target = create_account("Contoso Partners", kind="partner")
     target.update(actions=[target.__class__.meta_business_id.set("880000000000001")])
@@ -250,7 +251,8 @@ def test_a_redelivered_change_is_recorded_and_told_once(
     body = sample("phone_number_name_update", acme)
     first = post(api, world, body)
     again = post(api, world, body)
-    assert first.json()["recorded"] == 1 and again.json() == {"recorded": 0, "duplicates": 1, "unknown_waba": 0, "stale": 0}
+    assert first.json()["recorded"] == 1
+    assert again.json() == {"recorded": 0, "duplicates": 1, "unknown_waba": 0, "stale": 0}
     results: list[Any] = []
     other = sample("security_pin_changed", acme)
     threads = [threading.Thread(target=lambda: results.append(post(api, world, other).json())) for _ in range(4)]

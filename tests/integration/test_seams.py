@@ -45,9 +45,10 @@ def test_a_stream_record_about_something_gone_is_skipped_and_counted(
 ) -> None:
     """A record naming an account that no longer exists is skipped (never retried forever), and
     the changes after it are notified."""
-    from devstack.seed import create_account
     from wabaguard.models import Account, PhoneNumber, system_change
     from wabaguard.security import new_id
+
+    from devstack.seed import create_account
 
     ghost = create_account("Ghost")
     phone = PhoneNumber(
@@ -79,8 +80,9 @@ __all__ = ["PCR", "re", "timedelta"]
 
 # ------------------------------------------------------------------ 1: only admins move a WABA
 def _partner_member(demo: dict[str, Any]) -> dict[str, Any]:
-    from devstack.seed import create_user
     from wabaguard.access import load_account
+
+    from devstack.seed import create_user
 
     return create_user(load_account(demo["partner"]["partner_id"]), "member@northwind.test", "member")
 
@@ -161,5 +163,81 @@ def test_a_reason_is_quoted_without_links_in_every_email(
     assert len(mails) >= 3
     for mail in mails:
         assert "evil.example" not in mail["text"] and "evil.example" not in mail["html"], mail["subject"]
-    notice = [m for m in mails if "Partner change requested" in m["subject"]][0]
+    notice = next(m for m in mails if "Partner change requested" in m["subject"])
     assert '"Verify at [link removed] or [link removed]"' in notice["text"]
+
+
+# ------------------------------------------------------------------ 14: a lost rotation answer
+def test_a_lost_rotation_answer_is_given_again_to_the_old_token_within_ten_minutes(
+    api: Api, world: World, admin: dict[str, Any], moving: dict[str, Any]
+) -> None:
+    ch = api.challenge(admin["token"], "POST", "/v1/me/tokens")
+    assert ch.status == 201
+    approval = (ch.json()["challenge_id"], api.last_code(admin["email"]))
+    first = api.call("POST", "/v1/me/tokens", admin["token"], otp=approval)
+    assert first.status == 201 and "Idempotent-Replayed" not in first.headers
+    new_token = first.json()["token"]
+    moving["now"] += timedelta(minutes=9)  # the client timed out and retries, with the old token
+    again = api.call("POST", "/v1/me/tokens", admin["token"], otp=approval)
+    assert again.status == 201 and again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert api.call("GET", "/v1/me", new_token).status == 200
+    assert api.call("GET", "/v1/me", admin["token"]).status == 401  # the old token does nothing else
+    other = api.challenge(admin["token"], "PATCH", "/v1/phone-numbers/pn_x/profile", {"about": "x"})
+    assert other.status == 401
+    moving["now"] += timedelta(minutes=2)  # past 10 minutes: gone
+    assert api.call("POST", "/v1/me/tokens", admin["token"], otp=approval).status == 401
+
+
+def test_the_old_token_cannot_replay_a_rotation_with_another_challenge_or_code(
+    api: Api, world: World, admin: dict[str, Any], moving: dict[str, Any]
+) -> None:
+    ch = api.challenge(admin["token"], "POST", "/v1/me/tokens")
+    challenge_id, code = ch.json()["challenge_id"], api.last_code(admin["email"])
+    assert api.call("POST", "/v1/me/tokens", admin["token"], otp=(challenge_id, code)).status == 201
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    resp = api.call("POST", "/v1/me/tokens", admin["token"], otp=(challenge_id, wrong))
+    assert resp.status == 403 and resp.json()["error"] == "otp_used"  # a replay alarm, no token
+    assert "token" not in resp.body.decode()
+    assert api.call("POST", "/v1/me/tokens", admin["token"], otp=("ch_" + "0" * 32, code)).status == 401
+
+
+# ------------------------------------------------------------------ 15: a corrected body
+def test_a_corrected_body_after_success_is_told_to_ask_again_and_raises_no_alarm(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], pn: str, moving: dict[str, Any]
+) -> None:
+    from wabaguard.access import load_account
+
+    from tests.integration.test_risk import scan
+
+    path = f"/v1/phone-numbers/{pn}/profile"
+    ch = api.challenge(admin["token"], "PATCH", path, {"about": "Shoes for evryone"})
+    approval = (ch.json()["challenge_id"], api.last_code(admin["email"]))
+    assert api.call("PATCH", path, admin["token"], {"about": "Shoes for evryone"}, otp=approval).status == 200
+    fixed = api.call("PATCH", path, admin["token"], {"about": "Shoes for everyone"}, otp=approval)
+    assert fixed.status == 403 and fixed.json()["error"] == "otp_used"
+    assert "new challenge" in fixed.json()["detail"]
+    assert not [m for m in api.outbox() if "used twice" in m["subject"]]
+    events = api.call("GET", f"/v1/accounts/{acme['account_id']}/security-events", admin["token"]).json()["events"]
+    kinds = [e["kind"] for e in events]
+    assert "otp_reused" in kinds and "otp_replayed" not in kinds
+    assert scan(moving)["flags"] == []
+    assert not load_account(acme["account_id"]).under_review
+    elsewhere = api.call("PATCH", path, admin["token"], {"about": "x"}, otp=approval, ip="198.51.100.66")
+    assert elsewhere.status == 403  # from elsewhere it stays a replay alarm
+    assert [m for m in api.outbox() if "used twice" in m["subject"]]
+
+
+# ------------------------------------------------------------------ 16: telling two challenges apart
+def test_two_live_challenges_carry_their_own_reference_in_the_email_and_the_answer(
+    api: Api, world: World, admin: dict[str, Any], pn: str
+) -> None:
+    path = f"/v1/phone-numbers/{pn}/profile"
+    refs = []
+    for about in ("one", "two"):
+        ch = api.challenge(admin["token"], "PATCH", path, {"about": about}).json()
+        mail = api.outbox()[-1]
+        ref = ch["reference"]
+        assert re.fullmatch(r"[0-9A-F]{3}-[0-9A-F]{3}", ref)
+        assert mail["subject"].startswith(f"[{ref}]") and f"{ref} (update_profile)" in mail["text"]
+        refs.append(ref)
+    assert refs[0] != refs[1]

@@ -283,6 +283,7 @@ class Work:
 
     tx: TransactWrite
     conflict: Callable[[], Exception] | None = None
+    challenge_id: str = ""  # the challenge that approved it
 
 
 def run_approved(
@@ -313,7 +314,7 @@ def perform(
     the audit record; returns (status, response body, extra headers)."""
     now = now or clock.utcnow()
     name = prepared.action.name
-    work = Work(transaction())
+    work = Work(transaction(), challenge_id=approval.challenge_id)
     try:
         with work.tx:
             status, body, extra = _PERFORMERS[name](principal, prepared, meta, now, work)
@@ -601,7 +602,11 @@ def _rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime
     tx = work.tx
     tx.save(credential, condition=Credential.token_digest.does_not_exist())
     if old:
-        revoke: Any = [Credential.status.set("revoked")]
+        revoke: Any = [
+            Credential.status.set("revoked"),
+            Credential.rotated_at.set(int(now.timestamp())),
+            Credential.rotated_by_challenge.set(work.challenge_id),
+        ]
         tx.update(Credential(old), actions=revoke, condition=Credential.status == "active")
     tx.update(
         user,

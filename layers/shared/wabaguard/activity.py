@@ -26,6 +26,7 @@ SECURITY_KINDS = frozenset(
         "otp_failed",
         "otp_locked",
         "otp_replayed",
+        "otp_reused",
         "key_action",
         "api_key_revoked",
         "report",

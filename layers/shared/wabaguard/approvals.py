@@ -15,12 +15,13 @@ failed" and "action done twice" cannot happen, and of N parallel uses exactly on
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import otp, totp
+from wabaguard import activity, otp, totp
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt
 from wabaguard.config import settings
@@ -46,6 +47,8 @@ def other_body(approval: otp.Approval, principal: Principal, meta: RequestMeta, 
     request was intercepted); before, an honest mistake: an attempt is counted, nothing is spent."""
     ch = Challenge.get(challenge_pk(approval.challenge_id), consistent_read=True)
     if approval.replay or ch.used_at:
+        if corrected_after_success(ch, principal, meta, t):
+            return reused(principal, ch, meta, t)
         return otp.replayed(principal, ch, meta, t)
     cfg = settings()
     try:
@@ -65,6 +68,35 @@ def other_body(approval: otp.Approval, principal: Principal, meta: RequestMeta, 
         "the body differs from the one the code approved; nothing was changed, and the code still works "
         "for exactly the approved body",
         attempts_left=left,
+    )
+
+
+def corrected_after_success(ch: Challenge, principal: Principal, meta: RequestMeta, t: float) -> bool:
+    """An honest correction, not an interception: the user the challenge was issued to, from the
+    IP that asked for it, within its lifetime, sends another body after the approved one succeeded
+    (the authorizer already checked it is the very code of the challenge)."""
+    return (
+        ch.user_id == principal.user_id
+        and bool(ch.requester_ip)
+        and ch.requester_ip == meta.ip
+        and t < int(ch.expires_at)
+    )
+
+
+def reused(principal: Principal, ch: Challenge, meta: RequestMeta, t: float) -> OtpDenied:
+    """Recorded (``otp_reused``, not a replay alarm: no warning mail, no flag), and told what to do."""
+    activity.record(
+        principal.account_id,
+        "otp_reused",
+        meta,
+        at=datetime.fromtimestamp(t, tz=UTC),
+        user_id=principal.user_id,
+        detail=f"challenge {ch.challenge_id} for {ch.method} {ch.path}, used again for another body",
+    )
+    return OtpDenied(
+        "otp_used",
+        "this challenge already approved one request, which succeeded; a challenge approves one request only. "
+        "For the corrected request, ask for a new challenge (POST /v1/otp/challenges) with its body",
     )
 
 

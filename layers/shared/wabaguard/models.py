@@ -588,6 +588,10 @@ class Credential(Model):
     phone_number_id = UnicodeAttribute(null=True)
     prefix = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="active")  # active | revoked
+    # A token replaced by ``rotate_token``: when, and by which challenge. Its owner's retry of that
+    # very request, within 10 minutes, gets the new token again (the first answer may be lost).
+    rotated_at = NumberAttribute(null=True)  # epoch seconds
+    rotated_by_challenge = UnicodeAttribute(null=True)
     otp_failures = NumberAttribute(default=0)
     otp_locked_until = NumberAttribute(null=True)  # epoch seconds
     created_at = UnicodeAttribute()

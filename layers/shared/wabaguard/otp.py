@@ -8,6 +8,7 @@ condition on the last step accepted.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -188,9 +189,18 @@ def new_challenge_id() -> str:
     return f"ch_{secrets.token_hex(16)}"
 
 
+def reference(challenge_id: str) -> str:
+    """A short, non-secret name of a challenge (``A3F-9C2``) that its email and its answer share,
+    so that two live challenges — two emails — can be told apart. Derived from the challenge id,
+    which is no secret (it travels in a header); it says nothing about the code."""
+    tail = challenge_id.removeprefix("ch_")[:6].upper()
+    return f"{tail[:3]}-{tail[3:]}"
+
+
 def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
     return {
         "challenge_id": ch.challenge_id,
+        "reference": reference(ch.challenge_id),
         "action": ch.action,
         "method": ch.method,
         "path": ch.path,
@@ -383,6 +393,25 @@ def fetch(token_digest: str, challenge_id: str | None) -> tuple[Credential | Non
     if chs and chs[0].get("item_type", {}).get("S") == "challenge":
         ch = Challenge.from_raw_data(chs[0])
     return cred, ch
+
+
+def accepted(cred: Credential | None, action: str | None, challenge_id: str, now: float | None = None) -> bool:
+    """Whether a credential may be used for this request: an active one; or a token that
+    ``rotate_token`` replaced, for its owner's retry of that very rotation (same challenge) within
+    10 minutes — the retry gets the stored answer, the new token, again. Anything else: 401."""
+    if cred is None:
+        return False
+    if cred.status == "active":
+        return True
+    t = _now(now)
+    return (
+        cred.status == "revoked"
+        and action == "rotate_token"
+        and bool(cred.rotated_by_challenge and challenge_id)
+        and hmac.compare_digest(str(cred.rotated_by_challenge), challenge_id)
+        and cred.rotated_at is not None
+        and 0 <= t - float(cred.rotated_at) <= IDEMPOTENT_SECONDS
+    )
 
 
 def presented_digest(challenge_id: str, code: str) -> str | None:
@@ -655,7 +684,9 @@ def _footer() -> list[str]:
 
 
 def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
+    ref = reference(ch.challenge_id)
     facts = [
+        ("Reference", f"{ref} ({ch.action})"),
         *((str(label), str(value)) for label, value in ch.facts or []),
         ("Request", f"{ch.method} {ch.path}"),
         ("Requested from IP", ch.requester_ip or "unknown"),
@@ -664,10 +695,12 @@ def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
     ]
     return _mailer().render(
         to,
-        f"Your wabaguard code to approve: {ch.description}"[:200],
+        f"[{ref}] Your wabaguard code to approve: {ch.description}"[:200],
         [
             f"Someone signed in as you asked to: {ch.description}.",
             f"Your one-time code is {code}. It approves exactly this request, once, until {iso(ch.expires_at)}.",
+            f"This is challenge {ref}: type the code where the request shows the same reference. If you asked "
+            "for several approvals, each email has its own code.",
         ],
         facts,
         _footer(),

@@ -192,6 +192,7 @@ class ChallengeView(Out):
     destination: str | None = None
     expires_at: str
     expires_in: int
+    reference: str  # also in the code email's subject and body: which email answers which challenge
 
 
 class OnboardedAdmin(Out):

@@ -89,9 +89,8 @@ def enqueue(
     if event.type == "webhook_url.changed" and isinstance(old, AccountsItem):
         before = getattr(old, "webhook_url", None)
         if before and before != getattr(new, "webhook_url", None):
-            item = _item(
-                account.account_id, account, event, lc.change_id, lc.at, f"old_url:{before}", event.for_old_url(), before, now
-            )
+            owner, target = account.account_id, f"old_url:{before}"
+            item = _item(owner, account, event, lc.change_id, lc.at, target, event.for_old_url(), before, now)
             written += _put(item)
     return written
 
