@@ -9,7 +9,6 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from wabaguard.actions import new_user
 from wabaguard.models import (
     Account,
     Link,
@@ -22,6 +21,7 @@ from wabaguard.models import (
     phone_link_sk,
     waba_pk,
 )
+from wabaguard.people.users import new_user
 from wabaguard.security import new_id
 
 

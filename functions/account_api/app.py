@@ -8,7 +8,8 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, flags, observability, onboarding, partner_change, queries, report, schemas
+from wabaguard import actions, flags, observability, partner_change, queries, report, schemas
+from wabaguard.people import onboarding
 from wabaguard.web import (
     approval_of,
     build_resolver,

@@ -23,9 +23,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import clock, mailer, notify, observability, partner_change, report
-from wabaguard.access import load_account
 from wabaguard.errors import NotFound
 from wabaguard.models import PartnerChangeRequest
+from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()

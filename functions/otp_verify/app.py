@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability, otp, routes
 from wabaguard.activity import meta_of
 from wabaguard.errors import OtpDenied
-from wabaguard.principal import Principal
+from wabaguard.people.principal import Principal
 from wabaguard.security import token_digest
 
 logger = observability.logger()

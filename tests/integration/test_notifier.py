@@ -304,7 +304,7 @@ def test_review_notices_say_why_in_words_what_happens_now_and_how_it_ends(
     """Issue 11: review notices reused the change template (no action needed, Changed by the
     reporter, IP unknown, user ids) and never said how a review ends."""
     from wabaguard import flags
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     evidence = [
         {

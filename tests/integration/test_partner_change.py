@@ -183,7 +183,7 @@ def test_an_account_under_review_keeps_it_waiting(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
 ) -> None:
     from wabaguard import flags
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     request(api, admin, acme["account_id"])
     flag = flags.raise_flag(load_account(acme["account_id"]), "reported_by_user", "high", "test", [])
@@ -316,7 +316,7 @@ def test_approving_what_needs_no_approval_or_under_review_is_refused_before_a_co
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
 ) -> None:
     from wabaguard import flags
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     req = request(api, admin, acme["account_id"]).json()  # one admin: no approval needed
     approve = f"/v1/accounts/{acme['account_id']}/partner-change-requests/{req['request_id']}/approve"

@@ -350,8 +350,7 @@ def test_two_admins_removing_each_other_at_once_leave_one(
     # One removal wins. The other is refused: 409 when both passed the authorizer before either
     # removal landed, 401 when the winner's removal landed first (a removed user's token is dead).
     assert sorted(results)[0] == 204 and sorted(results)[1] in (401, 409), results
-    from wabaguard.access import load_account
-    from wabaguard.actions import active_users
+    from wabaguard.people.access import active_users, load_account
 
     admins = [u for u in active_users(acme["account_id"]) if u.role == "admin"]
     assert len(admins) == 1 and load_account(acme["account_id"]).active_admins == 1
@@ -376,7 +375,7 @@ def test_report_links_stop_working_when_their_recipient_is_removed(
     assert api.approved(admin, "DELETE", f"/v1/accounts/{acme['account_id']}/users/{member['user_id']}").status == 204
     assert api.call("GET", f"/v1/report/{token}").status == 404
     assert api.call("POST", f"/v1/report/{token}").status == 404
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     assert not load_account(acme["account_id"]).under_review
 
@@ -424,9 +423,9 @@ def test_a_locked_out_stolen_token_does_not_lock_out_the_owner_after_rotation(
     assert blocked.status == 403 and blocked.json()["error"] == "otp_locked"  # the locked token stays locked
     # The lock belongs to that credential: a fresh one for the same user (rotation after the lock,
     # or one given by ops) acts at once, while the stolen token stays locked.
-    from wabaguard.access import load_account
-    from wabaguard.actions import user_credential
     from wabaguard.models import User, account_pk, user_sk
+    from wabaguard.people.access import load_account
+    from wabaguard.people.users import user_credential
 
     user = User.get(account_pk(acme["account_id"]), user_sk(admin["user_id"]))
     account = load_account(acme["account_id"])

@@ -12,8 +12,8 @@ import pytest
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 from pynamodb.transactions import TransactWrite
 from wabaguard import flags
-from wabaguard.access import load_account
 from wabaguard.models import Account, Flag, account_pk
+from wabaguard.people.access import load_account
 
 from devstack.server import World
 

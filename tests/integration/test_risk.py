@@ -91,8 +91,8 @@ def test_under_review_pauses_every_key_action_but_protective_ones_stay_open(
     world: World, demo: dict[str, Any], api: Api
 ) -> None:
     """Review item 5: every key action that adds a capability or removes a person answers 423."""
-    from wabaguard.access import load_account
     from wabaguard.flags import raise_flag
+    from wabaguard.people.access import load_account
 
     acme = demo["accounts"][0]
     admin, member = acme["users"][0], acme["users"][1]

@@ -96,7 +96,7 @@ def test_an_old_anomaly_in_imported_history_is_recorded_as_historical_not_a_live
     flags = [f for f in scan(moving)["flags"] if f["account_id"] == acme["account_id"]]
     assert "key_action_new_location" in {f["rule"] for f in flags}
     assert all(f["historical"] and f["explanation"].startswith("historical (happened by ") for f in flags)
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     assert not load_account(acme["account_id"]).under_review
     from wabaguard.models import Flag, account_pk

@@ -80,7 +80,7 @@ __all__ = ["PCR", "re", "timedelta"]
 
 # ------------------------------------------------------------------ 1: only admins move a WABA
 def _partner_member(demo: dict[str, Any]) -> dict[str, Any]:
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     from devstack.seed import create_user
 
@@ -205,7 +205,7 @@ def test_the_old_token_cannot_replay_a_rotation_with_another_challenge_or_code(
 def test_a_corrected_body_after_success_is_told_to_ask_again_and_raises_no_alarm(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], pn: str, moving: dict[str, Any]
 ) -> None:
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     from tests.integration.test_risk import scan
 

@@ -213,8 +213,8 @@ def test_two_workers_never_send_one_attempt_twice(
 def test_a_redelivered_stream_record_addresses_the_event_once(
     api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, receiver: Receiver
 ) -> None:
-    from wabaguard.access import load_account
     from wabaguard.models import PhoneNumber
+    from wabaguard.people.access import load_account
     from wabaguard.webhooks import deliveries as dl
 
     register(api, admin, acme["account_id"], receiver.url())

@@ -18,22 +18,12 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, approvals, clock, otp, outbound, partner_change, schemas, totp
-from wabaguard.access import (
-    active_users,
-    load_account,
-    load_user,
-    require_account,
-    require_phone,
-    require_user_principal,
-    valid_id,
-)
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt, pepper
 from wabaguard.errors import Conflict, Forbidden, InvalidRequest, NotFound, UnderReview
 from wabaguard.models import (
     Account,
     ApiKey,
-    ChangeRecord,
     Credential,
     MessageTemplate,
     PhoneNumber,
@@ -48,10 +38,19 @@ from wabaguard.models import (
     system_change,
     template_sk,
     transaction,
-    user_sk,
 )
 from wabaguard.otp import Approval
-from wabaguard.principal import Principal
+from wabaguard.people.access import (
+    active_users,
+    load_account,
+    load_user,
+    require_account,
+    require_phone,
+    require_user_principal,
+    valid_id,
+)
+from wabaguard.people.principal import Principal, change_record
+from wabaguard.people.users import new_user, user_credential
 from wabaguard.routes import BY_NAME, KeyAction
 from wabaguard.security import RECOVERY_CODES, new_id, new_recovery_code, new_token, recovery_digest, token_digest
 from wabaguard.urls import display_url, without_links
@@ -243,22 +242,6 @@ def _require_partner(partner_id: str, account: Account) -> None:
         return
     if target.kind != "partner":
         raise InvalidRequest("body.target_partner_id", f"{partner_id} is not a Partner")
-
-
-def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
-    """Who did it, from where, when: stored on the changed item for the notifier."""
-    return ChangeRecord(
-        change_id=new_id("chg"),
-        kind=kind,
-        at=iso(now),
-        by_user_id=principal.user_id,
-        by_email=principal.email if principal.is_user else None,
-        by_key_prefix=principal.prefix if not principal.is_user else None,
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        country=meta.country,
-        request_id=meta.request_id,
-    )
 
 
 def _audit(principal: Principal, account_id: str, action: str, meta: RequestMeta, now: datetime, **fields: Any) -> Any:
@@ -503,43 +486,6 @@ def _add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, wo
         "created_at": iso(now),
     }
     return 201, body, {"detail": f"user {user_id}"}
-
-
-def new_user(
-    account: Account, email: str, role: str, now: datetime, last_change: ChangeRecord | None = None
-) -> tuple[User, Credential, str]:
-    """A user and its access token (returned once; stored only as the credential's digest)."""
-    user_id = new_id("usr")
-    credential, token = user_credential(account, user_id, email, role, now)
-    user = User(
-        account_pk(account.account_id),
-        user_sk(user_id),
-        user_id=user_id,
-        account_id=account.account_id,
-        email=email,
-        role=role,
-        status="active",
-        token_digest=credential.token_digest,
-        created_at=iso(now),
-        last_change=last_change,
-    )
-    return user, credential, token
-
-
-def user_credential(account: Account, user_id: str, email: str, role: str, now: datetime) -> tuple[Credential, str]:
-    """A fresh access token for a user and the credential that stores its digest."""
-    token = new_token("wgu")
-    credential = Credential(
-        token_digest(token),
-        kind="user",
-        account_id=account.account_id,
-        account_kind=account.kind,
-        user_id=user_id,
-        email=email,
-        role=role,
-        created_at=iso(now),
-    )
-    return credential, token
 
 
 def _remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Any:
@@ -822,13 +768,3 @@ def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
     }
 
 
-def user_view(user: User, last_active_at: str | None = None, stale: bool = False) -> dict[str, Any]:
-    return {
-        "user_id": user.user_id,
-        "email": user.email,
-        "role": user.role,
-        "totp_enabled": bool(user.totp_enabled),
-        "created_at": user.created_at,
-        "last_active_at": last_active_at,
-        "stale": stale,
-    }

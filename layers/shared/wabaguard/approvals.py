@@ -27,7 +27,7 @@ from wabaguard.aws import kms_decrypt, kms_encrypt
 from wabaguard.config import settings
 from wabaguard.errors import OtpDenied
 from wabaguard.models import Challenge, RecoveryCodes, challenge_pk, condition_failed, recovery_pk
-from wabaguard.principal import Principal
+from wabaguard.people.principal import Principal
 from wabaguard.security import body_digest, same_digest
 
 SECRET_FIELDS = frozenset({"api_key", "token", "otpauth_uri", "recovery_codes", "secret"})

@@ -16,7 +16,6 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 
 from wabaguard import clock
-from wabaguard.access import load_account, require_account, valid_id
 from wabaguard.errors import Conflict, InvalidRequest, NotFound
 from wabaguard.models import (
     Account,
@@ -36,7 +35,8 @@ from wabaguard.models import (
     transaction,
     transaction_conflict,
 )
-from wabaguard.principal import Principal
+from wabaguard.people.access import load_account, require_account, valid_id
+from wabaguard.people.principal import Principal
 from wabaguard.security import new_id
 
 SYSTEM = "wabaguard monitoring"

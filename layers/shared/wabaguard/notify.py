@@ -405,8 +405,7 @@ def recipients(account: Account, change: Change) -> list[str]:
     """Every active user of the account, plus the managing Partner's admins where it matters, the
     people a change concerns who are no longer users, and — when someone gains rights through a
     Partner — the users of every Client that Partner manages."""
-    from wabaguard.access import active_users
-    from wabaguard.queries import managed_accounts
+    from wabaguard.people.access import active_users, managed_accounts
 
     emails = [u.email for u in active_users(account.account_id) if u.role == "admin" or not change.admins_only]
     if change.notify_partner and account.partner_id:
@@ -422,7 +421,7 @@ def recipients(account: Account, change: Change) -> list[str]:
 def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     """A "this wasn't me" link goes to people who can still act on the account: not to a removed
     user (it would be dead on arrival) nor to users of the Clients a Partner manages."""
-    from wabaguard.access import active_users
+    from wabaguard.people.access import active_users
 
     if change.kind in SYSTEM_KINDS:
         return False

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from wabaguard import activity, clock, routes, totp
-from wabaguard.access import load_user, valid_id
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
 from wabaguard.config import API_STAGE, settings
@@ -41,7 +40,8 @@ from wabaguard.models import (
     request_window_pk,
     user_sk,
 )
-from wabaguard.principal import Principal
+from wabaguard.people.access import load_user, valid_id
+from wabaguard.people.principal import Principal
 from wabaguard.security import (
     body_digest,
     code_digest,

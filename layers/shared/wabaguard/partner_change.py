@@ -25,7 +25,6 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, clock, due
-from wabaguard.access import active_users, load_account, require_account, valid_id
 from wabaguard.activity import RequestMeta
 from wabaguard.config import API_STAGE, settings
 from wabaguard.due import Tally
@@ -47,7 +46,8 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
-from wabaguard.principal import Principal
+from wabaguard.people.access import active_users, load_account, require_account, valid_id
+from wabaguard.people.principal import Principal
 from wabaguard.security import new_id, new_token, token_digest
 
 DUE = "partner_change"
@@ -291,7 +291,7 @@ def end_into(
 def requested_by(user_id: str, account: Account) -> list[PartnerChangeRequest]:
     """The open requests a user made: on their own account, or — for a Partner user — on the
     Clients the Partner manages."""
-    from wabaguard.queries import managed_accounts
+    from wabaguard.people.access import managed_accounts
 
     accounts = managed_accounts(account.account_id) if account.kind == "partner" else [account]
     found = []
@@ -328,7 +328,7 @@ def cancel(
     principal: Principal, account_id: str, request_id: str, meta: RequestMeta, now: datetime | None = None
 ) -> dict[str, Any]:
     """``POST …/cancel``: an admin of the account or of its current Partner stops the request."""
-    from wabaguard.actions import change_record
+    from wabaguard.people.principal import change_record
 
     now = now or clock.utcnow()
     account = require_account(principal, account_id, admin=True, user_only=True)

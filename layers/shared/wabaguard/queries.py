@@ -11,12 +11,20 @@ from importlib import resources
 from typing import Any
 
 from wabaguard import clock
-from wabaguard.access import load_account, require_account, require_phone
-from wabaguard.actions import active_users, phone_view, user_view
+from wabaguard.actions import phone_view
 from wabaguard.activity import SECURITY_KINDS, parse_at, public_view
 from wabaguard.errors import InvalidRequest
-from wabaguard.models import Account, ActivityRecord, Link, MessageTemplate, account_pk
-from wabaguard.principal import Principal
+from wabaguard.models import ActivityRecord, MessageTemplate, account_pk
+from wabaguard.people.access import (
+    active_users,
+    load_account,
+    managed_accounts,
+    phones_of,
+    require_account,
+    require_phone,
+)
+from wabaguard.people.principal import Principal
+from wabaguard.people.users import user_view
 
 STALE_AFTER = timedelta(days=90)
 
@@ -40,18 +48,6 @@ def me(principal: Principal) -> dict[str, Any]:
             {"phone_number_id": link.target_id, "display": link.display} for link in phones_of(account.account_id)
         ]
     return out
-
-
-def managed_accounts(partner_id: str) -> list[Account]:
-    """Client accounts a Partner manages, through its ``MANAGES#`` links."""
-    links = Link.query(account_pk(partner_id), Link.sk.startswith("MANAGES#"))
-    keys = [Account.key(link.target_id) for link in links]
-    return list(Account.batch_get(keys)) if keys else []
-
-
-def phones_of(account_id: str) -> list[Link]:
-    """An account's phone numbers (id and display), through its ``PHONE#`` links."""
-    return list(Link.query(account_pk(account_id), Link.sk.startswith("PHONE#")))
 
 
 def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
 from wabaguard.models import transient
 from wabaguard.otp import Approval
-from wabaguard.principal import Principal
+from wabaguard.people.principal import Principal
 from wabaguard.security import BadJson, parse_json_body
 
 MAX_BODY = 64 * 1024

@@ -194,7 +194,7 @@ def scan_account(
 ) -> list[dict[str, Any]]:
     """Fold new records into one account's state (by event time) and raise what the rules find."""
     from wabaguard import flags
-    from wabaguard.access import load_account
+    from wabaguard.people.access import load_account
 
     users: dict[str, dict[str, str]] | None = None
     for _ in range(5):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wabaguard.access import require_account, valid_id
 from wabaguard.errors import InvalidRequest, NotFound
-from wabaguard.principal import Principal
+from wabaguard.people.access import require_account, valid_id
+from wabaguard.people.principal import Principal
 from wabaguard.webhooks import deliveries, endpoints
 
 MAX_LIMIT = 100

@@ -35,7 +35,7 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
-from wabaguard.onboarding import account_by_waba
+from wabaguard.people.onboarding import account_by_waba
 from wabaguard.security import BadJson, new_id, parse_json_body
 from wabaguard.whatsapp.signals import Signal, read
 

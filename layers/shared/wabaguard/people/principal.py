@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
-from wabaguard.models import Credential
+from wabaguard.activity import RequestMeta
+from wabaguard.models import ChangeRecord, Credential, iso
+from wabaguard.security import new_id
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,19 @@ class Principal:
         if not fields.get("kind") or not fields.get("account_id"):
             raise ValueError("authorizer context lacks the principal")
         return cls(**{k: (str(v) if v is not None else None) for k, v in fields.items()})  # type: ignore[arg-type]
+
+
+def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
+    """Who did it, from where, when: stored on the changed item for the notifier."""
+    return ChangeRecord(
+        change_id=new_id("chg"),
+        kind=kind,
+        at=iso(now),
+        by_user_id=principal.user_id,
+        by_email=principal.email if principal.is_user else None,
+        by_key_prefix=principal.prefix if not principal.is_user else None,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        country=meta.country,
+        request_id=meta.request_id,
+    )

@@ -7,10 +7,11 @@ with its own role (Partner admins count as admins there).
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from wabaguard.errors import Forbidden, NotFound
-from wabaguard.models import Account, PhoneNumber, User, account_pk, user_sk
-from wabaguard.principal import Principal
+from wabaguard.models import Account, Link, PhoneNumber, User, account_pk, user_sk
+from wabaguard.people.principal import Principal
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -92,7 +93,51 @@ def require_phone(principal: Principal, phone_number_id: str) -> tuple[PhoneNumb
     return phone, account
 
 
+class Role(StrEnum):
+    """A user's role *towards the account acted on*: a user of that account, or a user of the
+    Partner that manages it — each an admin or a member. What a key action allows is a set of these
+    (the registry), so a rule about who may do what is one declaration, tested for every role."""
+
+    ACCOUNT_ADMIN = "account admin"
+    ACCOUNT_MEMBER = "account member"
+    PARTNER_ADMIN = "Partner admin"
+    PARTNER_MEMBER = "Partner member"
+
+
+EVERY_ROLE = frozenset(Role)
+ADMINS = frozenset({Role.ACCOUNT_ADMIN, Role.PARTNER_ADMIN})
+
+
+def role_of(principal: Principal, account: Account) -> Role:
+    """The caller's role towards ``account`` (which it may act on: ``require_account`` said so)."""
+    own = principal.account_id == account.account_id
+    if principal.is_admin:
+        return Role.ACCOUNT_ADMIN if own else Role.PARTNER_ADMIN
+    return Role.ACCOUNT_MEMBER if own else Role.PARTNER_MEMBER
+
+
+def require_role(principal: Principal, account: Account, roles: frozenset[Role], action: str) -> Role:
+    """403 unless the caller's role towards the account is one of ``roles``."""
+    role = role_of(principal, account)
+    if role not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles)) or "nobody"
+        raise Forbidden(f"{action} may be done by {allowed} only; you are {role.value} of {account.name}")
+    return role
+
+
 def require_user_principal(principal: Principal) -> None:
     """Key actions need a person: an API key has no mailbox or device to confirm with."""
     if not principal.is_user:
         raise Forbidden("key actions must be made by a user, not an API key")
+
+
+def managed_accounts(partner_id: str) -> list[Account]:
+    """Client accounts a Partner manages, through its ``MANAGES#`` links."""
+    links = Link.query(account_pk(partner_id), Link.sk.startswith("MANAGES#"))
+    keys = [Account.key(link.target_id) for link in links]
+    return list(Account.batch_get(keys)) if keys else []
+
+
+def phones_of(account_id: str) -> list[Link]:
+    """An account's phone numbers (id and display), through its ``PHONE#`` links."""
+    return list(Link.query(account_pk(account_id), Link.sk.startswith("PHONE#")))

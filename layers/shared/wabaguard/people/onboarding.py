@@ -13,8 +13,6 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from wabaguard import clock
-from wabaguard.access import load_account
-from wabaguard.actions import new_user
 from wabaguard.errors import Conflict, InvalidRequest, NotFound
 from wabaguard.models import (
     Account,
@@ -31,6 +29,8 @@ from wabaguard.models import (
     transaction,
     waba_pk,
 )
+from wabaguard.people.access import load_account
+from wabaguard.people.users import new_user
 from wabaguard.security import new_id
 
 META_SK = "META"
