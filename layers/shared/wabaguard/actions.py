@@ -17,9 +17,10 @@ import pyotp
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, approvals, clock, otp, outbound, partner_change, schemas, totp
+from wabaguard import activity, clock, outbound, partner_change, routes, schemas
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt, pepper
+from wabaguard.config import API_STAGE
 from wabaguard.errors import Conflict, Forbidden, InvalidRequest, NotFound, UnderReview
 from wabaguard.models import (
     Account,
@@ -39,7 +40,10 @@ from wabaguard.models import (
     template_sk,
     transaction,
 )
-from wabaguard.otp import Approval
+from wabaguard.otp import approvals, totp
+from wabaguard.otp import challenges as otp_challenges
+from wabaguard.otp import checks as otp
+from wabaguard.otp.checks import Approval
 from wabaguard.people.access import (
     active_users,
     load_account,
@@ -81,6 +85,33 @@ class Prepared:
 
 def _phone_words(phone: PhoneNumber) -> str:
     return phone.display or phone.phone_number_id
+
+
+def challenge(
+    principal: Principal,
+    method: str,
+    path: str,
+    body: Any,
+    channel: str | None,
+    meta: RequestMeta,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """``POST /v1/otp/challenges``: counted first (refused requests count), then the request is
+    matched and prepared as if it were made — a code is only sent for one that would succeed."""
+    t = clock.now() if now is None else now
+    otp_challenges.count_request(principal, t)
+    if "?" in path or "#" in path:
+        raise InvalidRequest("path", "must be a path without query string or fragment")
+    if not path.startswith(f"/{API_STAGE}/"):
+        raise InvalidRequest("path", f"must start with /{API_STAGE}/")
+    matched = routes.match(method, path)
+    if matched is None:
+        names = ", ".join(f"{a.method} {a.pattern}" for a in routes.KEY_ACTIONS)
+        raise InvalidRequest("path", f"{method} {path} is not a key action (key actions: {names})")
+    action, params = matched
+    prepared = prepare(principal, action.name, params, body)
+    asked = otp_challenges.Asked(action.name, action.method, path, body, prepared.description, prepared.facts)
+    return otp_challenges.issue(principal, asked, channel, meta, t)
 
 
 def prepare(principal: Principal, action_name: str, params: dict[str, str], body: Any) -> Prepared:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
 from wabaguard.models import transient
-from wabaguard.otp import Approval
+from wabaguard.otp.checks import Approval
 from wabaguard.people.principal import Principal
 from wabaguard.security import BadJson, parse_json_body
 

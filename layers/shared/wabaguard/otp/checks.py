@@ -1,314 +1,55 @@
-"""OTP challenges (§OTP): issue one for an exact request, resend it, and consume it once.
+"""Checking an answer to a challenge (§OTP), for the authorizer: the code, the TOTP step or the
+recovery code, without consuming the challenge (the API consumes it with the change).
 
-Invariants are settled by DynamoDB conditions, not by reading first and writing after: a
-challenge is consumed by one conditional update (unused, unexpired, attempts left, same user /
-method / path), wrong codes are counted with atomic ``ADD``, and a TOTP step is spent with a
-condition on the last step accepted.
+Invariants are settled by DynamoDB conditions, not by reading first and writing after: wrong codes
+are counted with atomic ``ADD``, a lockout is one conditional update, and a used challenge coming
+back is told apart — the same user's retry, or a replay — by what it presents.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
-from wabaguard import activity, clock, routes, totp
+from wabaguard import activity, clock
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
-from wabaguard.config import API_STAGE, settings
-from wabaguard.errors import InvalidRequest, NotFound, OtpDenied, RateLimited, Unavailable
+from wabaguard.config import settings
+from wabaguard.errors import OtpDenied
 from wabaguard.models import (
     Challenge,
     ChangeRecord,
     Credential,
     FailureWindow,
-    RateWindow,
     RecoveryCodes,
-    RequestWindow,
     User,
     account_pk,
     challenge_pk,
     condition_failed,
     failure_window_pk,
     iso,
-    rate_pk,
     recovery_pk,
-    request_window_pk,
     user_sk,
 )
-from wabaguard.people.access import load_user, valid_id
+from wabaguard.otp import totp
+from wabaguard.otp.emails import _footer, _mailer, lockout_email, replay_email
 from wabaguard.people.principal import Principal
 from wabaguard.security import (
-    body_digest,
     code_digest,
-    derive_code,
     looks_like_code,
     looks_like_recovery_code,
-    mask_email,
-    new_code_seed,
     new_id,
     recovery_digest,
     same_digest,
 )
 
-if TYPE_CHECKING:
-    from wabaguard import mailer
-
-
-def _mailer() -> Any:
-    """The mailer, imported when a mail is due (the authorizer's cold start does not pay for it)."""
-    from wabaguard import mailer
-
-    return mailer
-
 
 def _now(now: float | None) -> float:
     return clock.now() if now is None else now
-
-
-# ====================================================================== issuing
-def issue(
-    principal: Principal,
-    method: str,
-    path: str,
-    body: Any,
-    channel: str | None,
-    meta: RequestMeta,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """Create a challenge for exactly ``method path body`` and deliver its code."""
-    from wabaguard import actions  # pydantic lives behind actions; the authorizer never imports it
-
-    t = _now(now)
-    cfg = settings()
-    count_request(principal, t)
-    if "?" in path or "#" in path:
-        raise InvalidRequest("path", "must be a path without query string or fragment")
-    if not path.startswith(f"/{API_STAGE}/"):
-        raise InvalidRequest("path", f"must start with /{API_STAGE}/")
-    matched = routes.match(method, path)
-    if matched is None:
-        names = ", ".join(f"{a.method} {a.pattern}" for a in routes.KEY_ACTIONS)
-        raise InvalidRequest("path", f"{method} {path} is not a key action (key actions: {names})")
-    action, params = matched
-    prepared = actions.prepare(principal, action.name, params, body)
-
-    user = load_user(principal.account_id, principal.user_id or "")
-    locked = int(principal.otp_locked_until or 0)
-    if locked > t:
-        raise OtpDenied(
-            "otp_locked",
-            f"OTP is locked for this token until {iso(locked)} after repeated wrong codes; if that was not "
-            "you, ask another admin to remove and re-add you, or write to support",
-        )
-    if channel == "totp" and not user.totp_enabled:
-        raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
-    if channel == "email" and user.totp_enabled:
-        # A stolen mailbox must not beat the authenticator: once enrolled, codes come from it (or,
-        # for a lost device, from a recovery code typed into the same challenge, or from ops).
-        raise InvalidRequest(
-            "channel", "your user has an authenticator app: use its code, or one of your recovery codes"
-        )
-    use_channel = "totp" if user.totp_enabled else "email"
-
-    _reserve_slot(user.user_id, t)
-    challenge_id = new_challenge_id()
-    seed = new_code_seed() if use_channel == "email" else None
-    expires = t + cfg.otp_lifetime_seconds
-    ch = Challenge(
-        challenge_pk(challenge_id),
-        challenge_id=challenge_id,
-        user_id=user.user_id,
-        account_id=principal.account_id,
-        action=action.name,
-        method=action.method,
-        path=path,
-        body_sha256=body_digest(body),
-        description=prepared.description,
-        facts=[list(f) for f in prepared.facts] if prepared.facts else None,
-        channel=use_channel,
-        destination=mask_email(user.email) if use_channel == "email" else "authenticator app",
-        created_at=int(t),
-        expires_at=int(expires),
-        ttl=datetime.fromtimestamp(expires + 86400, tz=UTC),
-        attempts=0,
-        last_sent_at=int(t) if use_channel == "email" else None,
-        sends=1 if use_channel == "email" else 0,
-        requester_ip=meta.ip,
-        requester_user_agent=meta.user_agent,
-    )
-    if seed is not None:
-        p = pepper()
-        ch.code_seed = seed
-        ch.code_digest = code_digest(p, challenge_id, derive_code(p, challenge_id, seed))
-    try:
-        ch.save(condition=Challenge.pk.does_not_exist())
-    except PutError:
-        _release_slot(user.user_id, t)
-        raise
-    if seed is not None:
-        try:
-            _mailer().send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
-        except _mailer().MailError:
-            _discard(ch)
-            _release_slot(user.user_id, t)
-            raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
-    return challenge_view(ch, t)
-
-
-REQUEST_WINDOW_SECONDS = 300
-
-
-def count_request(principal: Principal, t: float) -> None:
-    """Per-credential limit on the OTP routes, counted before anything else (refused requests
-    count too, unlike the challenge quota): one atomic ADD per request, 429 past the limit."""
-    cfg = settings()
-    window = int(t) // REQUEST_WINDOW_SECONDS
-    item = RequestWindow(request_window_pk(principal.principal_id, window))
-    item.update(
-        actions=[
-            RequestWindow.item_type.set(RequestWindow),  # type: ignore[arg-type]  # typed like a save
-            RequestWindow.requests.add(1),
-            RequestWindow.ttl.set(datetime.fromtimestamp((window + 2) * REQUEST_WINDOW_SECONDS, tz=UTC)),
-        ]
-    )
-    if int(item.requests) > cfg.otp_requests_per_credential:
-        retry = (window + 1) * REQUEST_WINDOW_SECONDS - t
-        raise RateLimited(
-            f"at most {cfg.otp_requests_per_credential} requests to the OTP routes per "
-            f"{REQUEST_WINDOW_SECONDS // 60} minutes per credential; try again in {int(retry) + 1} s",
-            retry_after=int(retry) + 1,
-        )
-
-
-def new_challenge_id() -> str:
-    return f"ch_{secrets.token_hex(16)}"
-
-
-def reference(challenge_id: str) -> str:
-    """A short, non-secret name of a challenge (``A3F-9C2``) that its email and its answer share,
-    so that two live challenges — two emails — can be told apart. Derived from the challenge id,
-    which is no secret (it travels in a header); it says nothing about the code."""
-    tail = challenge_id.removeprefix("ch_")[:6].upper()
-    return f"{tail[:3]}-{tail[3:]}"
-
-
-def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
-    return {
-        "challenge_id": ch.challenge_id,
-        "reference": reference(ch.challenge_id),
-        "action": ch.action,
-        "method": ch.method,
-        "path": ch.path,
-        "description": ch.description,
-        "channel": ch.channel,
-        "destination": ch.destination,
-        "expires_at": iso(ch.expires_at),
-        "expires_in": max(0, int(ch.expires_at - now)),
-    }
-
-
-def _discard(ch: Challenge) -> None:
-    """Delete a challenge whose code never left (the SES send failed): nothing usable remains."""
-    try:
-        ch.delete()
-    except DeleteError:
-        # Still unusable: mark it dead so it can never be consumed.
-        ch.update(actions=[Challenge.attempts.set(10**6)])
-
-
-def _reserve_slot(user_id: str, t: float) -> None:
-    """Sliding-window rate limit (optimistic locking on the window item)."""
-    cfg = settings()
-    for _ in range(5):
-        try:
-            window = RateWindow.get(rate_pk(user_id), consistent_read=True)
-        except RateWindow.DoesNotExist:
-            window = RateWindow(rate_pk(user_id))
-        issued: list[float] = [float(x) for x in window.issued or []]  # type: ignore[arg-type]
-        recent = sorted(x for x in issued if x > t - cfg.otp_rate_window_seconds)
-        if len(recent) >= cfg.otp_challenges_per_window:
-            retry = recent[0] + cfg.otp_rate_window_seconds - t
-            raise RateLimited(
-                f"at most {cfg.otp_challenges_per_window} challenges per "
-                f"{cfg.otp_rate_window_seconds // 60} minutes; try again in {int(retry) + 1} s",
-                retry_after=int(retry) + 1,
-            )
-        window.issued = [*recent, t]  # type: ignore[list-item]
-        window.ttl = datetime.fromtimestamp(t + cfg.otp_rate_window_seconds, tz=UTC)
-        try:
-            window.save()  # VersionAttribute makes this conditional
-            return
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
-    raise Unavailable("too many concurrent challenge requests; try again")
-
-
-def _release_slot(user_id: str, t: float) -> None:
-    for _ in range(5):
-        try:
-            window = RateWindow.get(rate_pk(user_id), consistent_read=True)
-        except RateWindow.DoesNotExist:
-            return
-        if t not in (window.issued or []):
-            return
-        window.issued = [x for x in window.issued if x != t]
-        try:
-            window.save()
-            return
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
-
-
-def resend(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
-    """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
-    t = _now(now)
-    cfg = settings()
-    count_request(principal, t)
-    if not valid_id(challenge_id):
-        raise NotFound("no such challenge")
-    try:
-        ch = Challenge.get(challenge_pk(challenge_id), consistent_read=True)
-    except Challenge.DoesNotExist:
-        raise NotFound(f"challenge {challenge_id} does not exist") from None
-    if ch.user_id != principal.user_id:
-        raise NotFound(f"challenge {challenge_id} does not exist")
-    _refuse_closed(ch, t)
-    if ch.channel != "email" or not ch.code_seed:
-        raise InvalidRequest("channel", "this challenge is answered with your authenticator app; nothing to resend")
-    previous = ch.last_sent_at or 0
-    try:
-        ch.update(
-            actions=[Challenge.last_sent_at.set(int(t)), Challenge.sends.add(1)],
-            condition=(Challenge.last_sent_at <= int(t) - cfg.otp_resend_seconds) & Challenge.used_at.does_not_exist(),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        retry = int(previous + cfg.otp_resend_seconds - t) + 1
-        raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
-    user = User.get(account_pk(principal.account_id), user_sk(ch.user_id))
-    try:
-        _mailer().send(code_email(user.email, ch, derive_code(pepper(), ch.challenge_id, ch.code_seed)))
-    except _mailer().MailError:
-        ch.update(actions=[Challenge.last_sent_at.set(previous)])
-        raise Unavailable("the email could not be sent; try again") from None
-    return challenge_view(ch, t)
-
-
-def _refuse_closed(ch: Challenge, t: float) -> None:
-    if ch.used_at:
-        raise OtpDenied("otp_used", "this challenge was already used")
-    if ch.expires_at <= t:
-        raise OtpDenied("otp_expired", "this challenge has expired; request a new one")
-    if ch.attempts >= settings().otp_max_attempts:
-        raise OtpDenied("otp_locked", "too many wrong codes; request a new challenge")
 
 
 # ====================================================================== verifying
@@ -672,68 +413,3 @@ def replayed(cred: Credential | Principal, ch: Challenge, meta: RequestMeta, t: 
     return OtpDenied("otp_used", "this challenge was already used; request a new one")
 
 
-# ====================================================================== emails
-def _footer() -> list[str]:
-    cfg = settings()
-    return [
-        "If this was not you, do not share the code. Someone may have your token: replace it at once with "
-        "POST /v1/me/tokens (the old one stops working), revoke your API keys, and write to "
-        f"{cfg.support_email}.",
-        "wabaguard · account security for your WhatsApp Business Account",
-    ]
-
-
-def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
-    ref = reference(ch.challenge_id)
-    facts = [
-        ("Reference", f"{ref} ({ch.action})"),
-        *((str(label), str(value)) for label, value in ch.facts or []),
-        ("Request", f"{ch.method} {ch.path}"),
-        ("Requested from IP", ch.requester_ip or "unknown"),
-        ("User agent", ch.requester_user_agent or "unknown"),
-        ("Code expires", iso(ch.expires_at)),
-    ]
-    return _mailer().render(
-        to,
-        f"[{ref}] Your wabaguard code to approve: {ch.description}"[:200],
-        [
-            f"Someone signed in as you asked to: {ch.description}.",
-            f"Your one-time code is {code}. It approves exactly this request, once, until {iso(ch.expires_at)}.",
-            f"This is challenge {ref}: type the code where the request shows the same reference. If you asked "
-            "for several approvals, each email has its own code.",
-        ],
-        facts,
-        _footer(),
-    )
-
-
-def replay_email(to: str, ch: Challenge, meta: RequestMeta, at: datetime) -> mailer.Email:
-    return _mailer().render(
-        to,
-        "Warning: an approval code of yours was used twice",
-        [
-            f'The code you used to approve "{ch.description}" was presented again at {iso(at)}. '
-            "Codes work once, so nothing was done, but it means the code or the request was "
-            "intercepted — by malware, a proxy or someone with access to your mailbox or session.",
-        ],
-        [
-            ("From IP", meta.ip or "unknown"),
-            ("User agent", meta.user_agent or "unknown"),
-            ("Challenge", ch.challenge_id),
-        ],
-        _footer(),
-    )
-
-
-def lockout_email(to: str, until: int, meta: RequestMeta, at: datetime) -> mailer.Email:
-    cfg = settings()
-    return _mailer().render(
-        to,
-        "Your wabaguard one-time passwords are locked",
-        [
-            f"{cfg.otp_lockout_failures} wrong codes were entered in a row, the last at {iso(at)}. "
-            f"Key actions are locked for your user until {iso(until)}.",
-        ],
-        [("Last attempt from IP", meta.ip or "unknown"), ("User agent", meta.user_agent or "unknown")],
-        _footer(),
-    )

@@ -21,12 +21,14 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from wabaguard import activity, otp, totp
+from wabaguard import activity
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt
 from wabaguard.config import settings
 from wabaguard.errors import OtpDenied
 from wabaguard.models import Challenge, RecoveryCodes, challenge_pk, condition_failed, recovery_pk
+from wabaguard.otp import checks as otp
+from wabaguard.otp import totp
 from wabaguard.people.principal import Principal
 from wabaguard.security import body_digest, same_digest
 

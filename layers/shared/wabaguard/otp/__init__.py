@@ -1,0 +1,39 @@
+"""One-time approvals of key actions (§OTP).
+
+- ``challenges``: issue a challenge for a prepared request, resend its code;
+- ``checks``: the authorizer's check of an answer (code, TOTP step, recovery code), lockouts, replays;
+- ``approvals``: the approval consumed in the key action's own transaction, exactly once;
+- ``totp``: authenticator apps (RFC 6238) and the steps they spent;
+- ``emails``: what the code, replay and lockout emails say.
+
+The entry is this package: ``otp.issue``, ``otp.resend``, ``otp.verify``, ``otp.fetch``,
+``otp.accepted``, ``otp.Approval``. Names resolve on first use, so the authorizer's cold start
+loads only the checks it needs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_ENTRY = {
+    "Asked": "challenges",
+    "issue": "challenges",
+    "resend": "challenges",
+    "count_request": "challenges",
+    "challenge_view": "challenges",
+    "reference": "emails",
+    "Approval": "checks",
+    "fetch": "checks",
+    "verify": "checks",
+    "accepted": "checks",
+    "replayed": "checks",
+    "IDEMPOTENT_SECONDS": "checks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ENTRY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wabaguard.otp' has no attribute {name!r}")
+    return getattr(import_module(f"wabaguard.otp.{module}"), name)
