@@ -83,9 +83,10 @@ ERROR_SCHEMA = {
 
 def _bodies() -> dict[tuple[str, str], dict[str, Any]]:
     """(method, stage-less path) → JSON schema of the request body."""
-    from wabaguard import routes, schemas
+    from wabaguard import schemas
+    from wabaguard.keyactions import registry as routes
 
-    out = {(a.method, a.resource): schemas.BODY_SCHEMAS[a.name].model_json_schema() for a in routes.KEY_ACTIONS}
+    out = {(a.method, a.resource): getattr(schemas, a.body).model_json_schema() for a in routes.KEY_ACTIONS}
     out[("POST", "/otp/challenges")] = schemas.ChallengeRequest.model_json_schema()
     out[("POST", "/me/totp/confirm")] = schemas.TotpConfirm.model_json_schema()
     out[("POST", "/ops/flags/{flag_id}/resolve")] = schemas.FlagResolve.model_json_schema()
@@ -134,7 +135,7 @@ def _errors(method: str, path: str, authorizer: str | None, key_action: bool, ha
 
 
 def build(stack: Stack | None = None) -> dict[str, Any]:
-    from wabaguard import routes as key_routes
+    from wabaguard.keyactions import registry as key_routes
     from wabaguard.responses import SUCCESS
 
     stack = stack or Stack()

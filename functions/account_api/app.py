@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, flags, observability, partner_change, queries, report, schemas
+from wabaguard import flags, keyactions, observability, partner_change, queries, report, schemas
 from wabaguard.people import onboarding
 from wabaguard.web import (
     approval_of,
@@ -30,7 +30,7 @@ def key_action(name: str, **params: str) -> Any:
     """Run an OTP-approved key action (the layer consumes the approval with the change)."""
     approval = approval_of(app, name)
     body = raw_json(app)  # invalid JSON is a 400 before anything is spent
-    status, out, headers = actions.run_approved(principal_of(app), name, params, body, approval, request_meta(app))
+    status, out, headers = keyactions.run_approved(principal_of(app), name, params, body, approval, request_meta(app))
     if not headers:
         metrics.add_dimension(name="action", value=name)
         metrics.add_metric(name="KeyActions", unit=MetricUnit.Count, value=1)
@@ -56,7 +56,7 @@ def rotate_token() -> Any:
 @app.post("/me/totp/confirm")
 def confirm_totp() -> Any:
     body = schemas.parse(schemas.TotpConfirm, raw_json(app))
-    return actions.confirm_totp(principal_of(app), body.code, request_meta(app))
+    return keyactions.confirm_totp(principal_of(app), body.code, request_meta(app))
 
 
 # ---------------------------------------------------------------- phone numbers
@@ -82,7 +82,7 @@ def create_api_key(phone_number_id: str) -> Any:
 
 @app.delete("/phone-numbers/<phone_number_id>/api-keys/<key_id>")
 def revoke_api_key(phone_number_id: str, key_id: str) -> Any:
-    actions.revoke_api_key(principal_of(app), phone_number_id, key_id, request_meta(app))
+    keyactions.revoke_api_key(principal_of(app), phone_number_id, key_id, request_meta(app))
     return json_response(204, None)
 
 
@@ -192,7 +192,7 @@ def onboard() -> Any:
 
 @app.post("/ops/accounts/<account_id>/users/<user_id>/reset-authenticator")
 def reset_authenticator(account_id: str, user_id: str) -> Any:
-    return actions.reset_totp_by_ops(account_id, user_id, ops_identity(app))
+    return keyactions.reset_totp_by_ops(account_id, user_id, ops_identity(app))
 
 
 # ---------------------------------------------------------------- the API's own description (public)

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import actions, observability, otp, schemas
+from wabaguard import keyactions, observability, otp, schemas
 from wabaguard.web import build_resolver, json_response, principal_of, raw_json, request_meta
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
@@ -19,7 +19,7 @@ app = build_resolver()
 def create_challenge() -> Any:
     request = schemas.parse(schemas.ChallengeRequest, raw_json(app))
     principal, meta = principal_of(app), request_meta(app)
-    out = actions.challenge(principal, request.method, request.path, request.body, request.channel, meta)
+    out = keyactions.challenge(principal, request.method, request.path, request.body, request.channel, meta)
     metrics.add_dimension(name="channel", value=out["channel"])
     metrics.add_metric(name="ChallengesIssued", unit=MetricUnit.Count, value=1)
     return json_response(201, out)

@@ -17,9 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponse,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import observability, otp, routes
+from wabaguard import observability, otp
 from wabaguard.activity import meta_of
+from wabaguard.config import API_STAGE
 from wabaguard.errors import OtpDenied
+from wabaguard.keyactions import registry
 from wabaguard.people.principal import Principal
 from wabaguard.security import token_digest
 
@@ -67,12 +69,12 @@ def deny(event: APIGatewayAuthorizerRequestEvent, principal_id: str, body: dict[
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ev = APIGatewayAuthorizerRequestEvent(event)
     token = _bearer(ev)
-    stage = ev.request_context.stage or routes.API_STAGE
-    path = routes.stage_path(stage, ev.path)
+    stage = ev.request_context.stage or API_STAGE
+    path = registry.stage_path(stage, ev.path)
     # The gateway's own routing decides what is a key action (its resource), with the concrete
     # path as a second opinion: either one says key action → an OTP is required.
-    action = routes.by_resource(ev.http_method, ev.resource)
-    matched = (action, {}) if action is not None else routes.match(ev.http_method, path)
+    action = registry.by_resource(ev.http_method, ev.resource)
+    matched = (action, {}) if action is not None else registry.match(ev.http_method, path)
     challenge_id = ev.headers.get("X-OTP-Challenge", "") or ""
     code = ev.headers.get("X-OTP-Code", "") or ""
     if token is None:

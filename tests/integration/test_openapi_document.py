@@ -19,7 +19,7 @@ def test_the_committed_document_is_current() -> None:
 
 def test_key_actions_declare_their_otp_headers_and_reads_do_not() -> None:
     doc = build()
-    from wabaguard.routes import KEY_ACTIONS
+    from wabaguard.keyactions.registry import KEY_ACTIONS
 
     for action in KEY_ACTIONS:
         op = doc["paths"][action.resource][action.method.lower()]

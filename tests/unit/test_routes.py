@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from wabaguard import routes
+from wabaguard.keyactions import registry as routes
 
 from devstack.cfn import Stack
 

@@ -129,7 +129,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         headline = f"An API key for {display} ({name}) was {verb}"
         subject = f"API key {new.prefix}… {verb} for {display}"
     elif isinstance(new, MessageTemplate):
-        from wabaguard.actions import template_facts
+        from wabaguard.keyactions.content import template_facts
 
         facts += template_facts(new.name, new.language, new.category, new.components or [])
         headline = f'A message template "{new.name}" was created for {name}'

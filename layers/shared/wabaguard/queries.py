@@ -11,10 +11,9 @@ from importlib import resources
 from typing import Any
 
 from wabaguard import clock
-from wabaguard.actions import phone_view
 from wabaguard.activity import SECURITY_KINDS, parse_at, public_view
 from wabaguard.errors import InvalidRequest
-from wabaguard.models import ActivityRecord, MessageTemplate, account_pk
+from wabaguard.models import ActivityRecord, ApiKey, MessageTemplate, PhoneNumber, account_pk, phone_pk
 from wabaguard.people.access import (
     active_users,
     load_account,
@@ -25,6 +24,8 @@ from wabaguard.people.access import (
 )
 from wabaguard.people.principal import Principal
 from wabaguard.people.users import user_view
+from wabaguard.urls import display_url
+from wabaguard.whatsapp import changes as platform
 
 STALE_AFTER = timedelta(days=90)
 
@@ -57,8 +58,6 @@ def phone_number(principal: Principal, phone_number_id: str) -> dict[str, Any]:
 
 def templates(principal: Principal, account_id: str) -> dict[str, Any]:
     """An account's message templates: Meta's id and review status, and where each stands at Meta."""
-    from wabaguard.whatsapp import changes as platform
-
     require_account(principal, account_id)
     states = platform.of_account(account_id)
     out = []
@@ -149,3 +148,50 @@ def openapi_document() -> dict[str, Any]:
     """The committed OpenAPI document (``make openapi`` regenerates it from the code; a test keeps
     it current), shipped inside the layer."""
     return dict(json.loads(resources.files("wabaguard").joinpath("openapi.json").read_text()))
+
+
+# ------------------------------------------------------------------ reads
+def profile_view(
+    phone_number_id: str, profile: dict[str, Any] | None, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    out = {"phone_number_id": phone_number_id, **(profile or {})}
+    if state is not None:
+        out["platform"] = state
+    return out
+
+
+def phone_view(phone: PhoneNumber, full_url: bool = True) -> dict[str, Any]:
+    """A phone number as the API shows it; ``full_url=False`` masks the webhook's query string
+    (an integration's API key need not read a secret a person put there)."""
+    keys = [
+        {
+            "key_id": k.key_id,
+            "name": k.name,
+            "prefix": k.prefix,
+            "status": k.status,
+            "created_at": k.created_at,
+            "revoked_at": k.revoked_at,
+        }
+        for k in ApiKey.query(phone_pk(phone.phone_number_id), ApiKey.sk.startswith("KEY#"))
+    ]
+    profile = platform.latest(phone.account_id, platform.resource_of("update_profile", phone.phone_number_id))
+    webhook = platform.latest(phone.account_id, platform.resource_of("set_webhook_url", phone.phone_number_id))
+    return {
+        "phone_number_id": phone.phone_number_id,
+        "account_id": phone.account_id,
+        "display": phone.display,
+        "meta_phone_number_id": phone.meta_phone_number_id,
+        "display_phone_number": phone.display_phone_number,
+        "profile": phone.profile or {},
+        "webhook_url": phone.webhook_url if full_url else display_url(phone.webhook_url),
+        "api_keys": keys,
+        # where the newest change stands at Meta, and the newest of each kind (None: never changed here)
+        "platform": {
+            **(
+                platform.view(platform.newest(profile, webhook))
+                or {"status": None, "detail": "never changed through wabaguard"}
+            ),
+            "profile": platform.view(profile),
+            "webhook_url": platform.view(webhook),
+        },
+    }

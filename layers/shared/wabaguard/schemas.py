@@ -156,21 +156,6 @@ class ChallengeRequest(Strict):
     channel: Literal["email", "totp"] | None = None
 
 
-BODY_SCHEMAS: dict[str, type[Strict]] = {
-    "create_template": TemplateCreate,
-    "update_profile": ProfileUpdate,
-    "set_webhook_url": WebhookChange,
-    "request_partner_change": PartnerChange,
-    "create_api_key": ApiKeyCreate,
-    "add_user": UserAdd,
-    "remove_user": Empty,
-    "enroll_totp": Empty,
-    "rotate_token": Empty,
-    "approve_partner_change": Empty,
-    "set_security_webhook": SecurityWebhookSet,
-    "remove_security_webhook": Empty,
-    "rotate_security_webhook_secret": Empty,
-}
 
 
 def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidRequest:

@@ -103,11 +103,19 @@ def reused(principal: Principal, ch: Challenge, meta: RequestMeta, t: float) -> 
 
 
 def consume_into(
-    tx: TransactWrite, approval: otp.Approval, principal: Principal, t: float, status: int, answer: Any
+    tx: TransactWrite,
+    approval: otp.Approval,
+    principal: Principal,
+    t: float,
+    status: int,
+    answer: Any,
+    secret: bool = False,
 ) -> None:
-    """Add the challenge's consumption (and the TOTP step or recovery code it spends) to ``tx``."""
+    """Add the challenge's consumption (and the TOTP step or recovery code it spends) to ``tx``.
+    The answer is kept for the same user's retry, KMS-encrypted when the action declares a secret
+    in it — or when it carries a field that is one anyway (fail closed)."""
     text = json.dumps({"status": status, "body": answer})
-    secret = isinstance(answer, dict) and bool(SECRET_FIELDS & set(answer))
+    secret = secret or (isinstance(answer, dict) and bool(SECRET_FIELDS & set(answer)))
     stored = (
         [Challenge.answer_enc.set(kms_encrypt(text, _context(approval.challenge_id)))]
         if secret

@@ -26,6 +26,7 @@ from pynamodb.transactions import TransactWrite
 from wabaguard import activity, clock, due
 from wabaguard.aws import kms_decrypt, kms_encrypt
 from wabaguard.due import Tally
+from wabaguard.keyactions.registry import APPLIED_AT_META
 from wabaguard.models import (
     MessageTemplate,
     PlatformChange,
@@ -42,7 +43,7 @@ from wabaguard.security import new_id
 from wabaguard.whatsapp.graph import Graph, Outcome
 
 DUE = "platform"
-ACTIONS = frozenset({"create_template", "update_profile", "set_webhook_url"})
+ACTIONS = APPLIED_AT_META  # what the registry declares is applied at Meta
 LEASE = timedelta(seconds=90)  # longer than one Graph call with its timeout
 # Backoff after the n-th failed attempt (capped at the last), scaled down locally.
 BACKOFF_S = (10, 30, 60, 120, 300, 600, 1800, 3600)
