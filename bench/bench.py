@@ -551,7 +551,8 @@ def cost(calls: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
 def scan_scaling(new_records: int = 300) -> dict[str, Any]:
     from datetime import UTC, datetime, timedelta
 
-    from wabaguard import clock, scan
+    from wabaguard import clock
+    from wabaguard.risk import scan
 
     meter = Meter()
     out: dict[str, Any] = {}
@@ -647,8 +648,8 @@ def scan_cpu(accounts: int = 40) -> dict[str, Any]:
     aggregates per account with 13 days of history already in its state."""
     from datetime import UTC, datetime, timedelta
 
-    from wabaguard.risk import judge, rules
     from wabaguard.risk.model import Rec
+    from wabaguard.risk.runner import judge, rules
 
     now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     active = rules()

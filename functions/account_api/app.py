@@ -8,8 +8,10 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import flags, keyactions, observability, partner_change, queries, report, schemas
+from wabaguard import keyactions, observability, partner_change, queries, schemas
+from wabaguard.notices import report
 from wabaguard.people import onboarding
+from wabaguard.risk import flags
 from wabaguard.web import (
     approval_of,
     build_resolver,

@@ -22,9 +22,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import clock, mailer, notify, observability, partner_change, report
+from wabaguard import clock, observability, partner_change
 from wabaguard.errors import NotFound
 from wabaguard.models import PartnerChangeRequest
+from wabaguard.notices import mailer, notify, report
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
 

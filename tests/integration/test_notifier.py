@@ -198,7 +198,7 @@ def test_the_same_batch_delivered_twice_sends_once(api: Api, world: World, admin
 def test_ses_failing_then_recovering_sends_every_email_exactly_once(
     api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wabaguard import mailer
+    from wabaguard.notices import mailer
 
     api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://c.example.com/"})
     real_send = mailer.send
@@ -220,8 +220,8 @@ def test_a_poison_record_does_not_block_the_others_and_ends_in_the_queue(
     api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
-    from wabaguard import notify
     from wabaguard.models import ChangeRecord, PhoneNumber
+    from wabaguard.notices import notify
 
     # A change the notifier fails on every time (a record about something gone is skipped
     # instead: see test_seams): it must not hold up the others, and ends in the queue.
@@ -252,7 +252,7 @@ def test_a_poison_record_does_not_block_the_others_and_ends_in_the_queue(
 def test_replaying_the_queue_sends_only_what_is_missing(
     api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wabaguard import mailer
+    from wabaguard.notices import mailer
 
     from tools.replay_dlq import replay
 
@@ -303,8 +303,8 @@ def test_review_notices_say_why_in_words_what_happens_now_and_how_it_ends(
 ) -> None:
     """Issue 11: review notices reused the change template (no action needed, Changed by the
     reporter, IP unknown, user ids) and never said how a review ends."""
-    from wabaguard import flags
     from wabaguard.people.access import load_account
+    from wabaguard.risk import flags
 
     evidence = [
         {

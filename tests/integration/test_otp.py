@@ -293,7 +293,7 @@ def test_consume_fails_closed_when_the_update_fails(
 def test_ses_failure_answers_503_and_leaves_no_usable_challenge(
     api: Api, admin: dict[str, Any], webhook_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wabaguard import mailer
+    from wabaguard.notices import mailer
 
     def down(_: Any) -> str:
         raise mailer.MailError("SES down")

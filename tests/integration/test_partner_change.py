@@ -182,8 +182,8 @@ def test_submitted_after_the_cooling_off_and_never_before(
 def test_an_account_under_review_keeps_it_waiting(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
 ) -> None:
-    from wabaguard import flags
     from wabaguard.people.access import load_account
+    from wabaguard.risk import flags
 
     request(api, admin, acme["account_id"])
     flag = flags.raise_flag(load_account(acme["account_id"]), "reported_by_user", "high", "test", [])
@@ -315,8 +315,8 @@ def test_approve_and_cancel_at_once_never_leave_an_approved_cancelled_request_su
 def test_approving_what_needs_no_approval_or_under_review_is_refused_before_a_code(
     api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
 ) -> None:
-    from wabaguard import flags
     from wabaguard.people.access import load_account
+    from wabaguard.risk import flags
 
     req = request(api, admin, acme["account_id"]).json()  # one admin: no approval needed
     approve = f"/v1/accounts/{acme['account_id']}/partner-change-requests/{req['request_id']}/approve"

@@ -81,7 +81,7 @@ def test_honest_api_clients_get_a_country_from_their_ip(world: World, demo: dict
 def test_one_failing_account_never_stops_the_scan_of_the_others_and_is_retried(
     world: World, demo: dict[str, Any], moving: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wabaguard.risk as risk
+    import wabaguard.risk.runner as risk
 
     acme, globex = demo["accounts"][0], demo["accounts"][1]
     ingest(history(acme["account_id"], acme["phone_numbers"][0]["phone_number_id"], days=1))

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 from pynamodb.transactions import TransactWrite
-from wabaguard import flags
 from wabaguard.models import Account, Flag, account_pk
 from wabaguard.people.access import load_account
+from wabaguard.risk import flags
 
 from devstack.server import World
 

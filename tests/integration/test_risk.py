@@ -91,8 +91,8 @@ def test_under_review_pauses_every_key_action_but_protective_ones_stay_open(
     world: World, demo: dict[str, Any], api: Api
 ) -> None:
     """Review item 5: every key action that adds a capability or removes a person answers 423."""
-    from wabaguard.flags import raise_flag
     from wabaguard.people.access import load_account
+    from wabaguard.risk.flags import raise_flag
 
     acme = demo["accounts"][0]
     admin, member = acme["users"][0], acme["users"][1]
@@ -193,7 +193,7 @@ def test_scan_work_grows_with_new_records_not_with_history(
     world: World, demo: dict[str, Any], moving: dict[str, datetime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same new records, 1× and 10× history: the scan issues the same queries and reads the same items."""
-    from wabaguard import scan as scan_mod
+    from wabaguard.risk import scan as scan_mod
 
     pn = demo["accounts"][0]["phone_numbers"][0]["phone_number_id"]
     work = {"queries": 0, "items": 0}
@@ -226,8 +226,8 @@ def test_scan_work_grows_with_new_records_not_with_history(
 def test_overlapping_runs_and_a_run_dying_halfway_count_each_record_once(
     world: World, demo: dict[str, Any], moving: dict[str, datetime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wabaguard import risk
     from wabaguard.models import RiskState
+    from wabaguard.risk import runner as risk
 
     accounts = [a["account_id"] for a in demo["accounts"]]
     # a run that holds the lease makes the next one step aside ...
@@ -481,7 +481,7 @@ def test_a_dormant_account_is_still_checked_for_stale_users(
 def test_the_scan_reads_nothing_from_the_future(world: World, demo: dict[str, Any]) -> None:
     """A wake-up waits in the bucket of its hour; a run earlier in that hour must not take it."""
     from wabaguard.activity import schedule_wake, shard_of
-    from wabaguard.scan import new_records
+    from wabaguard.risk.scan import new_records
 
     now = T0 + timedelta(minutes=30)
     account = demo["accounts"][0]["account_id"]

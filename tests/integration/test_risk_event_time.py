@@ -149,7 +149,7 @@ def test_a_backlog_larger_than_a_run_drains_over_several_runs_counting_each_reco
 def test_accounts_a_run_has_no_time_for_wait_for_the_next_run(
     world: World, demo: dict[str, Any], moving: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wabaguard.risk as risk
+    import wabaguard.risk.runner as risk
     from wabaguard.models import RiskState
 
     accounts = _same_shard("acc_slow", 3)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from wabaguard.risk import evaluate, explain, rules
 from wabaguard.risk.model import NOW, Case, Context, Rule
 from wabaguard.risk.rules import ALL_RULES
+from wabaguard.risk.runner import evaluate, explain, rules
 from wabaguard.risk.state import empty, fold
 
 CASES = [(rule, case) for rule in ALL_RULES for case in rule.cases]

@@ -28,6 +28,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from wabaguard.config import _str
+from wabaguard.security import new_id
 
 
 def _region() -> str | None:
@@ -167,8 +168,6 @@ class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
 
 def system_change(kind: str, at: datetime, by: str, ref: str | None = None) -> ChangeRecord:
     """A change made by wabaguard itself or by ops (no request behind it): who, what, when."""
-    from wabaguard.security import new_id
-
     return ChangeRecord(change_id=new_id("chg"), kind=kind, at=iso(at), by_email=by, ref=ref)
 
 

@@ -46,8 +46,8 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
-from wabaguard.people.access import active_users, load_account, require_account, valid_id
-from wabaguard.people.principal import Principal
+from wabaguard.people.access import active_users, load_account, managed_accounts, require_account, valid_id
+from wabaguard.people.principal import Principal, change_record
 from wabaguard.security import new_id, new_token, token_digest
 
 DUE = "partner_change"
@@ -291,8 +291,6 @@ def end_into(
 def requested_by(user_id: str, account: Account) -> list[PartnerChangeRequest]:
     """The open requests a user made: on their own account, or — for a Partner user — on the
     Clients the Partner manages."""
-    from wabaguard.people.access import managed_accounts
-
     accounts = managed_accounts(account.account_id) if account.kind == "partner" else [account]
     found = []
     for acc in accounts:
@@ -328,8 +326,6 @@ def cancel(
     principal: Principal, account_id: str, request_id: str, meta: RequestMeta, now: datetime | None = None
 ) -> dict[str, Any]:
     """``POST …/cancel``: an admin of the account or of its current Partner stops the request."""
-    from wabaguard.people.principal import change_record
-
     now = now or clock.utcnow()
     account = require_account(principal, account_id, admin=True, user_only=True)
     req = load(account.account_id, request_id)

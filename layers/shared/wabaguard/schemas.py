@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wabaguard.activity import parse_at
 from wabaguard.errors import InvalidRequest
 from wabaguard.outbound import Refused, check_url
 from wabaguard.whatsapp import forms
@@ -206,7 +207,6 @@ class ActivityIn(Strict):
     @field_validator("at")
     @classmethod
     def _check_at(cls, value: str) -> str:
-        from wabaguard.activity import parse_at
 
         try:
             parse_at(value)

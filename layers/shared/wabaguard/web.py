@@ -12,7 +12,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from wabaguard.activity import RequestMeta, meta_of
-from wabaguard.errors import InvalidRequest, OtpDenied, PayloadTooLarge, Unauthorized, Unavailable, WabaguardError
+from wabaguard.errors import (
+    Forbidden,
+    InvalidRequest,
+    OtpDenied,
+    PayloadTooLarge,
+    Unauthorized,
+    Unavailable,
+    WabaguardError,
+)
 from wabaguard.models import transient
 from wabaguard.otp.checks import Approval
 from wabaguard.people.principal import Principal
@@ -119,8 +127,6 @@ def approval_of(app: APIGatewayRestResolver, action: str) -> Approval:
 
 def ops_identity(app: APIGatewayRestResolver) -> str:
     """The IAM principal API Gateway authenticated (AWS_IAM routes); none → 403, fail closed."""
-    from wabaguard.errors import Forbidden
-
     arn = app.current_event.request_context.identity.user_arn
     if not arn:
         raise Forbidden("ops routes need IAM credentials")

@@ -11,12 +11,12 @@ from wabaguard.config import settings
 from wabaguard.models import Challenge, iso
 
 if TYPE_CHECKING:
-    from wabaguard import mailer
+    from wabaguard.notices import mailer
 
 
 def _mailer() -> Any:
     """The mailer, imported when a mail is due (the authorizer's cold start does not pay for it)."""
-    from wabaguard import mailer
+    from wabaguard.notices import mailer
 
     return mailer
 

@@ -30,6 +30,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from standardwebhooks import Webhook
 
 from wabaguard import activity, clock, due, outbound
+from wabaguard.aws import client
 from wabaguard.due import Tally
 from wabaguard.errors import Conflict, NotFound, RateLimited
 from wabaguard.models import (
@@ -446,7 +447,6 @@ def kick(keys: list[tuple[str, str]]) -> bool:
     import json
     import os
 
-    from wabaguard.aws import client
 
     name = os.environ.get("SECURITY_WEBHOOK_FUNCTION")
     if not keys or not name:

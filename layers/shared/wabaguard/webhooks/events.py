@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from wabaguard.keyactions.registry import KEY_ACTIONS
 from wabaguard.models import (
     Account,
     AccountsItem,
@@ -28,6 +29,7 @@ from wabaguard.models import (
     SecurityWebhook,
     User,
 )
+from wabaguard.notices.notify import PROFILE_FIELDS, SYSTEM_KINDS
 from wabaguard.urls import display_url, host_of
 
 
@@ -197,35 +199,56 @@ class SecurityWebhookEvent(EventData):
     security_webhook: EndpointRef
 
 
+# The model of each event type: the schema catalogue (``make openapi`` publishes it).
+EVENT_MODELS: dict[str, type[EventData]] = {
+    "webhook_url.changed": WebhookUrlChanged,
+    "profile.updated": ProfileUpdated,
+    "api_key.created": ApiKeyEvent,
+    "api_key.revoked": ApiKeyEvent,
+    "template.created": TemplateCreated,
+    "partner_change.requested": PartnerChangeEvent,
+    "partner_change.approved": PartnerChangeEvent,
+    "partner_change.cancelled": PartnerChangeEvent,
+    "partner_change.submitted": PartnerChangeEvent,
+    "partner_change.expired": PartnerChangeEvent,
+    "user.added": UserEvent,
+    "user.removed": UserEvent,
+    "authenticator.enrolled": UserEvent,
+    "authenticator.reset": UserEvent,
+    "access_token.replaced": UserEvent,
+    "otp.locked": UserEvent,
+    "flag.raised": FlagRaised,
+    "review.started": ReviewEvent,
+    "review.released": ReviewEvent,
+    "platform_change.failed": PlatformChangeFailed,
+    "whatsapp.signal": MetaSignal,
+    "security_webhook.updated": SecurityWebhookEvent,
+    "security_webhook.removed": SecurityWebhookEvent,
+    "security_webhook.secret_rotated": SecurityWebhookEvent,
+    "security_webhook.disabled": SecurityWebhookEvent,
+}
+# The change kinds that are no key action (wabaguard's own, ops', protective writes) and their type;
+# a key action's comes from its registry entry.
+OTHER_KINDS = {
+    "api_key_revoked": "api_key.revoked",
+    "partner_change_cancelled": "partner_change.cancelled",
+    "partner_change_submitted": "partner_change.submitted",
+    "partner_change_expired": "partner_change.expired",
+    "totp_reset": "authenticator.reset",
+    "otp_locked": "otp.locked",
+    "account_flagged": "flag.raised",
+    "review_started": "review.started",
+    "review_released": "review.released",
+    "platform_failed": "platform_change.failed",
+    "meta_signal": "whatsapp.signal",
+    "security_webhook_disabled": "security_webhook.disabled",
+}
 # The change kinds of wabaguard (``last_change.kind``) and the event type each becomes.
 TYPES: dict[str, tuple[str, type[EventData]]] = {
-    "webhook_url_set": ("webhook_url.changed", WebhookUrlChanged),
-    "profile_updated": ("profile.updated", ProfileUpdated),
-    "api_key_created": ("api_key.created", ApiKeyEvent),
-    "api_key_revoked": ("api_key.revoked", ApiKeyEvent),
-    "template_created": ("template.created", TemplateCreated),
-    "partner_change_requested": ("partner_change.requested", PartnerChangeEvent),
-    "partner_change_approved": ("partner_change.approved", PartnerChangeEvent),
-    "partner_change_cancelled": ("partner_change.cancelled", PartnerChangeEvent),
-    "partner_change_submitted": ("partner_change.submitted", PartnerChangeEvent),
-    "partner_change_expired": ("partner_change.expired", PartnerChangeEvent),
-    "user_added": ("user.added", UserEvent),
-    "user_removed": ("user.removed", UserEvent),
-    "totp_enrolled": ("authenticator.enrolled", UserEvent),
-    "totp_reset": ("authenticator.reset", UserEvent),
-    "token_rotated": ("access_token.replaced", UserEvent),
-    "otp_locked": ("otp.locked", UserEvent),
-    "account_flagged": ("flag.raised", FlagRaised),
-    "review_started": ("review.started", ReviewEvent),
-    "review_released": ("review.released", ReviewEvent),
-    "platform_failed": ("platform_change.failed", PlatformChangeFailed),
-    "meta_signal": ("whatsapp.signal", MetaSignal),
-    "security_webhook_set": ("security_webhook.updated", SecurityWebhookEvent),
-    "security_webhook_removed": ("security_webhook.removed", SecurityWebhookEvent),
-    "security_webhook_rotated": ("security_webhook.secret_rotated", SecurityWebhookEvent),
-    "security_webhook_disabled": ("security_webhook.disabled", SecurityWebhookEvent),
+    kind: (name, EVENT_MODELS[name])
+    for kind, name in {**{a.notice: a.event for a in KEY_ACTIONS}, **OTHER_KINDS}.items()
 }
-EVENT_TYPES: dict[str, type[EventData]] = {name: model for name, model in TYPES.values()}
+EVENT_TYPES: dict[str, type[EventData]] = dict(EVENT_MODELS)
 
 
 class Event(_Model):
@@ -311,7 +334,6 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
             "host_changed": host_of(before) != host_of(new.webhook_url),
         }
     if isinstance(new, PhoneNumber) and kind == "profile_updated":
-        from wabaguard.notify import PROFILE_FIELDS
 
         was: dict[str, Any] = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
         after: dict[str, Any] = new.profile or {}
@@ -390,7 +412,6 @@ def build(old: AccountsItem | None, new: AccountsItem, account: Account, summary
     if lc is None or lc.kind not in TYPES:
         return None
     name, model = TYPES[lc.kind]
-    from wabaguard.notify import SYSTEM_KINDS
 
     # wabaguard's own notices (no report link there, no requester here), and ops' authenticator reset
     system = lc.kind in SYSTEM_KINDS or lc.kind == "totp_reset"

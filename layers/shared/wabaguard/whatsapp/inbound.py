@@ -17,7 +17,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
-from wabaguard import activity, clock, flags
+from wabaguard import activity, clock
 from wabaguard.errors import InvalidRequest
 from wabaguard.models import (
     Account,
@@ -36,6 +36,7 @@ from wabaguard.models import (
     transaction,
 )
 from wabaguard.people.onboarding import account_by_waba
+from wabaguard.risk import flags
 from wabaguard.security import BadJson, new_id, parse_json_body
 from wabaguard.whatsapp.signals import Signal, read
 

@@ -14,11 +14,13 @@ from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from wabaguard import clock, flags
+from wabaguard import clock
 from wabaguard.activity import RequestMeta, record
 from wabaguard.config import API_STAGE, settings
+from wabaguard.errors import NotFound
 from wabaguard.models import ReportToken, condition_failed, iso, report_pk
-from wabaguard.people.access import load_account
+from wabaguard.people.access import active_users, load_account
+from wabaguard.risk import flags
 from wabaguard.security import new_token, token_digest
 
 VALID_FOR = timedelta(days=7)
@@ -60,9 +62,6 @@ def _load(token: str) -> ReportToken | None:
 def still_has_access(account_id: str, recipient: str) -> bool:
     """A link works only while its recipient may still act on the account: a user of it, or a
     user of its managing Partner. Removing a person kills their links at once."""
-    from wabaguard.errors import NotFound
-    from wabaguard.people.access import active_users
-
     try:
         account = load_account(account_id)
     except NotFound:

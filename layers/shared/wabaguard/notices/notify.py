@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wabaguard import mailer
 from wabaguard.config import settings
+from wabaguard.keyactions.content import template_facts
+from wabaguard.keyactions.registry import BY_NOTICE
 from wabaguard.models import (
     Account,
     AccountsItem,
@@ -24,6 +25,9 @@ from wabaguard.models import (
     SecurityWebhook,
     User,
 )
+from wabaguard.notices import mailer
+from wabaguard.people.access import active_users, managed_accounts
+from wabaguard.risk import reviews
 from wabaguard.urls import display_url, host_of, without_links
 
 PROFILE_FIELDS = ("about", "address", "description", "email", "vertical", "websites")
@@ -37,6 +41,30 @@ SYSTEM_KINDS = frozenset(
         "security_webhook_disabled",
         "partner_change_submitted",
         "partner_change_expired",
+    }
+)
+# Every change kind ``describe`` has words for (others get a plain "security-relevant change"
+# notice): the registry's test checks that every key action's notice is one of them.
+DESCRIBED = frozenset(
+    {
+        "profile_updated",
+        "webhook_url_set",
+        "api_key_created",
+        "api_key_revoked",
+        "template_created",
+        "user_added",
+        "user_removed",
+        "totp_enrolled",
+        "token_rotated",
+        "totp_reset",
+        "otp_locked",
+        "partner_change_requested",
+        "partner_change_approved",
+        "partner_change_cancelled",
+        "security_webhook_set",
+        "security_webhook_removed",
+        "security_webhook_rotated",
+        *SYSTEM_KINDS,
     }
 )
 PLATFORM_WORDS = {
@@ -129,7 +157,6 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         headline = f"An API key for {display} ({name}) was {verb}"
         subject = f"API key {new.prefix}… {verb} for {display}"
     elif isinstance(new, MessageTemplate):
-        from wabaguard.keyactions.content import template_facts
 
         facts += template_facts(new.name, new.language, new.category, new.components or [])
         headline = f'A message template "{new.name}" was created for {name}'
@@ -156,7 +183,6 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         headline = f"{new.email} enrolled a new authenticator app for {name}"
         subject = f"New authenticator app for {new.email}"
     elif isinstance(new, Flag) or (isinstance(new, Account) and kind in SYSTEM_KINDS):
-        from wabaguard import reviews
 
         told = reviews.notice(
             kind, account, lc.by_email or reviews_by(kind), lc.ref, new if isinstance(new, Flag) else None
@@ -194,6 +220,9 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("Change", kind))
         headline = f"A security-relevant change ({kind}) happened on {name}"
         subject = f"Security change on {name}"
+    action = BY_NOTICE.get(kind)
+    if action is not None:  # what the registry says this key action was, and how it was approved
+        facts.append(("Key action", f"{action.summary} — approved with a one-time password"))
     return Change(
         lc.change_id,
         kind,
@@ -405,8 +434,6 @@ def recipients(account: Account, change: Change) -> list[str]:
     """Every active user of the account, plus the managing Partner's admins where it matters, the
     people a change concerns who are no longer users, and — when someone gains rights through a
     Partner — the users of every Client that Partner manages."""
-    from wabaguard.people.access import active_users, managed_accounts
-
     emails = [u.email for u in active_users(account.account_id) if u.role == "admin" or not change.admins_only]
     if change.notify_partner and account.partner_id:
         emails += [u.email for u in active_users(account.partner_id) if u.role == "admin"]
@@ -421,8 +448,6 @@ def recipients(account: Account, change: Change) -> list[str]:
 def gets_report_link(account: Account, change: Change, recipient: str) -> bool:
     """A "this wasn't me" link goes to people who can still act on the account: not to a removed
     user (it would be dead on arrival) nor to users of the Clients a Partner manages."""
-    from wabaguard.people.access import active_users
-
     if change.kind in SYSTEM_KINDS:
         return False
     if recipient in change.also or change.notify_managed:
