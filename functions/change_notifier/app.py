@@ -9,7 +9,6 @@ send only the emails that did not go out before.
 from __future__ import annotations
 
 import contextvars
-import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
@@ -23,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import clock, observability, partner_change
+from wabaguard.config import settings
 from wabaguard.errors import NotFound
 from wabaguard.models import PartnerChangeRequest
 from wabaguard.notices import mailer, notify, report
@@ -31,7 +31,7 @@ from wabaguard.webhooks import deliveries
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
 _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", default=False)
 

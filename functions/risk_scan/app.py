@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability, risk
-from wabaguard.aws import client
 
 logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
-
-
-def fan_out(shard: int) -> None:
-    """One worker for a shard that is behind: this function again, invoked asynchronously."""
-    client("lambda").invoke(
-        FunctionName=os.environ["RISK_SCAN_FUNCTION"], InvocationType="Event", Payload=json.dumps({"shard": shard})
-    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -27,14 +17,7 @@ def fan_out(shard: int) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(context.aws_request_id)
-    shard = event.get("shard") if isinstance(event, dict) else None
-    if shard is not None:  # a worker of the fan-out: while its shard is behind, it hands on to the next
-        result = risk.run_scan(shard=int(shard))
-        if result.get("behind") and os.environ.get("RISK_SCAN_FUNCTION"):
-            fan_out(int(shard))
-    else:  # the schedule: scan the shards that keep up, fan out those that are behind
-        spread = os.environ.get("RISK_SCAN_FUNCTION") and event.get("fan_out", True) is not False
-        result = risk.run_scan(fan_out=fan_out if spread else None)
+    result = risk.run_invocation(event)  # a shard's worker, or the schedule's run that fans out
     logger.info("risk scan done", extra={k: v for k, v in result.items() if k != "flags"})
     metrics.add_metric(name="RecordsScanned", unit=MetricUnit.Count, value=result["records_scanned"])
     metrics.add_metric(name="AccountsScanned", unit=MetricUnit.Count, value=result["accounts_scanned"])

@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from wabaguard.keyactions.registry import KEY_ACTIONS, KeyAction
+from wabaguard.people.access import Role
 
 from devstack.server import World
 from tests.integration.conftest import Api
-from wabaguard.keyactions.registry import KEY_ACTIONS, KeyAction
-from wabaguard.people.access import Role
 
 TEMPLATE = {"name": "order_update", "language": "en", "category": "UTILITY",
             "components": [{"type": "BODY", "text": "Your order shipped"}]}  # fmt: skip
@@ -32,8 +32,9 @@ BODIES: dict[str, Any] = {
 def people(api: Api, world: World, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Acme with a spare user to remove, a second admin's open Partner change to approve, a
     security webhook to remove or rotate; every role, an API key and another tenant."""
-    from devstack.seed import create_user
     from wabaguard.people.access import load_account
+
+    from devstack.seed import create_user
 
     monkeypatch.setenv("ALLOW_LOOPBACK_WEBHOOKS", "1")
     acme, globex = demo["accounts"]

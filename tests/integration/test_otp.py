@@ -252,7 +252,7 @@ def test_authorizer_fails_closed_when_dynamodb_fails(
     api: Api, admin: dict[str, Any], webhook_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
-    from wabaguard import otp
+    from wabaguard.otp import checks as otp
 
     def throttled(*_: Any, **__: Any) -> Any:
         raise ClientError(

@@ -29,9 +29,6 @@ TEMPLATE = {
 @pytest.fixture(autouse=True)
 def quick_graph(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
     """The client gives up after 1 s here; the stand-in's timeout faults hang a little longer."""
-    from wabaguard.whatsapp import graph
-
-    monkeypatch.setattr(graph, "TIMEOUT_S", 1.0)
     monkeypatch.setenv("GRAPH_TIMEOUT_S", "1")
     monkeypatch.setenv("RETRY_DELAY_SCALE", "1")  # Meta's real backoff, on the test's clock
     world.graph.timeout_s = 1.5

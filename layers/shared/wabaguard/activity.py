@@ -7,18 +7,18 @@ shard is the account's, so one scan worker per shard sees every record of its ac
 
 from __future__ import annotations
 
-import os
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wabaguard import clock
+from wabaguard.config import ACTIVITY_SHARDS
 from wabaguard.location import country_of
 from wabaguard.models import ActivityRecord, account_pk, iso
 from wabaguard.security import new_id
 
-SHARDS = int(os.environ.get("ACTIVITY_SHARDS") or 4)  # template parameter ActivityShards: increase only
+SHARDS = ACTIVITY_SHARDS  # template parameter ActivityShards: increase only
 RETENTION = timedelta(days=90)
 SECURITY_KINDS = frozenset(
     {

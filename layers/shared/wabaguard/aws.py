@@ -7,6 +7,7 @@ from code paths here.
 from __future__ import annotations
 
 import base64
+import json
 from functools import cache
 from typing import Any
 
@@ -56,3 +57,8 @@ def kms_encrypt(plaintext: str, context: dict[str, str]) -> str:
 def kms_decrypt(ciphertext: str, context: dict[str, str]) -> str:
     out = client("kms").decrypt(CiphertextBlob=base64.b64decode(ciphertext), EncryptionContext=context)
     return bytes(out["Plaintext"]).decode()
+
+
+def invoke_async(function_name: str, payload: dict[str, Any]) -> None:
+    """Start another function without waiting for it (``InvocationType=Event``)."""
+    client("lambda").invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(payload))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime, timedelta
+
+from wabaguard.config import settings
 
 
 def now() -> float:
@@ -19,4 +20,4 @@ def utcnow() -> datetime:
 def retry_delay(seconds: float) -> timedelta:
     """A retry schedule's wait. ``RETRY_DELAY_SCALE`` compresses every schedule locally (hours
     become seconds) so that ``make dev`` shows retries, backoff and exhaustion while one watches."""
-    return timedelta(seconds=seconds * float(os.environ.get("RETRY_DELAY_SCALE") or 1))
+    return timedelta(seconds=seconds * settings().retry_delay_scale)

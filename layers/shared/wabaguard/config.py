@@ -1,7 +1,10 @@
-"""Typed settings read once from the environment (the template's Globals).
+"""Typed settings read once from the environment — the only place the layer reads it.
 
-A missing variable fails loudly with its name the first time settings are needed, not later
-with a ``KeyError`` deep inside a request.
+Every variable comes from template.yaml (a Global, or a function's own ``Environment`` fed by a
+template parameter; locally ``devstack`` sets the same names). A missing or malformed variable
+fails loudly with its name the first time settings are needed, not later with a ``KeyError`` deep
+inside a request. ``settings()`` is cached per container; ``ACTIVITY_SHARDS`` and ``region()`` are
+read at import because table layouts and clients are built from them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,29 @@ def _str(name: str, default: str | None = None) -> str:
     if value is None or value == "":
         raise ConfigError(f"environment variable {name} is required")
     return value
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name) == "1"
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _opt(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def region() -> str | None:
+    """The AWS region (Lambda sets ``AWS_REGION``; the local stack and tools set both)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 def _int(name: str, default: int) -> int:
@@ -57,6 +83,22 @@ class Settings:
     otp_lockout_seconds: int
     otp_requests_per_credential: int
     ses_configuration_set: str | None
+    # template parameters beyond §OTP
+    partner_change_cooling_off_s: int  # PartnerChangeCoolingOffSeconds
+    risk_rules_config: str  # RiskRulesConfig (JSON keyed by rule id)
+    risk_scan_max_records: int
+    risk_scan_max_seconds: float
+    risk_scan_function: str | None  # the scan's own name, for its fan-out
+    security_webhook_function: str | None  # the deliveries' function, kicked by the notifier
+    meta_app_secret_id: str | None  # MetaAppSecret: app secret and verify token
+    graph_api_base_url: str | None  # GraphApiBaseUrl
+    graph_api_version: str  # GraphApiVersion
+    graph_token_secret_id: str | None  # the system-user token
+    graph_timeout_s: float
+    # local and test switches, never set in a deployed stack
+    retry_delay_scale: float  # every backoff scaled (the local stack compresses them to seconds)
+    allow_loopback_webhooks: bool  # webhook URLs on http://127.0.0.1 for local receivers
+    allow_test_email_domains: bool  # the demo's people live at .test domains
 
 
 @lru_cache(maxsize=1)
@@ -82,5 +124,23 @@ def settings() -> Settings:
         otp_lockout_failures=_int("OTP_LOCKOUT_FAILURES", 10),
         otp_lockout_seconds=_int("OTP_LOCKOUT_SECONDS", 1800),
         otp_requests_per_credential=_int("OTP_REQUESTS_PER_CREDENTIAL", 30),
-        ses_configuration_set=os.environ.get("SES_CONFIGURATION_SET") or None,
+        ses_configuration_set=_opt("SES_CONFIGURATION_SET"),
+        partner_change_cooling_off_s=_int("PARTNER_CHANGE_COOLING_OFF_S", 86400),
+        risk_rules_config=os.environ.get("RISK_RULES_CONFIG", "").strip(),
+        risk_scan_max_records=_int("RISK_SCAN_MAX_RECORDS", 20000),
+        risk_scan_max_seconds=_float("RISK_SCAN_MAX_SECONDS", 60),
+        risk_scan_function=_opt("RISK_SCAN_FUNCTION"),
+        security_webhook_function=_opt("SECURITY_WEBHOOK_FUNCTION"),
+        meta_app_secret_id=_opt("META_APP_SECRET_ID"),
+        graph_api_base_url=_opt("GRAPH_API_BASE_URL"),
+        graph_api_version=os.environ.get("GRAPH_API_VERSION") or "v23.0",
+        graph_token_secret_id=_opt("GRAPH_TOKEN_SECRET_ID"),
+        graph_timeout_s=_float("GRAPH_TIMEOUT_S", 10),
+        retry_delay_scale=_float("RETRY_DELAY_SCALE", 1),
+        allow_loopback_webhooks=_flag("ALLOW_LOOPBACK_WEBHOOKS"),
+        allow_test_email_domains=_flag("WABAGUARD_ALLOW_TEST_EMAIL_DOMAINS"),
     )
+
+
+# Read at import: the Activity table's sharding is its layout (template parameter ActivityShards).
+ACTIVITY_SHARDS = _int("ACTIVITY_SHARDS", 4)

@@ -15,7 +15,6 @@ the developer's machine; nothing else.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from wabaguard.config import settings
 from wabaguard.urls import UnsafeUrl, check_public_https_url, public_address
 
 TIMEOUT_S = 10.0
@@ -45,7 +45,7 @@ class Target:
 
 
 def loopback_allowed() -> bool:
-    return os.environ.get("ALLOW_LOOPBACK_WEBHOOKS") == "1"
+    return settings().allow_loopback_webhooks
 
 
 def _loopback_http(url: str) -> bool:

@@ -15,7 +15,6 @@ submit racing each other leave exactly one outcome; at most one request per acco
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,7 +59,7 @@ SYSTEM = "wabaguard"
 
 def cooling_off() -> timedelta:
     """The template's ``PartnerChangeCoolingOffSeconds`` (``PARTNER_CHANGE_COOLING_OFF_S``)."""
-    return timedelta(seconds=int(os.environ.get("PARTNER_CHANGE_COOLING_OFF_S") or 86400))
+    return timedelta(seconds=settings().partner_change_cooling_off_s)
 
 
 def _entry(at: datetime, event: str, by: str, detail: str | None = None) -> TimelineEntry:

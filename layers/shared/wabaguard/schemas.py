@@ -6,13 +6,13 @@ body of the request a user wants to approve *before* any code is sent.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wabaguard.activity import parse_at
+from wabaguard.config import settings
 from wabaguard.errors import InvalidRequest
 from wabaguard.outbound import Refused, check_url
 from wabaguard.whatsapp import forms
@@ -39,7 +39,7 @@ def _email(value: str) -> str:
             value,
             check_deliverability=False,
             allow_smtputf8=False,
-            test_environment=os.environ.get("WABAGUARD_ALLOW_TEST_EMAIL_DOMAINS") == "1",
+            test_environment=settings().allow_test_email_domains,
         )
     except EmailNotValidError as exc:
         raise ValueError(f"must be an email address ({exc})") from None

@@ -7,11 +7,12 @@ new records); they never touch AWS, so each one is tested with plain data beside
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from wabaguard.config import settings
 
 LEARNING = timedelta(days=3)  # novelty rules stay quiet while an account is this young
 
@@ -137,7 +138,7 @@ class Rule:
 
 def load_config() -> dict[str, Any]:
     """Rule configuration: ``RISK_RULES_CONFIG`` (a JSON object, from the template parameter)."""
-    raw = os.environ.get("RISK_RULES_CONFIG", "").strip()
+    raw = settings().risk_rules_config
     if not raw:
         return {}
     config = json.loads(raw)

@@ -9,7 +9,6 @@ after every account is done, so a run that dies is simply redone by the next.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -22,6 +21,8 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard import clock
 from wabaguard.activity import SHARDS, WAKE_KIND, parse_at, schedule_wake
+from wabaguard.aws import invoke_async
+from wabaguard.config import settings
 from wabaguard.models import ActivityRecord, RiskState, ScanCheckpoint, User, account_pk, condition_failed, iso
 from wabaguard.people.access import load_account
 from wabaguard.risk import flags
@@ -287,7 +288,8 @@ def _renew(cp: ScanCheckpoint, owner: str, t: float) -> None:
 
 def budget() -> tuple[int, float]:
     """(records, seconds) one run may take on: well inside the Lambda timeout and the lease."""
-    return int(os.environ.get("RISK_SCAN_MAX_RECORDS") or 20000), float(os.environ.get("RISK_SCAN_MAX_SECONDS") or 60)
+    cfg = settings()
+    return cfg.risk_scan_max_records, cfg.risk_scan_max_seconds
 
 
 def run_scan(
@@ -463,3 +465,24 @@ def run_shard(
         "checkpoint_age_s": round(t - cursor_at.timestamp(), 1),
         "flags": [{k: v for k, v in f.items() if k != "audit_only"} for f in raised],
     }
+
+
+def run_invocation(event: Any) -> dict[str, Any]:
+    """What one invocation of the scan does: a worker for one shard that is behind (it hands on to
+    the next worker while its shard stays behind), or the schedule's run, which scans the shards
+    that keep up and gives each one behind a worker of its own. Without its own function name
+    (``RISK_SCAN_FUNCTION``) — or when the event says ``"fan_out": false`` — it scans everything here."""
+    name = settings().risk_scan_function
+    shard = event.get("shard") if isinstance(event, dict) else None
+    if shard is not None:
+        result = run_scan(shard=int(shard))
+        if result.get("behind") and name:
+            fan_out(int(shard))
+        return result
+    spread = bool(name) and not (isinstance(event, dict) and event.get("fan_out", True) is False)
+    return run_scan(fan_out=fan_out if spread else None)
+
+
+def fan_out(shard: int) -> None:
+    """One worker for a shard that is behind: this function again, asynchronously."""
+    invoke_async(str(settings().risk_scan_function), {"shard": shard})

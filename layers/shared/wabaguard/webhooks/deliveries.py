@@ -31,6 +31,7 @@ from standardwebhooks import Webhook
 
 from wabaguard import activity, clock, due, outbound
 from wabaguard.aws import client
+from wabaguard.config import settings
 from wabaguard.due import Tally
 from wabaguard.errors import Conflict, NotFound, RateLimited
 from wabaguard.models import (
@@ -445,10 +446,9 @@ def kick(keys: list[tuple[str, str]]) -> bool:
     """Ask ``security_webhook`` to attempt these now (asynchronously). If it cannot be asked, the
     one-minute schedule finds them in ``by_due``: nothing is lost, only later."""
     import json
-    import os
 
 
-    name = os.environ.get("SECURITY_WEBHOOK_FUNCTION")
+    name = settings().security_webhook_function
     if not keys or not name:
         return False
     try:

@@ -13,18 +13,18 @@ waits); ``permanent`` (Meta refused the change itself: it failed, the users are 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
+
+from wabaguard.config import settings
 
 # Graph error codes Meta documents as throttling or temporary (codes, not titles: titles change).
 THROTTLING = frozenset({4, 17, 32, 613, 80007, 130429, 131048, 131056, 133016})
 TEMPORARY = frozenset({1, 2, 131000, 131016, 133004})
 # Our token, not the change: expired/invalid token (190, 102), missing permission (10, 200-299).
 AUTH = frozenset({0, 102, 190, 10})
-TIMEOUT_S = float(os.environ.get("GRAPH_TIMEOUT_S") or 10)
 MAX_ANSWER = 256 * 1024
 
 
@@ -77,7 +77,7 @@ class Graph:
     """Calls one Graph API (Meta's, or a stand-in) as the provider's system user."""
 
     def __init__(self, base_url: str, version: str, token: str, timeout_s: float | None = None) -> None:
-        timeout_s = timeout_s or TIMEOUT_S
+        timeout_s = timeout_s or settings().graph_timeout_s
         self.base = base_url.rstrip("/")
         self.version = version
         self.token = token
@@ -123,8 +123,11 @@ def from_environment() -> Graph:
     system-user token from Secrets Manager (cached 5 minutes, so a rotated token is picked up)."""
     from aws_lambda_powertools.utilities import parameters
 
-    secret = parameters.get_secret(os.environ["GRAPH_TOKEN_SECRET_ID"], transform="json", max_age=300)
+    cfg = settings()
+    if not cfg.graph_token_secret_id or not cfg.graph_api_base_url:
+        raise NotConfigured("GRAPH_TOKEN_SECRET_ID and GRAPH_API_BASE_URL are required to reach Meta")
+    secret = parameters.get_secret(cfg.graph_token_secret_id, transform="json", max_age=300)
     token = secret.get("token") if isinstance(secret, dict) else None
     if not isinstance(token, str) or not token:
         raise NotConfigured("the Graph token secret holds no token")
-    return Graph(os.environ["GRAPH_API_BASE_URL"], os.environ.get("GRAPH_API_VERSION") or "v23.0", token)
+    return Graph(cfg.graph_api_base_url, cfg.graph_api_version, token)

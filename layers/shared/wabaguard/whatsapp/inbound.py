@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from wabaguard import activity, clock
-from wabaguard.errors import InvalidRequest
+from wabaguard.config import settings
+from wabaguard.errors import InvalidRequest, Unauthorized
 from wabaguard.models import (
     Account,
     Link,
@@ -65,6 +67,32 @@ def signature_ok(app_secret: str, raw: bytes, header: str | None) -> bool:
         return False
     expected = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
     return hmac.compare_digest(header[len("sha256=") :].strip().lower().encode(), expected.encode())
+
+
+class BadSignature(Unauthorized):
+    """The POST is not signed with the app secret: 401, nothing recorded."""
+
+
+def app_secrets() -> dict[str, Any]:
+    """The app secret and the verify token, as the provider stored them (Secrets Manager, cached
+    5 minutes). Missing or malformed means no valid signature and no handshake: fail closed."""
+    secret_id = settings().meta_app_secret_id
+    if not secret_id:
+        return {}
+    value = parameters.get_secret(secret_id, transform="json", max_age=300)
+    return value if isinstance(value, dict) else {}
+
+
+def handshake_answer(params: dict[str, str]) -> tuple[int, str]:
+    """Meta's subscription check against the stored verify token."""
+    return handshake(params, str(app_secrets().get("verify_token") or ""))
+
+
+def deliver(raw: bytes, signature: str | None, now: datetime | None = None) -> Received:
+    """A POST from Meta: the signature over the raw bytes first, then every change recorded once."""
+    if not signature_ok(str(app_secrets().get("app_secret") or ""), raw, signature):
+        raise BadSignature("X-Hub-Signature-256 is missing or does not match")
+    return receive(raw, now)
 
 
 # ------------------------------------------------------------------ the envelope
