@@ -23,33 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack import meta_spec
+
 VERSION = re.compile(r"^v\d+\.\d+$")
 OBJECT_ID = re.compile(r"^\d{1,32}$")
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 CATEGORIES = {"MARKETING", "UTILITY", "AUTHENTICATION"}
-VERTICALS = {
-    "ALCOHOL",
-    "APPAREL",
-    "AUTO",
-    "BEAUTY",
-    "EDU",
-    "ENTERTAIN",
-    "EVENT_PLAN",
-    "FINANCE",
-    "GOVT",
-    "GROCERY",
-    "HEALTH",
-    "HOTEL",
-    "NONPROFIT",
-    "ONLINE_GAMBLING",
-    "OTC_DRUGS",
-    "OTHER",
-    "PHYSICAL_GAMBLING",
-    "PROF_SERVICES",
-    "RESTAURANT",
-    "RETAIL",
-    "TRAVEL",
-}
 PROFILE_FIELDS = {
     "messaging_product",
     "about",
@@ -264,12 +243,16 @@ class GraphStandIn:
         unknown = sorted(set(body) - PROFILE_FIELDS)
         if unknown:
             return _invalid(f"Param {unknown[0]} is not a valid parameter.")
-        if "vertical" in body and body["vertical"] not in VERTICALS:
-            return _invalid("Param vertical must be one of {" + ", ".join(sorted(VERTICALS)) + "}.")
+        verticals = meta_spec.verticals()  # Meta's own list, not wabaguard's copy of it
+        if "vertical" in body and body["vertical"] not in verticals:
+            return _invalid("Param vertical must be one of {" + ", ".join(sorted(verticals)) + "}.")
         if "about" in body and not 1 <= len(str(body["about"])) <= 139:
             return _invalid("Param about must be between 1 and 139 characters.")
         if "websites" in body and (not isinstance(body["websites"], list) or len(body["websites"]) > 2):
             return _invalid("Param websites must be an array with at most 2 elements.")
+        wrong = meta_spec.request_errors("POST", f"/v23.0/{phone}/whatsapp_business_profile", body)
+        if wrong:  # every other rule of Meta's description (lengths, formats)
+            return _invalid(f"Param {wrong[0].split(':', 1)[0]} is invalid for Meta's business profile.")
         with self.lock:
             self.profiles.setdefault(phone, {}).update({k: v for k, v in body.items() if k != "messaging_product"})
         return 200, {"success": True}

@@ -65,7 +65,9 @@ class TemplateCreate(Strict):
 class ProfileUpdate(Strict):
     about: Annotated[str, Field(min_length=1, max_length=139)] | None = None
     address: Annotated[str, Field(max_length=256)] | None = None
-    description: Annotated[str, Field(max_length=512)] | None = None
+    # Meta's prose docs say 512, its OpenAPI description 256: the stricter one, so that no profile
+    # approved here is refused by Meta afterwards (README, "How changes reach WhatsApp").
+    description: Annotated[str, Field(max_length=256)] | None = None
     email: Annotated[str, Field(max_length=128)] | None = None
     vertical: Annotated[str, Field(max_length=40)] | None = None
     websites: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=2)] | None = None
