@@ -12,8 +12,7 @@ authorizer, which needs only ``keyactions.registry``, never loads pydantic or th
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from wabaguard.lazy import entry
 
 _ENTRY = {
     "challenge": "run",
@@ -26,8 +25,4 @@ _ENTRY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _ENTRY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wabaguard.keyactions' has no attribute {name!r}")
-    return getattr(import_module(f"wabaguard.keyactions.{module}"), name)
+__getattr__ = entry("wabaguard.keyactions", _ENTRY)

@@ -13,8 +13,7 @@ loads only the checks it needs.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from wabaguard.lazy import entry
 
 _ENTRY = {
     "Asked": "challenges",
@@ -32,8 +31,4 @@ _ENTRY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _ENTRY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wabaguard.otp' has no attribute {name!r}")
-    return getattr(import_module(f"wabaguard.otp.{module}"), name)
+__getattr__ = entry("wabaguard.otp", _ENTRY)

@@ -9,11 +9,6 @@ resolve on first use, so code that only raises or reads flags does not load the 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from wabaguard.lazy import entry
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("run_scan", "run_invocation"):
-        return getattr(import_module("wabaguard.risk.runner"), name)
-    raise AttributeError(f"module 'wabaguard.risk' has no attribute {name!r}")
+__getattr__ = entry("wabaguard.risk", {"run_scan": "runner", "run_invocation": "runner"})
