@@ -352,3 +352,18 @@ def test_the_handshake_answer_is_not_sniffed(api: Api, world: World, demo: Any) 
     query = f"hub.mode=subscribe&hub.verify_token={world.meta['verify_token']}&hub.challenge=%3Cscript%3E"
     ok = api.call("GET", f"/v1/meta/webhook?{query}")
     assert ok.status == 200 and ok.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("value", ["missing", None, "text", [1]])
+def test_a_signed_change_without_an_object_value_is_a_400_naming_it(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], value: Any
+) -> None:
+    body = sample("security_pin_changed", acme)
+    change = body["entry"][0]["changes"][0]
+    if value == "missing":
+        del change["value"]
+    else:
+        change["value"] = value
+    resp = post(api, world, body)
+    assert resp.status == 400 and resp.json()["field"] == "entry[0].changes[0].value"
+    assert meta_events(api, admin, acme["account_id"]) == []

@@ -138,6 +138,8 @@ def parse(raw: bytes) -> list[tuple[str, Any, list[dict[str, Any]]]]:
         for j, change in enumerate(changes):
             if not isinstance(change, dict) or not isinstance(change.get("field"), str) or not change["field"]:
                 raise InvalidRequest(f"entry[{i}].changes[{j}].field", "is required")
+            if not isinstance(change.get("value"), dict):
+                raise InvalidRequest(f"entry[{i}].changes[{j}].value", "is required: the object Meta sends")
         time_value = entry.get("time")
         if not isinstance(time_value, int | float) or isinstance(time_value, bool) or time_value <= 0:
             raise InvalidRequest(f"entry[{i}].time", "is required: when Meta sent the change, in epoch seconds")
