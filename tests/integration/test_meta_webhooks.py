@@ -367,3 +367,18 @@ def test_a_signed_change_without_an_object_value_is_a_400_naming_it(
     resp = post(api, world, body)
     assert resp.status == 400 and resp.json()["field"] == "entry[0].changes[0].value"
     assert meta_events(api, admin, acme["account_id"]) == []
+
+
+def test_a_flag_notice_names_the_accounts_phone_and_each_piece_of_evidence_once(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    """Issue 22.7: the notice used to show Meta's digits and four identical evidence lines."""
+    assert post(api, world, sample("security_pin_request_success", acme)).json()["recorded"] == 1
+    world.pump.pump()
+    (mail, *_) = [m for m in api.outbox() if m["to"] == admin["email"] and "Finding" in m["text"]]
+    display = acme["phone_numbers"][0]["display"]
+    assert f"Phone number: {display}" in mail["text"]
+    evidence = [line for line in mail["text"].splitlines() if line.startswith("Evidence ")]
+    texts = [line.split(":", 1)[1] for line in evidence]
+    assert len(evidence) >= 2 and len(set(texts)) == len(texts), evidence
+    assert any("PIN_REQUEST_SUCCESS" in t for t in texts)

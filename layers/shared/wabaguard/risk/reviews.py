@@ -70,6 +70,8 @@ def in_words(evidence: dict[str, Any], emails: dict[str, str]) -> str:
         )
     if kind == "api_request":
         return f"{evidence.get('count', 0)} API requests with API key {evidence.get('key_id', '?')}{where}{at}"
+    if kind == "meta_event":  # one line of what Meta reported: its detail says which
+        return f"{evidence.get('detail') or evidence.get('action') or 'a signal from Meta'}{at}"
     if evidence.get("reported_by"):
         return f"{evidence['reported_by']} reported a change as not theirs{where}"
     return f"{kind or 'event'}{where}{at}"
@@ -90,7 +92,8 @@ def notice(kind: str, account: Account, by: str, ref: str | None, flag: Flag | N
     facts: list[tuple[str, str]] = []
     if flag is not None:
         facts += [("Finding", _explained(flag, emails)), ("Severity", flag.severity), ("Rule", flag.rule)]
-        facts += [(f"Evidence {i}", in_words(e, emails)) for i, e in enumerate(flag.evidence[:8], 1)]
+        lines = list(dict.fromkeys(in_words(e, emails) for e in flag.evidence[:8]))  # each piece once
+        facts += [(f"Evidence {i}", line) for i, line in enumerate(lines, 1)]
     facts.append(("Raised by" if kind != "review_released" else "Resolved by", by))
     support = settings().support_email
     if kind == "review_started":

@@ -28,6 +28,7 @@ from wabaguard.models import (
     MetaEvent,
     MetaSeen,
     PartnerChangeRequest,
+    PhoneNumber,
     account_pk,
     condition_failed,
     display_phone_pk,
@@ -187,13 +188,16 @@ def _digest(waba_id: str, time_value: Any, field_name: str, value: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _phone_id(display: str | None) -> str | None:
+def _phone_of(account: Account, display: str | None) -> PhoneNumber | None:
+    """The account's own phone number that Meta's payload names (by its E.164 digits), if any."""
     if not display:
         return None
     try:
-        return str(Link.get(display_phone_pk(display), "META").target_id)
-    except Link.DoesNotExist:
+        link = Link.get(display_phone_pk(display), "META")
+        phone = PhoneNumber.get(*PhoneNumber.key(str(link.target_id)))
+    except (Link.DoesNotExist, PhoneNumber.DoesNotExist):
         return None
+    return phone if phone.account_id == account.account_id else None
 
 
 def _meta_ids(partner_id: str | None) -> set[str]:
@@ -265,10 +269,12 @@ def _one(
     except MetaSeen.DoesNotExist:
         pass
     signal = read(field_name, value)
-    phone_id = _phone_id(signal.phone)
+    phone = _phone_of(account, signal.phone)
+    phone_id = phone.phone_number_id if phone is not None else None
     facts = [("What Meta reported", f"{field_name}: {signal.event or '(no event)'}"), *signal.facts]
-    if signal.phone:
-        facts.insert(1, ("Phone number", f"+{signal.phone}"))
+    if signal.phone:  # the account's number as its people know it; Meta's digits only if it is not one
+        named = phone.display if phone is not None else f"+{signal.phone} (not a number of {account.name})"
+        facts.insert(1, ("Phone number", named))
     facts.append(("When (UTC)", iso(at)))
     explained = None
     if signal.partner_event:
