@@ -51,6 +51,10 @@ class Conflict(WabaguardError):
 class UnderReview(WabaguardError):
     status, code = 423, "account_under_review"
 
+    @classmethod
+    def paused(cls, account_id: str, action: str) -> UnderReview:
+        return cls(f"account {account_id} is under review; {action} is paused until ops release it")
+
 
 class RateLimited(WabaguardError):
     status, code = 429, "rate_limited"

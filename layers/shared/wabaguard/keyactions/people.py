@@ -154,7 +154,7 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
     user = load_user(principal.account_id, principal.user_id or "")
     account = load_account(principal.account_id)
     if account.under_review:
-        raise UnderReview(f"account {account.account_id} is under review; confirm_totp is paused until ops release it")
+        raise UnderReview.paused(account.account_id, "confirm_totp")
     if not user.totp_pending_enc:
         raise Conflict("no authenticator enrollment is pending; POST /v1/me/totp first (with an OTP)")
     ctx = {"user_id": user.user_id, "purpose": "totp"}

@@ -91,9 +91,7 @@ def prepare(principal: Principal, action_name: str, params: dict[str, str], body
         account = require_account(principal, params["account_id"])
     require_role(principal, account, action.roles, action.name)
     if action.review_pauses and account.under_review:
-        raise UnderReview(
-            f"account {account.account_id} is under review; {action.name} is paused until ops release it"
-        )
+        raise UnderReview.paused(account.account_id, action.name)
     if action.meta:
         _require_meta_ids(account, phone)
     prepared = Prepared(action, params, model, account, principal, phone=phone)

@@ -30,7 +30,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from standardwebhooks import Webhook
 
 from wabaguard import activity, clock, due, outbound
-from wabaguard.aws import client
+from wabaguard.aws import invoke_async
 from wabaguard.config import settings
 from wabaguard.due import Tally
 from wabaguard.errors import Conflict, NotFound, RateLimited
@@ -107,11 +107,9 @@ def _to_previous_endpoint(
         return []
     lc = new.last_change
     assert lc is not None
-    item = _item(
-        old.account_id, account, event, lc.change_id, lc.at, f"previous:{old.url}", event.payload(), old.url, now
-    )
-    item.target = "previous_endpoint"
-    item.signing_secret_enc = old.secret_enc
+    target = f"previous_endpoint:{old.url}"
+    item = _item(old.account_id, account, event, lc.change_id, lc.at, target, event.payload(), old.url, now)
+    item.signing_secret_enc = old.secret_enc  # the endpoint item forgets it; this delivery signs with it
     return _put(item)
 
 
@@ -126,6 +124,8 @@ def _item(
     url: str | None,
     now: datetime,
 ) -> WebhookDelivery:
+    """One delivery; ``target`` is ``<kind>:<where>`` (endpoint, old_url, previous_endpoint), the
+    key its id is derived from."""
     did = delivery_id(change_id, at, target)
     return WebhookDelivery(
         account_pk(owner),
@@ -133,7 +133,7 @@ def _item(
         delivery_id=did,
         account_id=owner,
         subject_account_id=account.account_id,
-        target="old_url" if url else "endpoint",
+        target=target.partition(":")[0],
         url=url,
         event_type=event.type,
         change_id=change_id,
@@ -445,16 +445,11 @@ def _count_redelivery(account_id: str, now: datetime) -> None:
 def kick(keys: list[tuple[str, str]]) -> bool:
     """Ask ``security_webhook`` to attempt these now (asynchronously). If it cannot be asked, the
     one-minute schedule finds them in ``by_due``: nothing is lost, only later."""
-    import json
-
-
     name = settings().security_webhook_function
     if not keys or not name:
         return False
     try:
-        client("lambda").invoke(
-            FunctionName=name, InvocationType="Event", Payload=json.dumps({"deliveries": [list(k) for k in keys]})
-        )
+        invoke_async(name, {"deliveries": [list(k) for k in keys]})
     except Exception:  # noqa: BLE001 - the schedule is the safety net
         return False
     return True
