@@ -80,6 +80,9 @@ class GraphStandIn:
         self.templates: dict[str, list[dict[str, Any]]] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        # Meta's description is read now (about 1.5 s of YAML, once per process), not while the
+        # first call waits: a client that gives up after 1 s must see Meta's answer, not our parse.
+        meta_spec.request_errors("GET", "/", None)
 
     # ------------------------------------------------------------ control
     def add_fault(self, spec: Any) -> tuple[int, dict[str, Any]]:

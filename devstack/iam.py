@@ -126,6 +126,9 @@ def requests_of(stack: Stack, service: str, operation: str, params: dict[str, An
         return [Request(f"sqs:{operation}", f"{prefix}:{name}")]
     if service == "sns":
         return [Request(f"sns:{operation}", str(params.get("TopicArn", "")))]
+    if service == "events" and operation == "PutEvents":  # one authorization per bus named
+        buses = {str(e.get("EventBusName") or "default") for e in params.get("Entries", [])}
+        return [Request("events:PutEvents", f"{prefix}:event-bus/{bus.rsplit('/', 1)[-1]}") for bus in sorted(buses)]
     if service == "lambda" and operation == "Invoke":
         name = str(params.get("FunctionName", "")).rsplit(":", 1)[-1]
         return [Request("lambda:InvokeFunction", f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}")]

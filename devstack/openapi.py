@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from typing import Any
 
 from devstack.cfn import Stack
@@ -67,6 +68,8 @@ ANSWER_200 = {
     ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/cancel"),
     ("POST", "/accounts/{account_id}/partner-change-requests/{request_id}/approve"),
     ("POST", "/partner-change/cancel/{token}"),
+    ("POST", "/invite/{token}"),
+    ("POST", "/ops/accounts/{account_id}/users/{user_id}/recover"),
 }
 ANSWER_202 = {("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver")}
 ERROR_SCHEMA = {
@@ -81,34 +84,73 @@ ERROR_SCHEMA = {
 }
 
 
-def _bodies() -> dict[tuple[str, str], dict[str, Any]]:
-    """(method, stage-less path) → JSON schema of the request body."""
+def _bodies() -> dict[tuple[str, str], type[Any]]:
+    """(method, stage-less path) → the pydantic model of the request body."""
     from wabaguard import schemas
     from wabaguard.keyactions import registry as routes
 
-    out = {(a.method, a.resource): getattr(schemas, a.body).model_json_schema() for a in routes.KEY_ACTIONS}
-    out[("POST", "/otp/challenges")] = schemas.ChallengeRequest.model_json_schema()
-    out[("POST", "/me/totp/confirm")] = schemas.TotpConfirm.model_json_schema()
-    out[("POST", "/ops/flags/{flag_id}/resolve")] = schemas.FlagResolve.model_json_schema()
-    out[("POST", "/ops/accounts")] = schemas.Onboard.model_json_schema()
+    out: dict[tuple[str, str], type[Any]] = {
+        (a.method, a.resource): getattr(schemas, a.body) for a in routes.KEY_ACTIONS
+    }
+    out[("POST", "/otp/challenges")] = schemas.ChallengeRequest
+    out[("POST", "/me/totp/confirm")] = schemas.TotpConfirm
+    out[("POST", "/ops/flags/{flag_id}/resolve")] = schemas.FlagResolve
+    out[("POST", "/ops/accounts")] = schemas.Onboard
     return out
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """Resolve pydantic's local ``$defs`` so each body schema stands alone."""
-    defs = schema.pop("$defs", {})
+class Components:
+    """Named schemas: every pydantic model (and the models it uses) once, referenced by name."""
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return walk(dict(defs[ref.split("/")[-1]]))
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
 
-    return walk(schema)  # type: ignore[no-any-return]
+    def ref(self, model: type[Any], name: str | None = None) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for sub, definition in schema.pop("$defs", {}).items():
+            self._add(sub, definition)
+        name = name or model.__name__
+        self._add(name, schema)
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def _add(self, name: str, schema: dict[str, Any]) -> None:
+        if name in self.schemas and self.schemas[name] != schema:
+            raise ValueError(f"two different schemas are both named {name}: rename one model")
+        self.schemas[name] = schema
+
+
+# Routes are tagged by capability: the first prefix that matches names the tag.
+TAGS: list[tuple[str, str, str]] = [
+    ("/meta/webhook", "meta", "Meta's account webhooks (signed by Meta)"),
+    ("/otp/", "otp", "One-time passwords: the challenge a key action needs"),
+    ("/me", "me", "The caller: who they are, their access token, their authenticator app"),
+    ("/accounts/{account_id}/partner-change-requests", "partner-change", "Moving a WABA to another Partner"),
+    ("/partner-change/", "partner-change", "Moving a WABA to another Partner"),
+    ("/accounts/{account_id}/security-webhook", "security-webhook", "Signed security events to your systems"),
+    ("/accounts/{account_id}/users", "people", "Users of an account, and their invites"),
+    ("/invite/", "people", "Users of an account, and their invites"),
+    ("/accounts/{account_id}/templates", "templates", "Message templates"),
+    ("/phone-numbers/{phone_number_id}/api-keys", "api-keys", "A phone number's API keys"),
+    ("/phone-numbers/", "phone-numbers", "Phone numbers: business profile and webhook URL"),
+    ("/accounts/{account_id}/security-events", "monitoring", "Audit log, flags and reports"),
+    ("/accounts/{account_id}/flags", "monitoring", "Audit log, flags and reports"),
+    ("/report/", "monitoring", "Audit log, flags and reports"),
+    ("/ops/", "ops", "wabaguard's operators (IAM): onboarding, reviews, recovery"),
+    ("/openapi.json", "api", "This description"),
+]
+
+
+def tag_of(path: str) -> str:
+    return next(tag for prefix, tag, _ in TAGS if path.startswith(prefix))
+
+
+def operation_id(generated: str, path: str, method: str, key_action: str | None) -> str:
+    """The action's name: a key action's registry name, else the handler function's name
+    (Powertools appends the path and method to it; they are taken off again)."""
+    if key_action:
+        return key_action
+    suffix = re.sub(r"\W", "_", path) + f"_{method}"
+    return generated.removesuffix(suffix)
 
 
 def _errors(method: str, path: str, authorizer: str | None, key_action: bool, has_body: bool) -> list[str]:
@@ -143,6 +185,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
     routes = stack.routes()
     functions = stack.functions()
     bodies = _bodies()
+    components = Components()
     paths: dict[str, Any] = {}
     for logical_id in sorted({r.function for r in routes}):
         app = importlib.import_module(functions[logical_id].module).app
@@ -162,7 +205,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                 responses: dict[str, Any] = {success: {"description": "success"}}
                 model = SUCCESS.get((route.method, path))
                 if success != "204":
-                    schema = _inline_refs(model.model_json_schema()) if model else {}
+                    schema = components.ref(model) if model else {"type": "object"}
                     responses[success]["content"] = {"application/json": {"schema": schema}}
                 if key_action:
                     responses[success]["headers"] = {
@@ -202,7 +245,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                             "413": {"description": ERRORS["413"], "content": error},
                         }
                     )
-                elif path.startswith(("/report/", "/partner-change/cancel/")):
+                elif path.startswith(("/report/", "/partner-change/cancel/", "/invite/")):
                     page = {"text/html": {"schema": {"type": "string"}}}
                     responses = {
                         "200": {"description": "an HTML page", "content": page},
@@ -219,15 +262,19 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                 if (route.method, path) in bodies:
                     op["requestBody"] = {
                         "required": route.method != "DELETE",
-                        "content": {"application/json": {"schema": _inline_refs(dict(bodies[(route.method, path)]))}},
+                        "content": {"application/json": {"schema": components.ref(bodies[(route.method, path)])}},
                     }
+                op["operationId"] = operation_id(
+                    str(op.get("operationId", "")), path, method, actions.get((route.method, path))
+                )
+                op["tags"] = [tag_of(path)]
                 if route.authorizer == "AWS_IAM":
                     op["security"] = [{"sigv4": []}]
                 elif route.authorizer is None:
                     op["security"] = []
                 paths.setdefault(path, {})[method] = op
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "wabaguard",
             "version": "1",
@@ -235,9 +282,13 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": f"/{stack.stage()}"}],
         "security": [{"bearer": []}],
+        "tags": [
+            {"name": tag, "description": words}
+            for tag, words in dict((tag, words) for _, tag, words in TAGS).items()
+        ],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": dict(sorted(components.schemas.items())),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -113,9 +113,20 @@ def create_all(stack: Stack) -> None:
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
 
-    for logical_id, res in stack.of_type("AWS::SQS::Queue").items():
-        props = res.get("Properties", {})
+    queues = stack.of_type("AWS::SQS::Queue").items()
+    for logical_id, res in sorted(queues, key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})):
+        props = res.get("Properties", {})  # dead-letter queues first: a redrive policy names one
         attrs = {"MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600))}
+        if "VisibilityTimeout" in props:
+            attrs["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+        if "RedrivePolicy" in props:
+            redrive = props["RedrivePolicy"]
+            attrs["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": str(stack.resolve(redrive["deadLetterTargetArn"])),
+                    "maxReceiveCount": int(redrive["maxReceiveCount"]),
+                }
+            )
         url = sqs.create_queue(QueueName=stack.default_name(logical_id), Attributes=attrs)["QueueUrl"]
         stack.physical[logical_id] = url
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

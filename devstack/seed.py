@@ -1,4 +1,5 @@
-"""The demo seed of §Local: one Partner managing two Client accounts, users and phone numbers.
+"""The demo seed of §Local: one Partner managing two Client accounts, users and phone numbers, and
+a second Partner (``other_partner``) that a Partner change may move a WABA to.
 
 Written through the PynamoDB models (no ``last_change``, so seeding notifies nobody).
 """
@@ -96,6 +97,10 @@ def seed_demo(api_url: str) -> dict[str, Any]:
     partner = create_account("Northwind Partners", kind="partner")
     partner.update(actions=[Account.meta_business_id.set(_waba_id())])  # how Meta's Partner webhooks name it
     partner_admin = create_user(partner, "ops@northwind.test", "admin")
+    # A second Partner the BSP knows: where a Partner change of the walk-through can move a WABA.
+    other = create_account("Contoso Messaging", kind="partner")
+    other.update(actions=[Account.meta_business_id.set(_waba_id())])
+    other_admin = create_user(other, "ops@contoso.test", "admin")
 
     acme = create_account("Acme Shoes", partner_id=partner.account_id, waba_id=_waba_id())
     acme_users = [create_user(acme, "admin@acme.test", "admin"), create_user(acme, "member@acme.test", "member")]
@@ -128,6 +133,12 @@ def seed_demo(api_url: str) -> dict[str, Any]:
             "name": partner.name,
             "meta_business_id": partner.meta_business_id,
             "users": [partner_admin],
+        },
+        "other_partner": {
+            "partner_id": other.account_id,
+            "name": other.name,
+            "meta_business_id": other.meta_business_id,
+            "users": [other_admin],
         },
         "accounts": [view(acme, acme_users, [acme_phone]), view(globex, globex_users, [globex_phone])],
     }

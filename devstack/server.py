@@ -91,11 +91,17 @@ class World:
         install_lambda_invoke(stack, self.functions)
         self.gateway = Gateway(stack, self.functions)
         self.pump = StreamPump(stack, self.functions)
+        from devstack.queues import QueuePump
+
+        self.queues = QueuePump(stack, self.functions, float(os.environ.get("RETRY_DELAY_SCALE") or 1))
         from wabaguard.security import new_token, token_digest
 
         self.ops_token = new_token("wgo")
         os.environ["WABAGUARD_LOCAL_OPS_TOKEN_SHA256"] = token_digest(self.ops_token)
         self._start_graph()
+        from devstack.eventbus import EventBus
+
+        self.eventbus = EventBus(stack.region)
         # Meta's app secret and the callback's verify token, as the provider stores them after deploying
         self.meta = {"app_secret": secrets.token_hex(16), "verify_token": secrets.token_urlsafe(16)}
         self._put_secret("META_APP_SECRET_ID", self.meta)
@@ -131,7 +137,9 @@ class World:
 
     def tick(self) -> dict[str, Any]:
         """Every scheduled function once, now (``POST /_local/tick``)."""
-        return {name: self.run_schedule(name) for name in self.scheduled_functions()}
+        out: dict[str, Any] = {name: self.run_schedule(name) for name in self.scheduled_functions()}
+        out["queues"] = {"delivered": self.queues.pump()}  # what producers queued, drained now
+        return out
 
     def scheduled_functions(self) -> list[str]:
         return [name for name, _, _ in self.schedules]
@@ -237,6 +245,8 @@ class LocalServer:
             return 200, replay(
                 queue, lambda event: self.world.functions.invoke("ChangeNotifierFunction", event), self.region
             )
+        if method == "GET" and path == "/_local/eventbridge":
+            return 200, self.world.eventbus.events()
         if method == "POST" and path == "/_local/risk-scan":
             return 200, self.world.drain_scan()
         if method == "POST" and path == "/_local/tick":
@@ -362,6 +372,12 @@ class LocalServer:
             "version": os.environ.get("GRAPH_API_VERSION", "v23.0"),
             "note": "Meta's Graph API stand-in (or WABAGUARD_GRAPH_URL); calls: GET /_local/graph/calls",
         }
+        demo["aws"] = {
+            "endpoint_url": os.environ["AWS_ENDPOINT_URL"],
+            "region": self.region,
+            "activity_ingest_queue": self.world.stack.physical["ActivityIngestQueue"],
+            "note": "moto: any AWS SDK or CLI with --endpoint-url and the fake credentials 'testing'",
+        }
         demo["ops"] = {
             "token": self.world.ops_token,
             "note": "stands in for IAM (SigV4) on /v1/ops/* routes; Authorization: Bearer <token>",
@@ -369,6 +385,7 @@ class LocalServer:
         LOCAL_DIR.mkdir(exist_ok=True)
         (LOCAL_DIR / "demo.json").write_text(json.dumps(demo, indent=2) + "\n")
         self.world.pump.start()
+        self.world.queues.start()
         for name, every, _ in self.world.schedules:
             if every <= 60:  # retry sweeps: locally every few seconds, like the compressed backoff
                 every = float(os.environ.get("WABAGUARD_LOCAL_SWEEP_S") or 2)
@@ -380,6 +397,7 @@ class LocalServer:
         self._stop.set()
         self.httpd.shutdown()
         self.world.pump.stop()
+        self.world.queues.stop()
         self.moto.stop()
 
 

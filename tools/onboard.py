@@ -9,7 +9,8 @@ profile, SSO, instance role). Against the local stack, ``--ops-token`` (``.local
         --name "Acme Shoes" --waba-id 102290129340398 --phone 4930123456:106540352242922 \\
         --admin-email admin@acme.example
 
-The first admin's token is printed once (stdout, JSON): hand it over securely.
+It prints the new account (stdout, JSON) and the first admin's invite status — never a token: the
+admin is emailed an invite whose page shows them their own token, once.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ def region_of(api: str, explicit: str | None) -> str:
     raise SystemExit("--region is needed for an API URL that does not name its region")
 
 
-def signed_request(url: str, body: bytes, region: str, credentials: Any = None) -> urllib.request.Request:
-    """A POST signed with SigV4 for API Gateway (``execute-api``) with the caller's credentials."""
+def signed_request(
+    url: str, body: bytes | None, region: str, credentials: Any = None, method: str = "POST"
+) -> urllib.request.Request:
+    """A request signed with SigV4 for API Gateway (``execute-api``) with the caller's credentials."""
     import botocore.session
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -70,9 +73,10 @@ def signed_request(url: str, body: bytes, region: str, credentials: Any = None) 
     creds = credentials or botocore.session.get_session().get_credentials()
     if creds is None:
         raise SystemExit("no AWS credentials found (environment, profile, SSO or instance role)")
-    aws = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    aws = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
     SigV4Auth(creds, "execute-api", region).add_auth(aws)
-    return urllib.request.Request(url, data=body, method="POST", headers=dict(aws.headers.items()))  # noqa: S310 - checked by api_url
+    return urllib.request.Request(url, data=body, method=method, headers=dict(aws.headers.items()))  # noqa: S310 - checked by api_url
 
 
 def main(argv: list[str] | None = None) -> int:

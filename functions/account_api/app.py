@@ -8,9 +8,9 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import keyactions, observability, partner_change, queries, schemas
+from wabaguard import keyactions, observability, ops, pages, partner_change, queries, schemas
 from wabaguard.notices import report
-from wabaguard.people import onboarding
+from wabaguard.people import invites, onboarding
 from wabaguard.risk import flags
 from wabaguard.web import (
     approval_of,
@@ -192,6 +192,32 @@ def onboard() -> Any:
     return json_response(201, onboarding.onboard(body, who))
 
 
+@app.get("/ops/flags")
+def ops_flags() -> Any:
+    ops_identity(app)
+    q = app.current_event.query_string_parameters or {}
+    return ops.flags(q.get("status"), q.get("severity"), q.get("limit"), q.get("cursor"))
+
+
+@app.get("/ops/reviews")
+def ops_reviews() -> Any:
+    ops_identity(app)
+    return ops.reviews()
+
+
+@app.get("/ops/accounts/<account_id>")
+def ops_account(account_id: str) -> Any:
+    ops_identity(app)
+    return ops.account_overview(account_id)
+
+
+@app.post("/ops/accounts/<account_id>/users/<user_id>/recover")
+def recover_user(account_id: str, user_id: str) -> Any:
+    who = ops_identity(app)
+    schemas.parse(schemas.Empty, raw_json(app))  # no body: anything else is a mistake, said so
+    return invites.start_recovery(account_id, user_id, who)
+
+
 @app.post("/ops/accounts/<account_id>/users/<user_id>/reset-authenticator")
 def reset_authenticator(account_id: str, user_id: str) -> Any:
     return keyactions.reset_totp_by_ops(account_id, user_id, ops_identity(app))
@@ -199,14 +225,14 @@ def reset_authenticator(account_id: str, user_id: str) -> Any:
 
 # ---------------------------------------------------------------- the API's own description (public)
 @app.get("/openapi.json")
-def openapi() -> Any:
+def get_openapi() -> Any:
     return json_response(200, queries.openapi_document())
 
 
 # ---------------------------------------------------------------- "this wasn't me" (the token is the credential)
 @app.get("/report/<token>")
 def report_page(token: str) -> Any:
-    return html_response(*report.page(token), style_src=report.style_hash())
+    return html_response(*report.page(token), style_src=pages.style_hash())
 
 
 @app.post("/report/<token>")
@@ -214,13 +240,23 @@ def report_confirm(token: str) -> Any:
     status, page, raised = report.confirm(token, request_meta(app))
     if raised:
         metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
-    return html_response(status, page, style_src=report.style_hash())
+    return html_response(status, page, style_src=pages.style_hash())
+
+
+# ---------------------------------------------------------------- an invite (the token is the credential)
+@app.get("/invite/<token>")
+def invite_page(token: str) -> Any:
+    return _link_page(invites.page(token))
+
+
+@app.post("/invite/<token>")
+def invite_accept(token: str) -> Any:
+    return _link_page(invites.accept(token, request_meta(app)))
 
 
 # ---------------------------------------------------------------- a notice's cancel link (the token is the credential)
-def _link_page(page: partner_change.LinkPage) -> Any:
-    body = report.html_page(page.title, page.paragraphs, page.button, page.facts)
-    return html_response(page.status, body, style_src=report.style_hash())
+def _link_page(page: pages.LinkPage) -> Any:
+    return html_response(page.status, page.html(), style_src=pages.style_hash())
 
 
 @app.get("/partner-change/cancel/<token>")

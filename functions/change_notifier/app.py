@@ -26,6 +26,7 @@ from wabaguard.config import settings
 from wabaguard.errors import NotFound
 from wabaguard.models import PartnerChangeRequest
 from wabaguard.notices import mailer, notify, report
+from wabaguard.people import invites
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
 
@@ -38,7 +39,13 @@ _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", def
 
 @idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
 def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: Any) -> dict[str, Any]:
-    """Send one notice (with its own report link); a redelivery returns the stored result unsent."""
+    """Send one notice (with its own report link) — or, to the person a change invites, their
+    invite; a redelivery returns the stored result unsent."""
+    invite = invites.mail_for(change.kind, item, account, job["recipient"])
+    if invite is not None:
+        message_id = mailer.send(invite)
+        _sent_now.set(True)
+        return {"message_id": message_id}
     link = None
     if notify.gets_report_link(account, change, job["recipient"]):
         facts = [*change.facts, *notify.actor_facts(item)]

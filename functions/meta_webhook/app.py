@@ -20,7 +20,7 @@ app = build_resolver()
 
 
 @app.get("/meta/webhook")
-def handshake() -> Any:
+def verify_meta_webhook() -> Any:
     status, text = inbound.handshake_answer(app.current_event.query_string_parameters or {})
     if status != 200:  # errors in the API's JSON shape; only the challenge is plain text (Meta reads it)
         error = "forbidden" if status == 403 else "invalid_request"
@@ -31,7 +31,7 @@ def handshake() -> Any:
 
 
 @app.post("/meta/webhook")
-def changes() -> Any:
+def receive_meta_webhook() -> Any:
     event = app.current_event
     body = event.body or ""
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")

@@ -1,5 +1,5 @@
 """Partner changes whose cooling-off ended (§Partner change): submitted, expired or held, every
-minute. Every decision is in ``wabaguard.partner_change``."""
+minute, each submission announced on EventBridge. Every decision is in ``wabaguard.partner_change``."""
 
 from __future__ import annotations
 
@@ -21,5 +21,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="PartnerChangesSubmitted", unit=MetricUnit.Count, value=summary.submitted)
     metrics.add_metric(name="PartnerChangesExpired", unit=MetricUnit.Count, value=summary.expired)
     metrics.add_metric(name="PartnerChangesHeld", unit=MetricUnit.Count, value=summary.held)
+    metrics.add_metric(name="PartnerChangeEventsSent", unit=MetricUnit.Count, value=summary.announced)
+    metrics.add_metric(name="PartnerChangeEventsFailed", unit=MetricUnit.Count, value=summary.announce_failed)
     logger.info("partner changes", extra={"submitted": summary.submitted, "expired": summary.expired})
-    return {"submitted": summary.submitted, "expired": summary.expired, "held": summary.held}
+    return {
+        "submitted": summary.submitted,
+        "expired": summary.expired,
+        "held": summary.held,
+        "announced": summary.announced,
+        "announce_failed": summary.announce_failed,
+    }

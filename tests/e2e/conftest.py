@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -65,6 +67,25 @@ class Stack:
                 return mails
             time.sleep(0.2)
         raise AssertionError(f"outbox never matched; it holds {[(m['to'], m['subject']) for m in mails]}")
+
+
+    def invite_link(self, email: str) -> str:
+        """The newest invite link emailed to ``email``."""
+        pattern = re.compile(r"(http://127\.0\.0\.1:\d+/v1/invite/wgi_[A-Za-z0-9_-]+)")
+        mails = self.wait_for_outbox(lambda ms: any(m["to"] == email and pattern.search(m["text"]) for m in ms))
+        found = pattern.search([m for m in mails if m["to"] == email and pattern.search(m["text"])][-1]["text"])
+        assert found
+        return found.group(1)
+
+    def accept_invite(self, email: str) -> str:
+        """Take up the newest invite of ``email`` as its page does (GET asks, POST acts): the token."""
+        path = urlsplit(self.invite_link(email)).path
+        assert self.request("GET", path).status == 200
+        page = self.request("POST", path)
+        assert page.status == 200, page.body[:500]
+        token = re.search(rb'<pre class="secret"[^>]*>(wgu_[A-Za-z0-9_-]+)</pre>', page.body)
+        assert token, "the invite page reveals no token"
+        return token.group(1).decode()
 
 
 COOLING_OFF_S = 8

@@ -107,5 +107,6 @@ def test_the_onboarding_client_creates_an_account_whose_admin_can_sign_in(stack:
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    me = stack.request("GET", "/v1/me", out["admin"]["token"]).json()
+    assert "token" not in out["admin"] and out["admin"]["invite"]["status"] == "emailed"
+    me = stack.request("GET", "/v1/me", stack.accept_invite("boss@umbrella.test")).json()
     assert me["account"]["name"] == "Umbrella" and me["role"] == "admin"

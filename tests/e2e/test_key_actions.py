@@ -84,7 +84,7 @@ def test_the_other_seed_actions_work_the_same_way(stack: Stack, action: str) -> 
         "partner": (
             "POST",
             f"/v1/accounts/{acme['account_id']}/partner-change-requests",
-            {"target_partner_id": "prt_elsewhere", "reason": "moving"},
+            {"target_partner_id": stack.demo["other_partner"]["partner_id"], "reason": "moving"},
             201,
         ),
         "api_key": ("POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "shop"}, 201),

@@ -20,7 +20,8 @@ def test_a_link_cancels_and_an_uncancelled_request_is_submitted_after_its_coolin
     globex = stack.demo["accounts"][1]
     admin = globex["users"][0]
     path = f"/v1/accounts/{globex['account_id']}/partner-change-requests"
-    first, _, _ = _approved(stack, admin, "POST", path, {"target_partner_id": "prt_rival"})
+    target = {"target_partner_id": stack.demo["other_partner"]["partner_id"]}
+    first, _, _ = _approved(stack, admin, "POST", path, target)
     assert first.status == 201 and first.json()["status"] == "COOLING_OFF", first.json()
     mails = stack.wait_for_outbox(
         lambda ms: any(m["to"] == admin["email"] and "Partner change requested for Globex" in m["subject"] for m in ms)
@@ -35,7 +36,7 @@ def test_a_link_cancels_and_an_uncancelled_request_is_submitted_after_its_coolin
     assert done.status == 200 and b"cancelled" in done.body
     assert _requests(stack, admin, globex["account_id"])[0]["status"] == "CANCELLED"
 
-    second, _, _ = _approved(stack, admin, "POST", path, {"target_partner_id": "prt_rival"})
+    second, _, _ = _approved(stack, admin, "POST", path, target)
     assert second.status == 201, second.json()
     request_id = second.json()["request_id"]
 
@@ -46,3 +47,12 @@ def test_a_link_cancels_and_an_uncancelled_request_is_submitted_after_its_coolin
     listed = _wait(submitted, timeout=COOLING_OFF_S + 30)
     assert [e["event"] for e in listed["timeline"]] == ["requested", "submitted"]
     stack.wait_for_outbox(lambda ms: any("Partner change for Globex submitted" in m["subject"] for m in ms))
+    # the BSP's signal to move the WABA: an EventBridge event that a rule routes (README)
+    events = _wait(
+        lambda: [e for e in stack.request("GET", "/_local/eventbridge").json()
+                 if e["detail"]["request_id"] == request_id] or None
+    )
+    (event,) = events
+    assert event["source"] == "wabaguard" and event["detail-type"] == "Partner change submitted"
+    assert event["detail"]["to_partner"]["name"] == stack.demo["other_partner"]["name"]
+    assert event["detail"]["waba_id"] == globex["waba_id"]

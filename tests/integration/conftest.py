@@ -40,11 +40,18 @@ def module_world() -> Iterator[tuple[World, dict[str, Any]]]:
         yield world, seed_demo("http://127.0.0.1/v1")
 
 
+# Partners the tests move WABAs to (a Partner change needs a target wabaguard knows, §Partner change)
+KNOWN_PARTNERS = {"prt_next": "Next Partners", "prt_other": "Other Partners", "prt_elsewhere": "Elsewhere BSP"}
+
+
 @pytest.fixture
 def demo(world: World) -> dict[str, Any]:
-    from devstack.seed import seed_demo
+    from devstack.seed import create_account, seed_demo
 
-    return seed_demo("http://127.0.0.1/v1")
+    out = seed_demo("http://127.0.0.1/v1")
+    for partner_id, name in KNOWN_PARTNERS.items():
+        create_account(name, kind="partner", account_id=partner_id)
+    return out
 
 
 class Api:
@@ -87,6 +94,26 @@ class Api:
                     return m.group(1)
         raise AssertionError(f"no code mailed to {to}")
 
+    def invite_link(self, to: str) -> str:
+        """The newest invite link emailed to ``to`` (the stream is pumped first)."""
+        import re
+
+        self.world.pump.pump()
+        for mail in reversed(self.outbox()):
+            if mail["to"] == to:
+                m = re.search(r"(https?://\S+/v1/invite/(wgi_[A-Za-z0-9_-]+))", mail["text"])
+                if m:
+                    return m.group(1)
+        raise AssertionError(f"no invite mailed to {to}")
+
+    def accept_invite(self, to: str, ip: str = "203.0.113.7") -> str:
+        """Take up the newest invite of ``to`` the way its page does (GET asks, POST acts): the token."""
+        path = "/v1/invite/" + self.invite_link(to).rsplit("/", 1)[1]
+        assert self.call("GET", path, ip=ip).status == 200
+        page = self.call("POST", path, ip=ip)
+        assert page.status == 200, page.body.decode()
+        return secret_of(page.body.decode())
+
     def challenge(self, token: str, method: str, path: str, body: Any = None, **extra: Any) -> HttpResponse:
         return self.call("POST", "/v1/otp/challenges", token, {"method": method, "path": path, "body": body, **extra})
 
@@ -96,6 +123,15 @@ class Api:
         assert ch.status == 201, ch.json()
         code = self.last_code(user["email"])
         return self.call(method, path, user["token"], body, otp=(ch.json()["challenge_id"], code))
+
+
+def secret_of(page: str) -> str:
+    """The token an invite page reveals (its one <pre class="secret">)."""
+    import re
+
+    m = re.search(r'<pre class="secret"[^>]*>(wgu_[A-Za-z0-9_-]+)</pre>', page)
+    assert m, "the page reveals no token"
+    return m.group(1)
 
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

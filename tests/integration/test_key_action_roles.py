@@ -42,7 +42,8 @@ def people(api: Api, world: World, demo: dict[str, Any], monkeypatch: pytest.Mon
     acc = acme["account_id"]
     spare = create_user(load_account(acc), "spare@acme.test", "member")
     requester = create_user(load_account(acc), "second@acme.test", "admin")
-    req = api.approved(requester, "POST", f"/v1/accounts/{acc}/partner-change-requests", {"target_partner_id": "prt_x"})
+    to_other = {"target_partner_id": "prt_other"}
+    req = api.approved(requester, "POST", f"/v1/accounts/{acc}/partner-change-requests", to_other)
     assert req.status == 201, req.json()
     hook = api.approved(admin, "PUT", f"/v1/accounts/{acc}/security-webhook", {"url": "http://127.0.0.1:9/x"})
     assert hook.status == 200, hook.json()

@@ -150,7 +150,7 @@ def test_a_pin_notice_names_the_number_what_when_and_what_to_do(
     (mail, *_) = told(api, "WhatsApp reported")
     digits = acme["phone_numbers"][0]["display_phone_number"]
     assert f"+{digits}" in mail["text"] and "two-step verification PIN" in mail["text"]
-    assert "When (UTC)" in mail["text"] and "re-register the number" in mail["text"]
+    assert "When: " in mail["text"] and " UTC" in mail["text"] and "re-register the number" in mail["text"]
     users = {u["email"] for u in acme["users"]}
     assert sorted(m["to"] for m in told(api, "WhatsApp reported") if m["to"] in users) == sorted(users)
 

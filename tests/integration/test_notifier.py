@@ -43,8 +43,11 @@ def test_webhook_change_emails_each_acme_user_once_naming_hosts_and_actor(
     assert ">> Webhook host: hooks.acme.test → evil.example.org (NEW HOST)" in text
     assert f"Changed by: {admin['email']}" in text and "IP address: 203.0.113.7" in text
     assert "User agent: pytest/agent" in text
-    assert "revoke the API keys" in text and "support@wabaguard.example" in text
-    assert '<strong style="background:#fff3b0">hooks.acme.test → evil.example.org (NEW HOST)</strong>' in mail["html"]
+    assert "revoke API keys nobody recognises" in text and "support@wabaguard.example" in text
+    person, _, integrators = text.partition("For integrators:")
+    assert not re.search(r"(GET|POST|PUT|PATCH|DELETE) /v1/", person), "API hints apart from what a person reads"
+    assert "POST /v1/me/tokens" in integrators
+    assert "background:#fff3b0;padding:0 2px\">hooks.acme.test → evil.example.org (NEW HOST)</strong>" in mail["html"]
     deliver(world)  # nothing new arrives later
     assert len(notices(api)) == len(acme["users"])
 
@@ -133,8 +136,10 @@ def test_other_change_types(
     deliver(world)
     mails = [m for m in notices(api) if m["subject"] == expected]
     recipients = sorted(m["to"] for m in mails)
-    if kind == "user_added":  # the managing Partner's admins hear of their Clients' people
-        assert recipients == sorted(acme_emails(acme) | {"eve@acme.test", partner_admin})
+    if kind == "user_added":  # the managing Partner's admins hear of their Clients' people; eve, her invite
+        assert recipients == sorted(acme_emails(acme) | {partner_admin})
+        (invite,) = [m for m in api.outbox() if m["to"] == "eve@acme.test"]
+        assert invite["subject"] == "[wabaguard] You were added to Acme Shoes" and "/v1/invite/wgi_" in invite["text"]
     elif kind == "user_removed":  # the removed user is told too (it may be the owner, locked out)
         assert recipients == sorted([admin["email"], acme["users"][1]["email"], partner_admin])
     else:
@@ -157,7 +162,7 @@ def test_partner_change_also_tells_the_managing_partners_admins(
     mails = [m for m in notices(api) if "Partner change" in m["subject"]]
     partner_admin = demo["partner"]["users"][0]["email"]
     assert sorted(m["to"] for m in mails) == sorted(acme_emails(acme) | {partner_admin})
-    assert "Requested Partner: prt_other" in mails[0]["text"] and "&lt;b&gt;cheaper" in mails[0]["html"]
+    assert "Requested Partner: Other Partners" in mails[0]["text"] and "&lt;b&gt;cheaper" in mails[0]["html"]
     assert len({m["to"] for m in mails}) == len(mails)  # one message per recipient
 
 
@@ -347,7 +352,7 @@ def test_change_notices_link_with_a_real_anchor_and_never_to_a_missing_page(
     api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "links"})
     deliver(world)
     mail = notices(api)[0]
-    anchors = re.findall(r'<a href="([^"]+)">', mail["html"])
+    anchors = re.findall(r'<a href="([^"]+)"', mail["html"])
     assert len(anchors) == 1 and "/v1/report/wgr_" in anchors[0]
     assert anchors[0] in mail["text"]
     assert "security.wabaguard.example." not in mail["text"], "no link to a page that is not served"

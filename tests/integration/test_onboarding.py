@@ -30,7 +30,9 @@ def test_ops_onboard_a_client_whose_admin_acts_at_once(world: World, demo: dict[
     out = resp.json()
     assert out["account"]["waba_id"] == "102290129340398" and out["account"]["kind"] == "client"
     admin = out["admin"]
-    assert admin["email"] == "owner@initech.test" and admin["token"].startswith("wgu_")
+    assert admin["email"] == "owner@initech.test" and "token" not in admin and admin["access"] == "invited"
+    assert admin["invite"] == {"status": "emailed", "to": "owner@initech.test", "valid_for": "7 days"}
+    admin["token"] = api.accept_invite("owner@initech.test")  # the invite's page shows the admin their own token
     me = api.call("GET", "/v1/me", admin["token"]).json()
     assert me["role"] == "admin" and sorted(p["display"] for p in me["phone_numbers"]) == [
         "+1 415 555 0111",
@@ -46,7 +48,8 @@ def test_ops_onboard_a_client_whose_admin_acts_at_once(world: World, demo: dict[
     assert out["account"]["account_id"] in [a["account_id"] for a in managed]
     world.pump.pump()
     welcome = [m for m in api.outbox() if m["to"] == "owner@initech.test" and "added to Initech" in m["subject"]]
-    assert welcome and admin["token"] not in welcome[0]["text"]
+    assert len(welcome) == 1 and admin["token"] not in welcome[0]["text"] + welcome[0]["html"]
+    assert "wabaguard operations added you" in welcome[0]["text"]
 
 
 def test_meta_ids_are_unique_across_accounts(world: World, demo: dict[str, Any], api: Api) -> None:
@@ -74,7 +77,7 @@ def test_a_partner_is_onboarded_and_can_then_manage_a_client(world: World, demo:
         "POST", "/v1/ops/accounts", world.ops_token, {**CLIENT, "partner_id": partner.json()["account"]["account_id"]}
     )
     assert client.status == 201
-    me = api.call("GET", "/v1/me", partner.json()["admin"]["token"]).json()
+    me = api.call("GET", "/v1/me", api.accept_invite("a@wayne.test")).json()
     assert [a["name"] for a in me["managed_accounts"]] == ["Initech"]
 
 

@@ -395,7 +395,7 @@ def test_a_lost_device_is_recovered_with_single_use_recovery_codes(
     assert again.status == 403 and again.json()["error"] == "otp_invalid"
     assert api.call("PUT", webhook_path, admin["token"], WEBHOOK, otp=(ch2, codes[1])).status == 200
     used = [m for m in api.outbox() if m["subject"] == "A recovery code of yours was used"]
-    assert len(used) == 2 and "8 unused code(s) remain" in used[-1]["text"]
+    assert len(used) == 2 and "8 unused codes remain" in used[-1]["text"]
     for mail in api.outbox():
         assert not any(c in mail["text"] for c in codes)
 

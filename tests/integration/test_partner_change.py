@@ -53,7 +53,7 @@ def subjects(api: Api, words: str) -> list[dict[str, Any]]:
 def second_admin(api: Api, admin: dict[str, Any], acme: dict[str, Any]) -> dict[str, Any]:
     body = {"email": "second@acme.test", "role": "admin"}
     user = api.approved(admin, "POST", f"/v1/accounts/{acme['account_id']}/users", body).json()
-    return {**user, "email": "second@acme.test"}
+    return {**user, "email": "second@acme.test", "token": api.accept_invite("second@acme.test")}
 
 
 # ------------------------------------------------------------------ request, notices, links
@@ -72,7 +72,7 @@ def test_a_request_waits_in_cooling_off_and_everyone_gets_their_own_cancel_link(
     assert set(links) == {u["email"] for u in acme["users"]} | {partner_admin}
     assert len(set(links.values())) == len(links)  # one link each
     mail = subjects(api, "Partner change requested for Acme Shoes")[0]
-    assert "2026-11-25T12:00:00Z" in mail["text"] and "prt_next" in mail["text"]
+    assert "Wed 25 Nov 2026, 12:00 UTC" in mail["text"] and "Next Partners" in mail["text"]
     (listed,) = requests(api, acme["users"][1], acme["account_id"])  # members read it too
     assert listed["request_id"] == out["request_id"] and listed["status"] == "COOLING_OFF"
 
@@ -328,3 +328,67 @@ def test_approving_what_needs_no_approval_or_under_review_is_refused_before_a_co
     cancel = f"/v1/accounts/{acme['account_id']}/partner-change-requests/{req['request_id']}/cancel"
     assert api.call("POST", cancel, admin["token"]).status == 200  # cancelling protects: open under review
     assert len([m for m in api.outbox()[sent:] if "code is" in m["text"]]) == 0
+
+
+# ------------------------------------------------------------------ end to end (issue 22)
+def test_the_target_must_be_a_partner_wabaguard_knows_refused_before_a_code(
+    api: Api, world: World, demo: dict[str, Any], acme: dict[str, Any], admin: dict[str, Any]
+) -> None:
+    path = f"/v1/accounts/{acme['account_id']}/partner-change-requests"
+    sent = len(api.outbox())
+    for target in ("prt_unheard_of", demo["accounts"][1]["account_id"]):  # unknown; a Client, not a Partner
+        resp = api.challenge(admin["token"], "POST", path, {"target_partner_id": target})
+        assert resp.status == 404 and resp.json()["error"] == "unknown_partner", resp.json()
+        assert target in resp.json()["detail"]
+    current = api.challenge(admin["token"], "POST", path, {"target_partner_id": demo["partner"]["partner_id"]})
+    assert current.status == 400 and current.json()["field"] == "body.target_partner_id"
+    assert len(api.outbox()) == sent, "no code was sent for a request that cannot be made"
+
+
+def test_submitting_emits_the_eventbridge_event_and_notices_name_partners(
+    api: Api, world: World, demo: dict[str, Any], acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
+) -> None:
+    req = request(api, admin, acme["account_id"], "prt_next").json()
+    world.pump.pump()
+    (mail,) = [m for m in subjects(api, "Partner change requested") if m["to"] == admin["email"]]
+    assert "Next Partners" in mail["text"] and "Northwind Partners" in mail["text"]
+    assert "prt_next" not in mail["text"], "people read Partner names, not ids"
+    assert "Wed 25 Nov 2026, 12:00 UTC" in mail["text"], "times for people, with their zone"
+    assert world.eventbus.events() == [], "nothing before the cooling-off ends"
+    out = run(world, moving, 25 * HOURS)
+    assert out["submitted"] == 1 and out["announced"] == 1
+    (event,) = world.eventbus.events()
+    assert event["source"] == "wabaguard" and event["detail-type"] == "Partner change submitted"
+    detail = event["detail"]
+    assert detail["request_id"] == req["request_id"] and detail["waba_id"] == acme["waba_id"]
+    assert detail["account"] == {"account_id": acme["account_id"], "name": "Acme Shoes"}
+    assert detail["from_partner"] == {"partner_id": demo["partner"]["partner_id"], "name": "Northwind Partners"}
+    assert detail["to_partner"]["partner_id"] == "prt_next" and detail["to_partner"]["name"] == "Next Partners"
+    assert detail["approvals"] == [] and detail["requested_by"] == admin["email"]
+    run(world, moving, HOURS)
+    assert len(world.eventbus.events()) == 1, "announced once"
+    told = [m for m in subjects(api, "Partner change for Acme Shoes submitted") if m["to"] == admin["email"]]
+    assert "moves the WhatsApp Business Account to Next Partners" in told[0]["text"]
+
+
+def test_an_event_eventbridge_refused_is_sent_by_a_later_run(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any], monkeypatch: Any
+) -> None:
+    from botocore.exceptions import ClientError
+    from wabaguard import partner_change
+
+    real = partner_change.client
+
+    class Refusing:
+        def put_events(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
+
+    request(api, admin, acme["account_id"], "prt_next")
+    monkeypatch.setattr(partner_change, "client", lambda service: Refusing())
+    out = run(world, moving, 25 * HOURS)
+    assert out["submitted"] == 1 and out["announced"] == 0 and out["announce_failed"] == 1
+    assert world.eventbus.events() == []
+    monkeypatch.setattr(partner_change, "client", real)
+    assert run(world, moving, timedelta(seconds=30))["announced"] == 0, "the failed attempt's lease holds it"
+    assert run(world, moving, timedelta(minutes=2))["announced"] == 1
+    assert len(world.eventbus.events()) == 1

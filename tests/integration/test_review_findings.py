@@ -329,6 +329,7 @@ def test_two_admins_removing_each_other_at_once_leave_one(
         first, "POST", f"/v1/accounts/{acme['account_id']}/users", {"email": "second@acme.test", "role": "admin"}
     ).json()
     second["email"] = "second@acme.test"
+    second["token"] = api.accept_invite("second@acme.test")
     pending = []
     for actor, target in ((first, second), (second, first)):
         path = f"/v1/accounts/{acme['account_id']}/users/{target['user_id']}"

@@ -410,6 +410,7 @@ def test_no_secret_reaches_an_event(
     secret = register(api, admin, acc, receiver.url())["secret"]
     key = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "shop"}).json()["api_key"]
     user = api.approved(admin, "POST", f"/v1/accounts/{acc}/users", {"email": "new@acme.test", "role": "member"}).json()
+    user["token"] = api.accept_invite("new@acme.test")
     rotated = api.approved(admin, "POST", f"/v1/accounts/{acc}/security-webhook/rotate-secret").json()["secret"]
     settle(world)
     bodies = "".join(r["body"].decode() for r in receiver.seen)

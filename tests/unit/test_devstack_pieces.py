@@ -54,7 +54,9 @@ def test_routes_come_from_the_template_with_literal_segments_first() -> None:
     assert auth[("GET", "/meta/webhook")] is None and auth[("POST", "/meta/webhook")] is None  # Meta signs instead
     cancel = "/partner-change/cancel/{token}"  # a notice's single-use cancel link: the token is the credential
     assert auth[("GET", cancel)] is None and auth[("POST", cancel)] is None
-    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook", "/partner-change/cancel/")
+    invite = "/invite/{token}"  # a person's single-use invite: the token is the credential
+    assert auth[("GET", invite)] is None and auth[("POST", invite)] is None
+    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook", "/partner-change/cancel/", "/invite/")
     others = {k: v for k, v in auth.items() if not k[1].startswith(public)}
     assert set(others.values()) == {"OtpAuthorizer"}
     pattern, params = route_pattern("/accounts/{account_id}/users/{user_id}")
@@ -123,6 +125,15 @@ def test_a_transaction_needs_each_items_own_action_on_its_table() -> None:
     assert _requests("dynamodb", "BatchGetItem", {"RequestItems": {"A": {}, "B": {}}}) == [
         ("dynamodb:BatchGetItem", table + "A"),
         ("dynamodb:BatchGetItem", table + "B"),
+    ]
+
+
+def test_put_events_needs_a_grant_on_each_bus_it_names() -> None:
+    bus = "arn:aws:events:us-east-1:123456789012:event-bus/"
+    entries = [{"Source": "wabaguard"}, {"Source": "wabaguard", "EventBusName": "audit"}]
+    assert _requests("events", "PutEvents", {"Entries": entries}) == [
+        ("events:PutEvents", bus + "audit"),
+        ("events:PutEvents", bus + "default"),
     ]
 
 

@@ -19,7 +19,7 @@ def cited() -> dict[str, str]:
     out = {}
     for folder in ("layers", "functions", "devstack", "tools", "tests"):
         for path in Path(ROOT, folder).rglob("*.py"):
-            for m in re.finditer(r"§[A-Z][A-Za-z]*(?: [a-z][a-z]+)?", path.read_text()):
+            for m in re.finditer(r"§[A-Z][A-Za-z]*(?: [a-z][a-z]+)*", path.read_text()):
                 out[m.group(0)] = str(path.relative_to(ROOT))
     return out
 

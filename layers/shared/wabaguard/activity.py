@@ -33,6 +33,7 @@ SECURITY_KINDS = frozenset(
         "platform_change",
         "meta_event",
         "partner_change",
+        "invite_accepted",
     }
 )
 USAGE_KINDS = frozenset({"messages_sent", "api_request"})

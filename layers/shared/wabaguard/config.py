@@ -90,6 +90,7 @@ class Settings:
     risk_scan_max_seconds: float
     risk_scan_function: str | None  # the scan's own name, for its fan-out
     security_webhook_function: str | None  # the deliveries' function, kicked by the notifier
+    activity_ingest_dlq_url: str | None  # where the ingest queue's refused messages go, with the reason
     meta_app_secret_id: str | None  # MetaAppSecret: app secret and verify token
     graph_api_base_url: str | None  # GraphApiBaseUrl
     graph_api_version: str  # GraphApiVersion
@@ -131,6 +132,7 @@ def settings() -> Settings:
         risk_scan_max_seconds=_float("RISK_SCAN_MAX_SECONDS", 60),
         risk_scan_function=_opt("RISK_SCAN_FUNCTION"),
         security_webhook_function=_opt("SECURITY_WEBHOOK_FUNCTION"),
+        activity_ingest_dlq_url=_opt("ACTIVITY_INGEST_DLQ_URL"),
         meta_app_secret_id=_opt("META_APP_SECRET_ID"),
         graph_api_base_url=_opt("GRAPH_API_BASE_URL"),
         graph_api_version=os.environ.get("GRAPH_API_VERSION") or "v23.0",

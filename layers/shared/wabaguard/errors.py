@@ -40,6 +40,12 @@ class NotFound(WabaguardError):
     status, code = 404, "not_found"
 
 
+class UnknownPartner(NotFound):
+    """A Partner change to a Partner wabaguard does not know (§Partner change): 404 by name."""
+
+    code = "unknown_partner"
+
+
 class PayloadTooLarge(WabaguardError):
     status, code = 413, "request_too_large"
 

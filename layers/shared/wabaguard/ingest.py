@@ -1,4 +1,5 @@
-"""Accepts §Activity records from producers (the messaging platform, an identity provider).
+"""Accepts §Activity records from producers (the messaging platform, an identity provider): in
+Python with ``ingest``, from any language through the ingest queue (``consume``).
 
 Every record is validated before any is written, so a bad batch writes nothing; records for
 unknown account ids create bare Client accounts, so usage is never dropped.
@@ -6,12 +7,16 @@ unknown account ids create bare Client accounts, so usage is never dropped.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
 from wabaguard import activity, schemas
+from wabaguard.aws import client
 from wabaguard.errors import InvalidRequest
 from wabaguard.models import Account, ActivityRecord, condition_failed, iso
 
@@ -69,3 +74,61 @@ def _ensure_account(account_id: str) -> bool:
         if condition_failed(exc):
             return False
         raise
+
+
+# ------------------------------------------------------------------ the ingest queue (any language)
+MAX_PER_MESSAGE = 500
+
+
+@dataclass
+class Consumed:
+    """What became of one queue message: records written, or refused (all of them) and why."""
+
+    accepted: int = 0
+    refused: int = 0
+    reason: str | None = None
+
+
+def consume(body: str, message_id: str, dead_letter_url: str | None) -> Consumed:
+    """One message of ``ActivityIngestQueue``: a JSON list of at most 500 §Activity records.
+
+    All records are checked before any is written; a message with an invalid record is moved to
+    the queue's DLQ with the reason (a message attribute) and nothing of it is written — a
+    producer's bug never turns into half a batch. Records without a ``record_id`` get one derived
+    from the message id and their position, so a message SQS delivers twice writes the same items
+    twice (the same keys), never double counts. Other failures (DynamoDB throttling) raise: SQS
+    redelivers the message, and after its redrive count moves it to the DLQ itself.
+    """
+    try:
+        records = json.loads(body)
+    except ValueError:
+        return _refuse(body, message_id, "body: is not valid JSON", 1, dead_letter_url)
+    count = len(records) if isinstance(records, list) else 1
+    if isinstance(records, list) and len(records) > MAX_PER_MESSAGE:
+        reason = f"body: at most {MAX_PER_MESSAGE} records per message (got {len(records)})"
+        return _refuse(body, message_id, reason, count, dead_letter_url)
+    if isinstance(records, list):
+        stem = "q" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+        records = [
+            {**r, "record_id": r.get("record_id") or f"{stem}-{i}"} if isinstance(r, dict) else r
+            for i, r in enumerate(records)
+        ]
+    try:
+        written = ingest(records)
+    except InvalidRequest as exc:
+        return _refuse(body, message_id, exc.detail, count, dead_letter_url)
+    return Consumed(accepted=int(written["written"]))
+
+
+def _refuse(body: str, message_id: str, reason: str, count: int, dead_letter_url: str | None) -> Consumed:
+    if not dead_letter_url:  # fail closed: without its DLQ a refused message would be lost
+        raise RuntimeError("ACTIVITY_INGEST_DLQ_URL is not set: refused records would be lost")
+    client("sqs").send_message(
+        QueueUrl=dead_letter_url,
+        MessageBody=body,
+        MessageAttributes={
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "source_message_id": {"DataType": "String", "StringValue": message_id},
+        },
+    )
+    return Consumed(refused=count, reason=reason)

@@ -7,6 +7,7 @@ to their names, authorization headers and otpauth:// URIs (which carry TOTP seed
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,8 +16,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 MASK = "*****"
 _PATTERNS = (
-    # user tokens, API keys, report links, ops token; webhook secrets; Meta access tokens
-    re.compile(r"\bwg[ukro]_[A-Za-z0-9_-]{8,}|\bwhsec_[A-Za-z0-9+/=]{8,}|\bEAA[A-Za-z0-9]{20,}"),
+    # user tokens, API keys, report, cancel and invite links, ops token; webhook secrets; Meta access tokens
+    re.compile(r"\bwg[ukroci]_[A-Za-z0-9_-]{8,}|\bwhsec_[A-Za-z0-9+/=]{8,}|\bEAA[A-Za-z0-9]{20,}"),
     re.compile(r"otpauth://[^\s\"'\\]+"),  # TOTP provisioning URIs (seed inside)
     re.compile(r"(?i)\b(bearer)\s+[^\s\"'\\]+"),
     re.compile(
@@ -37,6 +38,16 @@ def redact(text: str) -> str:
 class RedactingFormatter(LambdaPowertoolsFormatter):
     def serialize(self, log: Any) -> str:
         return redact(super().serialize(log))
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    record.msg, record.args = redact(record.getMessage()), None
+    return True
+
+
+# Powertools' own router logs each route's path parameters at DEBUG — a link's token among them
+# (``/invite/{token}``): its records are masked too, whatever handler ends up writing them.
+logging.getLogger("aws_lambda_powertools.event_handler.api_gateway").addFilter(_redact_record)
 
 
 def logger(**kwargs: Any) -> Logger:

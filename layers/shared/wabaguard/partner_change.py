@@ -15,16 +15,19 @@ submit racing each other leave exactly one outcome; at most one request per acco
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from wabaguard import activity, clock, due
 from wabaguard.activity import RequestMeta
+from wabaguard.aws import client
 from wabaguard.config import API_STAGE, settings
 from wabaguard.due import Tally
 from wabaguard.errors import Conflict, Forbidden, NotFound
@@ -45,11 +48,24 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
-from wabaguard.people.access import active_users, load_account, managed_accounts, require_account, valid_id
+from wabaguard.pages import LinkPage
+from wabaguard.people.access import (
+    active_users,
+    load_account,
+    managed_accounts,
+    partner_name,
+    require_account,
+    valid_id,
+)
 from wabaguard.people.principal import Principal, change_record
 from wabaguard.security import new_id, new_token, token_digest
+from wabaguard.urls import without_links
 
 DUE = "partner_change"
+ANNOUNCE = "partner_change_event"  # submitted, its EventBridge event not yet accepted
+EVENT_SOURCE = "wabaguard"
+EVENT_DETAIL_TYPE = "Partner change submitted"
+EVENT_BUS = "default"  # the account's default bus: the BSP's rules route it (README)
 OPEN = "COOLING_OFF"
 APPROVAL_WINDOW = timedelta(days=7)  # after the cooling-off, for the second admin's approval
 REVIEW_RECHECK = timedelta(minutes=5)
@@ -255,13 +271,19 @@ def end_into(
 ) -> None:
     """The writes that end an open request, added to ``tx`` (conditioned on it being open)."""
     meta = meta or RequestMeta()
+    # A submitted request stays due, as ANNOUNCE: its EventBridge event goes out after this
+    # transaction, retried every run until EventBridge accepts it (never lost, at least once).
+    waiting: list[Any] = (
+        [PartnerChangeRequest.due.set(ANNOUNCE), PartnerChangeRequest.due_at.set(due.stamp(now))]
+        if status == "SUBMITTED"
+        else [PartnerChangeRequest.due.remove(), PartnerChangeRequest.due_at.remove()]
+    )
     tx.update(
         req,
         actions=[
             PartnerChangeRequest.status.set(status),
             PartnerChangeRequest.ended_at.set(iso(now)),
-            PartnerChangeRequest.due.remove(),
-            PartnerChangeRequest.due_at.remove(),
+            *waiting,
             PartnerChangeRequest.timeline.set(PartnerChangeRequest.timeline.append([entry])),
             PartnerChangeRequest.last_change.set(change),
         ],
@@ -352,6 +374,12 @@ def cancel_link(req: PartnerChangeRequest, recipient: str) -> str:
     return f"{settings().public_base_url}/{API_STAGE}/partner-change/cancel/{token}"
 
 
+STATUS_WORDS = {
+    "COOLING_OFF": "waiting out its cooling-off (it can be cancelled)",
+    "SUBMITTED": "submitted",
+    "CANCELLED": "cancelled",
+    "EXPIRED": "expired",
+}
 NOT_VALID = "This link is unknown, expired, or its recipient no longer has access to the account."
 
 
@@ -372,22 +400,13 @@ def _link(token: str) -> CancelLink | None:
 def _facts(req: PartnerChangeRequest, account: Account) -> list[list[str]]:
     return [
         ["Account", account.name],
-        ["Current Partner", req.current_partner_id or "(none)"],
-        ["Requested Partner", req.target_partner_id],
+        ["Current Partner", partner_name(req.current_partner_id)],
+        ["Requested Partner", partner_name(req.target_partner_id)],
         ["Requested by", req.requested_by or "unknown"],
-        ["Requested at (UTC)", req.created_at],
-        ["Submitted after (UTC)", req.submit_after or ""],
-        ["Status", req.status],
+        ["Requested", clock.for_people(req.created_at)],
+        ["Submitted after", clock.for_people(req.submit_after)],
+        ["Status", STATUS_WORDS.get(req.status, req.status)],
     ]
-
-
-@dataclass
-class LinkPage:
-    status: int
-    title: str
-    paragraphs: list[str]
-    button: str | None = None
-    facts: list[list[str]] | None = None
 
 
 def link_page(token: str) -> LinkPage:
@@ -403,8 +422,9 @@ def link_page(token: str) -> LinkPage:
         200,
         f"Cancel moving {account.name} to another Partner?",
         [
-            f"{req.requested_by} asked to move the WhatsApp Business Account of {account.name} to Partner "
-            f"{req.target_partner_id}. It will be submitted after {req.submit_after} (UTC) unless someone cancels it.",
+            f"{req.requested_by} asked to move the WhatsApp Business Account of {account.name} to the Partner "
+            f"{partner_name(req.target_partner_id)}. It will be submitted {clock.for_people(req.submit_after)} "
+            "unless someone cancels it.",
             "If you did not expect this, cancel it now; every user and the current Partner's admins are told.",
         ],
         button="Cancel this Partner change",
@@ -421,7 +441,9 @@ def _ended_page(req: PartnerChangeRequest, account: Account) -> LinkPage:
 def _ended_words(req: PartnerChangeRequest) -> str:
     last = (req.timeline or [])[-1:] or []
     who = f" by {last[0].by}" if last else ""
-    return f"The request was {req.status.lower()}{who} at {req.ended_at} (UTC); there is nothing left to cancel."
+    return (
+        f"The request was {req.status.lower()}{who}, {clock.for_people(req.ended_at)}; there is nothing left to cancel."
+    )
 
 
 def cancel_by_link(token: str, meta: RequestMeta, now: datetime | None = None) -> LinkPage:
@@ -459,8 +481,8 @@ def cancel_by_link(token: str, meta: RequestMeta, now: datetime | None = None) -
         [
             f"Nothing will be submitted: {account.name} stays with its current Partner. Every user of the account "
             "and the Partner's admins are told who cancelled it.",
-            "If you did not expect the request at all, someone may hold a user's credentials: have every user "
-            f"replace their access token (POST /v1/me/tokens) and write to {settings().support_email}.",
+            "If you did not expect the request at all, someone may hold a user's credentials: ask your admin to "
+            f"have every colleague replace their access token, and write to {settings().support_email}.",
         ],
         facts=_facts(req, account),
     )
@@ -470,6 +492,8 @@ def cancel_by_link(token: str, meta: RequestMeta, now: datetime | None = None) -
 @dataclass
 class Summary(Tally):
     submitted: int = 0
+    announced: int = 0  # EventBridge accepted the "Partner change submitted" event
+    announce_failed: int = 0
     expired: int = 0
     held: int = 0  # under review, or still waiting for its time or its approval
     skipped: int = 0
@@ -525,6 +549,7 @@ def process(pk: str, sk: str, now: datetime | None = None) -> Summary:
     change = system_change("partner_change_submitted", now, SYSTEM, ref=req.request_id)
     if _end(req, "SUBMITTED", entry, change, now, also=not_under_review):
         out.submitted = 1
+        out.add(announce(req.pk, req.sk, now))  # at once; the next runs retry it if EventBridge fails
     else:
         _release(req, now + REVIEW_RECHECK)  # a review began meanwhile (or it was cancelled): look again
         out.held = 1
@@ -540,4 +565,83 @@ def run_due(now: datetime | None = None, budget_s: float = 50.0) -> Summary:
         if clock.now() - started > budget_s:
             break
         total.add(process(req.pk, req.sk, now))
+    for req in due.due(PartnerChangeRequest, ANNOUNCE, now):
+        if clock.now() - started > budget_s:
+            break
+        total.add(announce(req.pk, req.sk, now))
     return total
+
+
+def event_detail(req: PartnerChangeRequest) -> dict[str, Any]:
+    """The detail of the "Partner change submitted" event: what the BSP needs to move the WABA."""
+    account = load_account(req.account_id)
+    target = _partner_or_none(req.target_partner_id)
+    approvals = [{"by": req.approved_by, "at": req.approved_at}] if req.approved_by else []
+    return {
+        "request_id": req.request_id,
+        "account": {"account_id": account.account_id, "name": account.name},
+        "waba_id": account.waba_id,
+        "from_partner": _partner_ref(req.current_partner_id),
+        "to_partner": {
+            **_partner_ref(req.target_partner_id),
+            "meta_business_id": target.meta_business_id if target else None,
+            "meta_app_id": target.meta_app_id if target else None,
+        },
+        "requested_by": req.requested_by,
+        "requested_at": req.created_at,
+        "cooling_off_ended_at": req.submit_after,
+        "submitted_at": req.ended_at,
+        "approvals": approvals,
+        "reason": without_links(req.reason) if req.reason else None,
+    }
+
+
+def _partner_or_none(partner_id: str | None) -> Account | None:
+    if not partner_id:
+        return None
+    try:
+        return load_account(partner_id)
+    except NotFound:
+        return None
+
+
+def _partner_ref(partner_id: str | None) -> dict[str, Any]:
+    partner = _partner_or_none(partner_id)
+    return {"partner_id": partner_id, "name": partner.name if partner else None}
+
+
+def announce(pk: str, sk: str, now: datetime | None = None) -> Summary:
+    """Send a submitted request's EventBridge event (claimed with a lease, so two runs send it
+    once between them); it leaves the index only when EventBridge accepted the entry."""
+    now = now or clock.utcnow()
+    out = Summary()
+    waiting = (PartnerChangeRequest.status == "SUBMITTED") & (PartnerChangeRequest.due == ANNOUNCE)
+    req = due.claim(PartnerChangeRequest, pk, sk, now, LEASE, waiting)
+    if req is None:
+        out.skipped = 1
+        return out
+    entry = {
+        "Source": EVENT_SOURCE,
+        "DetailType": EVENT_DETAIL_TYPE,
+        "Detail": json.dumps(event_detail(req), sort_keys=True),
+        "Resources": [],
+        "EventBusName": EVENT_BUS,
+    }
+    try:
+        answer = client("events").put_events(Entries=[entry])
+        accepted = not answer.get("FailedEntryCount") and bool(answer.get("Entries", [{}])[0].get("EventId"))
+    except (BotoCoreError, ClientError):  # refused, throttled, unreachable: the same retry
+        accepted = False
+    if not accepted:  # the lease runs out and the next run tries again
+        out.announce_failed = 1
+        return out
+    req.update(
+        actions=[
+            PartnerChangeRequest.announced_at.set(iso(now)),
+            PartnerChangeRequest.due.remove(),
+            PartnerChangeRequest.due_at.remove(),
+        ],
+        condition=PartnerChangeRequest.due == ANNOUNCE,
+    )
+    out.announced = 1
+    return out

@@ -13,6 +13,11 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+ACCESS = Field(
+    description="invited (no token yet: their invite is open) | recovering (a recovery invite is open) | active"
+)
+
+
 class AccountRef(Out):
     account_id: str
     name: str
@@ -118,6 +123,7 @@ class UserView(Out):
     created_at: str
     last_active_at: str | None = None
     stale: bool
+    access: Literal["invited", "recovering", "active"] = ACCESS
 
 
 class Users(Out):
@@ -125,13 +131,21 @@ class Users(Out):
     users: list[UserView]
 
 
+class InviteStatus(Out):
+    status: Literal["emailed"]
+    to: str
+    valid_for: str
+    purpose: Literal["welcome", "recovery"] | None = None
+
+
 class NewUser(Out):
     user_id: str
     email: str
     role: Literal["admin", "member"]
-    token: str = Field(description="the user's access token, shown only in this answer")
     account_id: str
     created_at: str
+    access: Literal["invited"] = ACCESS
+    invite: InviteStatus = Field(description="the new user is emailed an invite whose page shows them their token")
 
 
 class SecurityEvent(Out):
@@ -199,7 +213,8 @@ class OnboardedAdmin(Out):
     user_id: str
     email: str
     role: Literal["admin"]
-    token: str = Field(description="the first admin's access token, shown only in this answer")
+    access: Literal["invited"] = ACCESS
+    invite: InviteStatus
 
 
 class Onboarded(Out):
@@ -252,6 +267,60 @@ class Deliveries(Out):
     deliveries: list[Delivery]
 
 
+class OpsFlag(FlagView):
+    account_name: str
+
+
+class OpsFlags(Out):
+    status: Literal["open", "resolved", "audit"]
+    severity: Literal["low", "medium", "high"] | None = None
+    flags: list[OpsFlag]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null on the last")
+
+
+class Review(Out):
+    account_id: str
+    name: str
+    partner_id: str | None = None
+    review_reason: str | None = None
+    under_review_since: str
+    flags: list[FlagView]
+
+
+class Reviews(Out):
+    reviews: list[Review]
+
+
+class OpsPhone(Out):
+    phone_number_id: str
+    display: str
+    meta_phone_number_id: str | None = None
+    webhook_host: str | None = None
+
+
+class ReviewState(Out):
+    under_review: bool
+    reason: str | None = None
+
+
+class AccountOverview(Out):
+    account: dict[str, Any]
+    review: ReviewState
+    users: list[UserView]
+    phone_numbers: list[OpsPhone]
+    flags: list[FlagView]
+    partner_change_requests: list[PartnerChangeRequest]
+    managed_accounts: list[AccountRef] | None = None
+
+
+class RecoveryStarted(Out):
+    user_id: str
+    email: str
+    account_id: str
+    invite: InviteStatus
+    note: str | None = None
+
+
 # (method, stage-less template path) → the model of the success answer
 SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("GET", "/me"): Me,
@@ -274,6 +343,10 @@ SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("POST", "/ops/flags/{flag_id}/resolve"): FlagView,
     ("POST", "/ops/accounts"): Onboarded,
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/reset-authenticator"): AuthenticatorReset,
+    ("GET", "/ops/flags"): OpsFlags,
+    ("GET", "/ops/reviews"): Reviews,
+    ("GET", "/ops/accounts/{account_id}"): AccountOverview,
+    ("POST", "/ops/accounts/{account_id}/users/{user_id}/recover"): RecoveryStarted,
     ("GET", "/accounts/{account_id}/security-webhook"): SecurityWebhookView,
     ("PUT", "/accounts/{account_id}/security-webhook"): SecurityWebhookWithSecret,
     ("POST", "/accounts/{account_id}/security-webhook/rotate-secret"): SecurityWebhookWithSecret,

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from wabaguard import partner_change
+from wabaguard import clock, partner_change
 from wabaguard.activity import RequestMeta
-from wabaguard.errors import Conflict, InvalidRequest, NotFound
+from wabaguard.errors import Conflict, InvalidRequest, NotFound, UnknownPartner
 from wabaguard.keyactions.work import Outcome, Prepared, Work
 from wabaguard.models import Account
-from wabaguard.people.access import load_account
+from wabaguard.people.access import load_account, partner_name
 from wabaguard.people.principal import Principal, change_record
 from wabaguard.urls import without_links
 
 
 def words_request_partner_change(prep: Prepared) -> str:
     model, account = prep.body, prep.account
-    _require_partner(model.target_partner_id, account)
+    target = _require_partner(model.target_partner_id, account)
     partner_change.require_none_open(account.account_id)
-    hours = partner_change.cooling_off().total_seconds() / 3600
+    wait = clock.in_words(partner_change.cooling_off().total_seconds())
     words = (
-        f"Move {account.name} to Partner {model.target_partner_id}, submitted after a cooling-off of "
-        f"{hours:g} hour(s) unless someone cancels it"
+        f"Move {account.name} to the Partner {target.name}, submitted after a cooling-off of {wait} "
+        "unless someone cancels it"
     )
     if model.reason:
         words += f' (the requester\'s reason, links removed: "{without_links(model.reason)}")'
@@ -33,27 +33,26 @@ def words_approve_partner_change(prep: Prepared) -> str:
     request = partner_change.load(prep.account.account_id, prep.params["request_id"])
     partner_change.check_approvable(request, prep.principal, prep.account)
     return (
-        f"Approve moving {prep.account.name} to Partner {request.target_partner_id}, requested by "
-        f"{request.requested_by} at {request.created_at}"
+        f"Approve moving {prep.account.name} to the Partner {partner_name(request.target_partner_id)}, requested "
+        f"by {request.requested_by} {clock.for_people(request.created_at)}"
     )
 
 
-def _require_partner(partner_id: str, account: Account) -> None:
-    """The target must not be the current Partner, nor a known account that is no Partner.
-
-    Partners the BSP has not onboarded into wabaguard are unknown here and still valid targets:
-    the request is reviewed by the BSP, and every user and the current Partner's admins are told.
-    """
+def _require_partner(partner_id: str, account: Account) -> Account:
+    """The target must be a Partner wabaguard knows (404 ``unknown_partner``: the BSP onboards a
+    Partner before anyone can move a WABA to it, so a typo or a scammer's id goes nowhere), and
+    not the current one (400). Checked before a code is sent."""
     if account.kind != "client":
         raise InvalidRequest("path", "only Client accounts change Partner")
     if account.partner_id == partner_id:
-        raise Conflict(f"{account.name} is already managed by {partner_id}")
+        raise InvalidRequest("body.target_partner_id", f"{account.name} is already managed by {partner_id}")
     try:
         target = load_account(partner_id)
     except NotFound:
-        return
+        raise UnknownPartner(f"body.target_partner_id: {partner_id} is not a Partner wabaguard knows") from None
     if target.kind != "partner":
-        raise InvalidRequest("body.target_partner_id", f"{partner_id} is not a Partner")
+        raise UnknownPartner(f"body.target_partner_id: {partner_id} is not a Partner wabaguard knows")
+    return target
 
 
 def do_request_partner_change(

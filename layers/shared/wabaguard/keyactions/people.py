@@ -17,8 +17,9 @@ from wabaguard.keyactions.work import Outcome, Prepared, Work
 from wabaguard.models import Account, Credential, RecoveryCodes, User, condition_failed, iso, recovery_pk, system_change
 from wabaguard.otp import totp
 from wabaguard.people.access import active_users, load_account, load_user
+from wabaguard.people.invites import invited_user
 from wabaguard.people.principal import Principal, change_record
-from wabaguard.people.users import new_user, user_credential
+from wabaguard.people.users import user_credential
 from wabaguard.security import RECOVERY_CODES, new_recovery_code, recovery_digest
 
 
@@ -51,19 +52,20 @@ def do_add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, 
     existing = [u for u in active_users(account.account_id) if u.email == email]
     if existing:
         raise Conflict(f"{email} is already a user of {account.name}")
-    user, credential, token = new_user(account, email, prep.body.role, now, change_record(p, "user_added", meta, now))
+    user = invited_user(account, email, prep.body.role, now, change_record(p, "user_added", meta, now))
     user_id = user.user_id
     work.tx.save(user, condition=User.pk.does_not_exist())
-    work.tx.save(credential, condition=Credential.token_digest.does_not_exist())
     if prep.body.role == "admin":
         work.tx.update(Account(*Account.key(account.account_id)), actions=[Account.active_admins.add(1)])
+    # No token here: the person who adds a colleague must not learn their login (§People and ops).
     body = {
         "user_id": user_id,
         "email": email,
         "role": prep.body.role,
-        "token": token,
         "account_id": account.account_id,
         "created_at": iso(now),
+        "access": "invited",
+        "invite": {"status": "emailed", "to": email, "valid_for": "7 days"},
     }
     return 201, body, {"detail": f"user {user_id}"}
 

@@ -93,7 +93,7 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
     KeyAction(
         "add_user", "POST", "/accounts/{account_id}/users", "Add a user",
         family="people", body="UserAdd", response="NewUser", status=201, roles=ADMINS,
-        target="account", notice="user_added", event="user.added", replay=SECRET,
+        target="account", notice="user_added", event="user.added", replay=ANSWER,
     ),
     KeyAction(
         "remove_user", "DELETE", "/accounts/{account_id}/users/{user_id}", "Remove a user",

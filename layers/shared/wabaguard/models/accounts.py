@@ -53,7 +53,11 @@ class User(AccountsItem, discriminator="user"):
     email = UnicodeAttribute()
     role = UnicodeAttribute()  # admin | member
     status = UnicodeAttribute(default="active")  # active | removed
-    token_digest = UnicodeAttribute(null=True)
+    token_digest = UnicodeAttribute(null=True)  # none until the user takes up their invite
+    # The change whose invite is still open (its Invite items name it): set when a user is added
+    # or ops start a recovery, removed when the invite is used.
+    invite_ref = UnicodeAttribute(null=True)
+    invited_at = UnicodeAttribute(null=True)
     totp_secret_enc = UnicodeAttribute(null=True)  # KMS ciphertext, base64
     totp_pending_enc = UnicodeAttribute(null=True)  # enrolled, not yet confirmed
     totp_enabled = BooleanAttribute(default=False)
@@ -284,6 +288,7 @@ class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
     ended_at = UnicodeAttribute(null=True)
     # The Meta webhooks (their digests) this submitted request explained: one Partner added (its
     # target) and one removed (the Partner it left) at most — never any number of events.
+    announced_at = UnicodeAttribute(null=True)  # EventBridge accepted "Partner change submitted"
     explained_added = UnicodeAttribute(null=True)
     explained_removed = UnicodeAttribute(null=True)
     timeline = ListAttribute(of=TimelineEntry, default=list)  # appended to, never rewritten
@@ -363,6 +368,11 @@ class Flag(AccountsItem, discriminator="flag"):
     verdict = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
     resolved_by = UnicodeAttribute(null=True)
+
+
+def flags_listing(status: str) -> str:
+    """A flag's place in ops' cross-account listing (``by_listing``): by status."""
+    return f"FLAGS#{status}"
 
 
 def flag_sk(flag_id: str) -> str:

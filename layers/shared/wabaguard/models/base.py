@@ -171,6 +171,18 @@ class DueIndex(GlobalSecondaryIndex["AccountsItem"]):
     due_at = UnicodeAttribute(range_key=True)
 
 
+class ListingIndex(GlobalSecondaryIndex["AccountsItem"]):
+    """What ops list across accounts: a sparse index of the items that carry ``listing`` (flags by
+    status: ``FLAGS#open``) and ``listed_at`` (newest last, made unique by the item's id)."""
+
+    class Meta:
+        index_name = "by_listing"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
 class AccountsItem(Model):
     """Base of every item in the Accounts table (single-table design, typed by ``item_type``)."""
 
@@ -186,3 +198,6 @@ class AccountsItem(Model):
     due = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     by_due = DueIndex()
+    listing = UnicodeAttribute(null=True)
+    listed_at = UnicodeAttribute(null=True)
+    by_listing = ListingIndex()

@@ -120,6 +120,24 @@ class ReportToken(ChallengesItem, discriminator="report"):
     used_at = UnicodeAttribute(null=True)
 
 
+class Invite(ChallengesItem, discriminator="invite"):
+    """A person's single-use link to their own access token (§People and ops), 7 days, keyed by
+    its digest. It works while the user's ``invite_ref`` still names it: a newer invite (ops'
+    recovery) or its use retires every older one."""
+
+    account_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    invite_ref = UnicodeAttribute()  # the change that asked for it (user_added, access_recovery)
+    purpose = UnicodeAttribute(default="welcome")  # welcome | recovery
+    created_at = UnicodeAttribute()
+    used_at = UnicodeAttribute(null=True)
+
+
+def invite_pk(token_digest: str) -> str:
+    return f"INVITE#{token_digest}"
+
+
 class MetaSeen(ChallengesItem, discriminator="meta_seen"):
     """A change of Meta's webhooks already recorded: Meta redelivers for up to 36 hours, so the
     marker lives 48 hours (TTL) and is written in the same transaction as the record."""

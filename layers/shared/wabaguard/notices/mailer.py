@@ -51,6 +51,13 @@ def clean(text: str) -> str:
     return "".join(out)
 
 
+# One layout for every email (inline styles: mail clients drop stylesheets). Table-based, so the
+# clients that ignore CSS layout still show a readable column.
+FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
+MONO = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
+DEFAULT_WHY = "You receive this because you are a user of a WhatsApp Business Account protected by wabaguard."
+
+
 def render(
     to: str,
     subject: str,
@@ -59,37 +66,98 @@ def render(
     footer: list[str] | None = None,
     highlight: frozenset[str] = frozenset(),
     links: list[tuple[str, str]] | None = None,
+    *,
+    code: str | None = None,
+    code_label: str = "Your one-time code is",
+    integrators: list[str] | None = None,
+    why: str | None = None,
+    reference: str | None = None,
 ) -> Email:
-    """Render an email from plain-text pieces. Every piece is escaped in the HTML part; facts
-    whose label is in ``highlight`` are marked (``>>`` in text, bold on yellow in HTML)."""
+    """Render an email from plain-text pieces, every one escaped in the HTML part.
+
+    ``paragraphs`` speak to a person; ``code`` is set apart (a one-time password); ``facts`` are a
+    table (labels in ``highlight`` marked: ``>>`` in text, bold on yellow in HTML); ``links`` are
+    buttons to wabaguard's pages; ``footer`` are quieter paragraphs; ``integrators`` is the one place
+    for API hints, in a separate block; the footer says ``why`` they got it and whom to contact."""
     facts = [(clean(label), clean(value)) for label, value in facts or []]
     highlight = frozenset(clean(label) for label in highlight)
     footer = [clean(p) for p in footer or []]
+    integrators = [clean(p) for p in integrators or []]
     paragraphs = [clean(p) for p in paragraphs]
     subject = " ".join(clean(subject).split())[:250]  # user text never breaks the header
-    text_parts = [*paragraphs]
+    links = [(clean(label), clean(url)) for label, url in links or [] if url.startswith(("https://", "http://"))]
+    support = clean(settings().support_email)
+    closing = [clean(why or DEFAULT_WHY), f"Questions, or something looks wrong? Write to {support}."]
+    if reference:
+        closing.append(f"Reference: {clean(reference)}")
+
+    text_parts = [paragraphs[0]] if paragraphs else []
+    if code:
+        text_parts.append(f"{clean(code_label)} {clean(code)}")
+    text_parts.extend(paragraphs[1:])
     if facts:
         text_parts.append("\n".join(f"{'>> ' if label in highlight else ''}{label}: {value}" for label, value in facts))
-    links = [(clean(label), clean(url)) for label, url in links or [] if url.startswith(("https://", "http://"))]
     text_parts.extend(f"{label}: {url}" for label, url in links)
     text_parts.extend(footer)
+    if integrators:
+        text_parts.append("For integrators: " + " ".join(integrators))
+    text_parts.append("-- \nwabaguard · account security\n" + "\n".join(closing))
     text = "\n\n".join(text_parts) + "\n"
+
+    def para(p: str, style: str = "margin:0 0 14px") -> str:
+        return f'<p style="{style}">{html.escape(p)}</p>'
 
     def cell(label: str, value: str) -> str:
         escaped = html.escape(value)
         if label in highlight:
-            escaped = f'<strong style="background:#fff3b0">{escaped}</strong>'
-        return f'<tr><th align="left" style="padding-right:12px">{html.escape(label)}</th><td>{escaped}</td></tr>'
+            escaped = f'<strong style="background:#fff3b0;padding:0 2px">{escaped}</strong>'
+        th = "text-align:left;vertical-align:top;padding:6px 12px 6px 0;color:#52606d;font-weight:500;width:38%"
+        td = "vertical-align:top;padding:6px 0;word-break:break-word"
+        return (
+            f'<tr style="border-bottom:1px solid #e3e7eb"><th style="{th}">{html.escape(label)}</th>'
+            f'<td style="{td}">{escaped}</td></tr>'
+        )
 
-    rows = "".join(cell(label, value) for label, value in facts)
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    if rows:
-        body += f"<table>{rows}</table>"
-    body += "".join(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>' for label, url in links)
-    body += "".join(f'<p style="color:#555">{html.escape(p)}</p>' for p in footer)
+    body = para(paragraphs[0]) if paragraphs else ""
+    if code:
+        body += para(code_label, "margin:0 0 6px")
+        body += (
+            f'<p style="margin:4px 0 18px;font:600 30px/1.2 {MONO};letter-spacing:6px;background:#f1f5f9;'
+            'border:1px solid #d5dde5;border-radius:8px;padding:14px 18px;text-align:center">'
+            f"{html.escape(clean(code))}</p>"
+        )
+    body += "".join(para(p) for p in paragraphs[1:])
+    if facts:
+        rows = "".join(cell(label, value) for label, value in facts)
+        table = "border-collapse:collapse;width:100%;margin:6px 0 18px;font-size:15px"
+        body += f'<table role="presentation" style="{table}">{rows}</table>'
+    for label, url in links:
+        body += (
+            f'<p style="margin:0 0 12px"><a href="{html.escape(url, quote=True)}" style="display:inline-block;'
+            "background:#0b5d3b;color:#ffffff;text-decoration:none;border-radius:6px;padding:10px 16px;"
+            f'font-weight:600">{html.escape(label)}</a></p>'
+        )
+    body += "".join(para(p, "margin:0 0 12px;color:#52606d;font-size:14px") for p in footer)
+    if integrators:
+        body += (
+            '<p style="margin:16px 0 0;padding:10px 12px;background:#f8fafc;border-left:3px solid #cbd5e1;'
+            f'color:#52606d;font-size:13px"><strong>For integrators:</strong> '
+            f'<span style="font-family:{MONO}">{html.escape(" ".join(integrators))}</span></p>'
+        )
+    foot = "".join(para(p, "margin:0 0 6px") for p in closing)
     page = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{html.escape(subject)}</title></head><body>{body}</body></html>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(subject)}</title></head>"
+        f'<body style="margin:0;padding:0;background:#f4f6f8;font-family:{FONT};color:#1d2733;font-size:16px;'
+        'line-height:1.5"><table role="presentation" width="100%" style="border-collapse:collapse;'
+        'background:#f4f6f8"><tr><td align="center" style="padding:24px 12px">'
+        '<table role="presentation" width="100%" style="max-width:640px;border-collapse:collapse">'
+        '<tr><td style="background:#0b5d3b;color:#ffffff;padding:14px 24px;font-weight:600;letter-spacing:.02em;'
+        'border-radius:8px 8px 0 0">wabaguard · account security</td></tr>'
+        f'<tr><td style="background:#ffffff;padding:24px 28px;border-radius:0 0 8px 8px">{body}</td></tr>'
+        f'<tr><td style="padding:16px 4px;color:#52606d;font-size:13px">{foot}</td></tr>'
+        "</table></td></tr></table></body></html>"
     )
     return Email(to=to, subject=subject, text=text, html=page)
 

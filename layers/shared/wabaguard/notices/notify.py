@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wabaguard import clock
 from wabaguard.config import settings
 from wabaguard.keyactions.content import template_facts
 from wabaguard.keyactions.registry import BY_NOTICE
@@ -26,7 +27,7 @@ from wabaguard.models import (
     User,
 )
 from wabaguard.notices import mailer
-from wabaguard.people.access import active_users, managed_accounts
+from wabaguard.people.access import active_users, managed_accounts, partner_name
 from wabaguard.risk import reviews
 from wabaguard.urls import display_url, host_of, without_links
 
@@ -64,6 +65,8 @@ DESCRIBED = frozenset(
         "security_webhook_set",
         "security_webhook_removed",
         "security_webhook_rotated",
+        "access_recovery",
+        "access_recovered",
         *SYSTEM_KINDS,
     }
 )
@@ -94,6 +97,8 @@ class Change:
     # wabaguard's own findings (flags, reviews) have their own words, not a change's
     paragraphs: list[str] | None = None
     footer: list[str] | None = None
+    integrators: list[str] | None = None  # API hints, kept apart from what a person reads
+    account_name: str = ""
 
 
 def load_image(image: dict[str, Any] | None) -> AccountsItem | None:
@@ -120,6 +125,13 @@ def _phone_display(phone_number_id: str) -> str:
 
 def describe(old: AccountsItem | None, new: AccountsItem | None, account: Account) -> Change | None:
     """The change between two images, or None when the item's ``last_change`` did not change."""
+    change = _describe(old, new, account)
+    if change is not None:
+        change.account_name = account.name
+    return change
+
+
+def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Account) -> Change | None:
     if new is None or new.last_change is None:
         return None
     if old is not None and old.last_change is not None and old.last_change.change_id == new.last_change.change_id:
@@ -197,6 +209,7 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
             notify_partner=True,
             paragraphs=told["paragraphs"],
             footer=told["footer"],
+            integrators=told.get("integrators"),
         )
     elif isinstance(new, PlatformChange) and kind == "platform_failed":
         return _platform_failed(new, account)
@@ -212,8 +225,22 @@ def describe(old: AccountsItem | None, new: AccountsItem | None, account: Accoun
         facts.append(("User", new.email))
         headline = f"wabaguard operations reset the authenticator app of {new.email} ({name}); codes now go by email"
         subject = f"Authenticator reset for {new.email}"
+    elif isinstance(new, User) and kind == "access_recovery":
+        facts.append(("User", new.email))
+        headline = (
+            f"wabaguard operations sent {new.email} a recovery invite for {name}; once it is used, their "
+            "current access token stops working"
+        )
+        subject = f"Access recovery started for {new.email}"
+    elif isinstance(new, User) and kind == "access_recovered":
+        facts.append(("User", new.email))
+        headline = (
+            f"{new.email} took up a recovery invite for {name}: they have a new access token and the old one "
+            "no longer works"
+        )
+        subject = f"Access recovered for {new.email}"
     elif isinstance(new, User) and kind == "otp_locked":
-        facts += [("User", new.email), ("Locked until", _fmt(new.otp_locked_until))]
+        facts += [("User", new.email), ("Locked until", clock.for_people(new.otp_locked_until))]
         headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"
         subject = f"OTP lockout for {new.email}"
     else:
@@ -250,7 +277,7 @@ def _platform_failed(change: PlatformChange, account: Account) -> Change:
         facts.append(("Phone number", _phone_display(ref)))
     facts += [
         ("WhatsApp's answer", change.detail or "(none)"),
-        ("Approved at (UTC)", change.created_at),
+        ("Approved", clock.for_people(change.created_at)),
         ("Attempts", str(int(change.attempts or 0))),
     ]
     return Change(
@@ -266,10 +293,7 @@ def _platform_failed(change: PlatformChange, account: Account) -> Change:
             "Read WhatsApp's answer below, correct the request, and make the change again (it needs a new "
             "one-time password). Nothing else was changed.",
         ],
-        footer=[
-            "Every user can read the account's security events with "
-            f"GET /v1/accounts/{account.account_id}/security-events.",
-        ],
+        integrators=[f"The account's security events: GET /v1/accounts/{account.account_id}/security-events."],
     )
 
 
@@ -290,11 +314,8 @@ def _meta_signal(event: MetaEvent, account: Account) -> Change:
             f"Meta, which runs WhatsApp, reported a security-relevant event for {account.name}: {event.headline}.",
             *([event.advice] if event.advice else []),
         ],
-        footer=[
-            "This notice comes from WhatsApp's own account webhooks, not from a change made in wabaguard. "
-            "Every user can read the account's security events with "
-            f"GET /v1/accounts/{account.account_id}/security-events.",
-        ],
+        footer=["This notice comes from WhatsApp's own account webhooks, not from a change made in wabaguard."],
+        integrators=[f"The account's security events: GET /v1/accounts/{account.account_id}/security-events."],
     )
 
 
@@ -317,11 +338,15 @@ def _security_webhook(old: AccountsItem | None, new: SecurityWebhook, account: A
             paragraphs=[
                 f"wabaguard stopped sending the security events of {name} to its security webhook "
                 f"{display_url(new.url)}: {new.disabled_reason}.",
-                "Events raised from now on are not sent there. Fix the receiver, then register it again with "
-                f"PUT /v1/accounts/{account.account_id}/security-webhook (a key action; it shows a new secret), "
-                "and send the missed events again with POST …/security-webhook/deliveries/{id}/redeliver.",
+                "Events raised from now on are not sent there. Ask the team that runs the receiver to fix it, "
+                "then register it again (that needs a one-time password and shows a new secret) and send the "
+                "missed events again.",
             ],
-            footer=[f"Recent deliveries: GET /v1/accounts/{account.account_id}/security-webhook/deliveries."],
+            integrators=[
+                f"Register again: PUT /v1/accounts/{account.account_id}/security-webhook; recent deliveries: "
+                f"GET /v1/accounts/{account.account_id}/security-webhook/deliveries; resend one: "
+                "POST …/security-webhook/deliveries/{delivery_id}/redeliver."
+            ],
         )
     facts: list[tuple[str, str]] = []
     highlight: frozenset[str] = frozenset()
@@ -340,7 +365,7 @@ def _security_webhook(old: AccountsItem | None, new: SecurityWebhook, account: A
     else:
         facts += [
             ("Security webhook", _fmt(display_url(new.url))),
-            ("Previous secret signs until (UTC)", _fmt(new.previous_until)),
+            ("Previous secret signs until", clock.for_people(new.previous_until)),
         ]
         headline = f"The signing secret of the security webhook of {name} was replaced"
         subject = f"Security webhook secret replaced for {name}"
@@ -355,11 +380,13 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
     lc = req.last_change
     assert lc is not None
     name = account.name
+    current, target = partner_name(req.current_partner_id), partner_name(req.target_partner_id)
     facts = [
-        ("Current Partner", _fmt(req.current_partner_id)),
-        ("Requested Partner", req.target_partner_id),
+        ("Current Partner", current),
+        ("Requested Partner", target),
         ("Requested by", _fmt(req.requested_by)),
-        ("Submitted after (UTC)", _fmt(req.submit_after)),
+        ("Requested", clock.for_people(req.created_at)),
+        ("Submitted after", clock.for_people(req.submit_after)),
     ]
     if req.reason:
         facts.append(("Reason given (the requester's words, links removed)", f'"{without_links(req.reason)}"'))
@@ -367,24 +394,24 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
         facts.append(("Second admin's approval", f"given by {req.approved_by}" if req.approved_by else "needed"))
     steps = {
         "partner_change_requested": (
-            f"A request to move {name} to Partner {req.target_partner_id} was made; it is submitted after "
-            f"{req.submit_after} (UTC) unless someone cancels it",
+            f"A request to move {name} to the Partner {target} was made; it is submitted "
+            f"{clock.for_people(req.submit_after)} unless someone cancels it",
             f"Partner change requested for {name} — cancel it if unexpected",
         ),
         "partner_change_approved": (
-            f"{req.approved_by} approved moving {name} to Partner {req.target_partner_id}",
+            f"{req.approved_by} approved moving {name} to the Partner {target}",
             f"Partner change for {name} approved by a second admin",
         ),
         "partner_change_cancelled": (
-            f"The request to move {name} to Partner {req.target_partner_id} was cancelled by {lc.by_email}",
+            f"The request to move {name} to the Partner {target} was cancelled by {lc.by_email}",
             f"Partner change for {name} cancelled",
         ),
         "partner_change_submitted": (
-            f"The request to move {name} to Partner {req.target_partner_id} was submitted after its cooling-off",
+            f"The request to move {name} to the Partner {target} was submitted after its cooling-off",
             f"Partner change for {name} submitted",
         ),
         "partner_change_expired": (
-            f"The request to move {name} to Partner {req.target_partner_id} expired: no other admin approved it",
+            f"The request to move {name} to the Partner {target} expired: no other admin approved it",
             f"Partner change for {name} expired",
         ),
     }
@@ -393,7 +420,8 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
     )
     if lc.kind in SYSTEM_KINDS:
         words = (
-            "Nothing more can stop it in wabaguard; if it was not expected, write to your provider now."
+            f"Your provider now moves the WhatsApp Business Account to {target}. Nothing more can stop it in "
+            "wabaguard; if it was not expected, write to your provider now."
             if lc.kind == "partner_change_submitted"
             else "Nothing was submitted. A new request needs a new one-time password and starts a new cooling-off."
         )
@@ -406,7 +434,7 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
             facts,
             notify_partner=True,
             paragraphs=[f"{headline}.", words],
-            footer=[f"Its timeline: GET /v1/accounts/{account.account_id}/partner-change-requests."],
+            integrators=[f"Its timeline: GET /v1/accounts/{account.account_id}/partner-change-requests."],
         )
     return Change(
         lc.change_id, lc.kind, account.account_id, headline, f"[wabaguard] {subject}", facts, notify_partner=True
@@ -426,7 +454,7 @@ def actor_facts(item: AccountsItem) -> list[tuple[str, str]]:
         ("IP address", lc.ip or "unknown"),
         ("User agent", lc.user_agent or "unknown"),
         ("Country", lc.country or "unknown"),
-        ("Time (UTC)", lc.at),
+        ("Time", clock.for_people(lc.at)),
     ]
 
 
@@ -461,16 +489,32 @@ def render(
     """The notice for one recipient. ``report_url`` is its own "this wasn't me" link, ``cancel_url``
     its own link to cancel a Partner change in its cooling-off."""
     cfg = settings()
-    links = [("Cancel this Partner change (the link works once)", cancel_url)] if cancel_url else []
+    links = [("Cancel this Partner change", cancel_url)] if cancel_url else []
     if report_url:
-        links.append(("Report this change — it was not me (the link works once, for 7 days)", report_url))
+        links.append(("This was not me — report it", report_url))
+    why = (
+        f"You receive this because you have access to {change.account_name or 'this account'} on wabaguard "
+        "(as one of its users, or as an admin of the Partner that manages it). Security notices cannot be "
+        "turned off."
+    )
     if change.paragraphs is not None:  # wabaguard's own finding: no actor, no "no action needed"
         return mailer.render(
             to,
             change.subject,
             change.paragraphs,
             change.facts,
-            footer=[*(change.footer or []), f"Notice id: {change.change_id}"],
+            footer=change.footer,
+            integrators=change.integrators,
+            why=why,
+            reference=f"notice {change.change_id}",
+        )
+    link_words = []
+    if cancel_url:
+        link_words.append("The cancel link works once, while the request waits.")
+    if report_url:
+        link_words.append(
+            "The report link works once, for 7 days: it pauses every key action on the account at once and "
+            "alerts our operations team."
         )
     return mailer.render(
         to,
@@ -480,10 +524,15 @@ def render(
         highlight=change.highlight,
         links=links,
         footer=[
-            "If this change was not expected, act now: revoke the API keys of your phone numbers, have every "
-            "user replace their access token (POST /v1/me/tokens), check the webhook URL, and write to "
-            f"{cfg.support_email}. Every user can read the account's security events with "
-            f"GET /v1/accounts/{change.account_id}/security-events.",
-            f"Change id: {change.change_id}",
+            *link_words,
+            "If you did not expect this change, report it, then ask an admin of your account to revoke API keys "
+            "nobody recognises, to check the webhook URL, and to have every colleague replace their access "
+            f"token. Write to {cfg.support_email} if anything is unclear.",
         ],
+        integrators=[
+            f"The account's security events: GET /v1/accounts/{change.account_id}/security-events; "
+            "replace your own access token: POST /v1/me/tokens."
+        ],
+        why=why,
+        reference=f"change {change.change_id}",
     )

@@ -18,6 +18,7 @@ from pynamodb.exceptions import UpdateError
 from wabaguard import activity, clock
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import client, kms_decrypt, pepper
+from wabaguard.clock import for_people
 from wabaguard.config import settings
 from wabaguard.errors import OtpDenied
 from wabaguard.models import (
@@ -36,7 +37,7 @@ from wabaguard.models import (
     user_sk,
 )
 from wabaguard.otp import totp
-from wabaguard.otp.emails import _footer, _mailer, lockout_email, replay_email
+from wabaguard.otp.emails import WHY, _footer, _mailer, lockout_email, replay_email
 from wabaguard.people.principal import Principal
 from wabaguard.security import (
     code_digest,
@@ -250,13 +251,16 @@ def recovery_code_used(principal: Principal, meta: RequestMeta, now: datetime) -
         principal.email,
         "A recovery code of yours was used",
         [
-            f"One of your wabaguard recovery codes was used instead of your authenticator app at {iso(now)}. "
-            f"{left} unused code(s) remain.",
-            "If this was you, enroll your new device (POST /v1/me/totp) and keep the new codes safe. If it was "
-            "not you, your recovery codes are known to someone else: tell your admin and write to support now.",
+            f"One of your wabaguard recovery codes was used instead of your authenticator app, {for_people(now)}. "
+            f"{left} unused code{'s' if left != 1 else ''} remain{'s' if left == 1 else ''}.",
+            "If this was you, set up the authenticator app on your new device and keep the new recovery codes "
+            "safe. If it was not you, your recovery codes are known to someone else: tell your admin and write "
+            "to support now.",
         ],
         [("From IP", meta.ip or "unknown"), ("User agent", meta.user_agent or "unknown")],
         _footer(),
+        integrators=["Enroll a new authenticator: POST /v1/me/totp (needs a one-time password)."],
+        why=WHY,
     )
     try:
         _mailer().send(mail)

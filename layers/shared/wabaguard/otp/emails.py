@@ -3,12 +3,13 @@ the lockout. The mailer is imported when a mail is due: the authorizer's cold st
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from wabaguard.activity import RequestMeta
+from wabaguard.clock import for_people
 from wabaguard.config import settings
-from wabaguard.models import Challenge, iso
+from wabaguard.models import Challenge
 
 if TYPE_CHECKING:
     from wabaguard.notices import mailer
@@ -23,36 +24,42 @@ def _mailer() -> Any:
 
 # ====================================================================== emails
 def _footer() -> list[str]:
-    cfg = settings()
     return [
-        "If this was not you, do not share the code. Someone may have your token: replace it at once with "
-        "POST /v1/me/tokens (the old one stops working), revoke your API keys, and write to "
-        f"{cfg.support_email}.",
-        "wabaguard · account security for your WhatsApp Business Account",
+        "If you did not ask for this, do not share the code and do not type it anywhere: someone may be "
+        "using your login. Replace your access token now, ask an admin of your account to revoke API keys "
+        f"nobody recognises, and write to {settings().support_email}.",
     ]
+
+
+INTEGRATORS = ["Replace your access token: POST /v1/me/tokens (the old one stops working at once)."]
+WHY = "You receive this because a request was made with your wabaguard login. Codes are only ever sent to you."
 
 
 def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
     ref = reference(ch.challenge_id)
+    expires = for_people(datetime.fromtimestamp(ch.expires_at, UTC))
     facts = [
-        ("Reference", f"{ref} ({ch.action})"),
+        ("Reference", ref),
         *((str(label), str(value)) for label, value in ch.facts or []),
-        ("Request", f"{ch.method} {ch.path}"),
         ("Requested from IP", ch.requester_ip or "unknown"),
         ("User agent", ch.requester_user_agent or "unknown"),
-        ("Code expires", iso(ch.expires_at)),
+        ("Code expires", expires),
     ]
     return _mailer().render(
         to,
         f"[{ref}] Your wabaguard code to approve: {ch.description}"[:200],
         [
             f"Someone signed in as you asked to: {ch.description}.",
-            f"Your one-time code is {code}. It approves exactly this request, once, until {iso(ch.expires_at)}.",
-            f"This is challenge {ref}: type the code where the request shows the same reference. If you asked "
+            f"The code approves exactly this request, once, until {expires}. "
+            f"Its reference is {ref}: type the code where the request shows the same reference. If you asked "
             "for several approvals, each email has its own code.",
         ],
         facts,
         _footer(),
+        code=code,
+        integrators=[f"The request: {ch.method} {ch.path} ({ch.action}).", *INTEGRATORS],
+        why=WHY,
+        reference=f"challenge {ref}",
     )
 
 
@@ -61,16 +68,18 @@ def replay_email(to: str, ch: Challenge, meta: RequestMeta, at: datetime) -> mai
         to,
         "Warning: an approval code of yours was used twice",
         [
-            f'The code you used to approve "{ch.description}" was presented again at {iso(at)}. '
+            f'The code you used to approve "{ch.description}" was presented again, {for_people(at)}. '
             "Codes work once, so nothing was done, but it means the code or the request was "
             "intercepted — by malware, a proxy or someone with access to your mailbox or session.",
         ],
         [
             ("From IP", meta.ip or "unknown"),
             ("User agent", meta.user_agent or "unknown"),
-            ("Challenge", ch.challenge_id),
+            ("Reference", reference(ch.challenge_id)),
         ],
         _footer(),
+        integrators=INTEGRATORS,
+        why=WHY,
     )
 
 
@@ -80,11 +89,13 @@ def lockout_email(to: str, until: int, meta: RequestMeta, at: datetime) -> maile
         to,
         "Your wabaguard one-time passwords are locked",
         [
-            f"{cfg.otp_lockout_failures} wrong codes were entered in a row, the last at {iso(at)}. "
-            f"Key actions are locked for your user until {iso(until)}.",
+            f"{cfg.otp_lockout_failures} wrong codes were entered in a row, the last {for_people(at)}. "
+            f"Key actions are locked for your user until {for_people(datetime.fromtimestamp(until, UTC))}.",
         ],
         [("Last attempt from IP", meta.ip or "unknown"), ("User agent", meta.user_agent or "unknown")],
         _footer(),
+        integrators=INTEGRATORS,
+        why=WHY,
     )
 
 

@@ -52,6 +52,16 @@ def load_user(account_id: str, user_id: str) -> User:
     return user
 
 
+def partner_name(partner_id: str | None) -> str:
+    """A Partner as people know it: its name (its id only if it is not onboarded here)."""
+    if not partner_id:
+        return "(none)"
+    try:
+        return load_account(partner_id).name
+    except NotFound:
+        return partner_id
+
+
 def active_users(account_id: str) -> list[User]:
     """The account's users who have not been removed."""
     return [u for u in User.query(account_pk(account_id), User.sk.startswith("USER#")) if u.status == "active"]

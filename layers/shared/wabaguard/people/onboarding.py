@@ -1,5 +1,6 @@
 """Onboarding (§API): ops create a Client account — its WABA, phone numbers and first admin — or a
-Partner, in one transaction. The first admin's token is shown once, in the answer.
+Partner, in one transaction. The first admin is emailed an invite (``people.invites``); nobody
+else ever sees their token.
 
 Meta's ids are unique across wabaguard (a WABA or phone number belongs to one account), settled by
 does-not-exist conditions on their pointer items in the same transaction.
@@ -30,7 +31,7 @@ from wabaguard.models import (
     waba_pk,
 )
 from wabaguard.people.access import load_account
-from wabaguard.people.users import new_user
+from wabaguard.people.invites import invited_user
 from wabaguard.security import new_id
 
 META_SK = "META"
@@ -72,13 +73,12 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
         created_at=iso(now),
     )
     welcome = system_change("user_added", now, f"ops ({ops_identity})")
-    admin, credential, token = new_user(account, request.admin.email, "admin", now, welcome)
+    admin = invited_user(account, request.admin.email, "admin", now, welcome)
     phones: list[dict[str, Any]] = []
     try:
         with transaction() as tx:
             tx.save(account, condition=Account.pk.does_not_exist())
             tx.save(admin, condition=admin.__class__.pk.does_not_exist())
-            tx.save(credential, condition=credential.__class__.token_digest.does_not_exist())
             if request.partner_id:
                 managed = Link(account_pk(request.partner_id), managed_sk(account_id), target_id=account_id)
                 managed.display = request.name
@@ -128,9 +128,15 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
             "created_at": iso(now),
         },
         "phone_numbers": phones,
-        "admin": {"user_id": admin.user_id, "email": admin.email, "role": "admin", "token": token},
-        "note": "The admin's token is shown only here: hand it over securely; the admin can replace it with "
-        "POST /v1/me/tokens.",
+        "admin": {
+            "user_id": admin.user_id,
+            "email": admin.email,
+            "role": "admin",
+            "access": "invited",
+            "invite": {"status": "emailed", "to": admin.email, "valid_for": "7 days"},
+        },
+        "note": "The admin is emailed an invite: its page shows them their own access token, once. Nobody "
+        "else ever sees it.",
     }
 
 

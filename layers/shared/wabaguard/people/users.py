@@ -9,6 +9,14 @@ from wabaguard.models import Account, ChangeRecord, Credential, User, account_pk
 from wabaguard.security import new_id, new_token, token_digest
 
 
+def access(user: User) -> str:
+    """How the user can get in: ``invited`` (no token yet), ``recovering`` (a recovery invite is
+    open; the current token works until it is used), ``active``."""
+    if not user.token_digest:
+        return "invited"
+    return "recovering" if user.invite_ref else "active"
+
+
 def new_user(
     account: Account, email: str, role: str, now: datetime, last_change: ChangeRecord | None = None
 ) -> tuple[User, Credential, str]:
@@ -55,4 +63,5 @@ def user_view(user: User, last_active_at: str | None = None, stale: bool = False
         "created_at": user.created_at,
         "last_active_at": last_active_at,
         "stale": stale,
+        "access": access(user),
     }

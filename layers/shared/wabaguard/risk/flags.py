@@ -29,6 +29,7 @@ from wabaguard.models import (
     condition_failed,
     flag_pk,
     flag_sk,
+    flags_listing,
     iso,
     open_flag_sk,
     system_change,
@@ -79,6 +80,8 @@ def raise_flag(
         status="audit" if audit_only else "open",
         audit_only=audit_only,
         created_at=iso(now),
+        listing=flags_listing("audit" if audit_only else "open"),
+        listed_at=f"{iso(now)}#{flag_id}",
     )
     if not audit_only and not review:
         flag.last_change = _system_change("account_flagged", now, raised_by)  # the flag itself is the notice
@@ -195,6 +198,7 @@ def resolve(
                     flag,
                     actions=[
                         Flag.status.set("resolved"),
+                        Flag.listing.set(flags_listing("resolved")),
                         Flag.verdict.set(verdict),
                         Flag.note.set(note or ""),
                         Flag.resolved_at.set(iso(now)),

@@ -13,9 +13,13 @@ from wabaguard.models import Account, Flag, PhoneNumber, User, account_pk, flag_
 
 PAUSED = (
     "Every key action on the account is paused until the review ends: new API keys, webhook, profile and "
-    "template changes, adding or removing users, authenticator enrollment, token rotation and Partner "
-    "changes answer 423. Protective actions stay open: revoking API keys, cancelling a Partner change, "
-    "reporting a change."
+    "template changes, adding or removing users, authenticator enrollment, token replacement and Partner "
+    "changes are refused while it lasts. Protective actions stay open: revoking API keys, cancelling a "
+    "Partner change, reporting a change."
+)
+INTEGRATORS_PAUSED = "While the review lasts, key actions answer 423 account_under_review."
+INTEGRATORS_TOKEN = (
+    "Replace an access token: POST /v1/me/tokens; revoke an API key: DELETE /v1/phone-numbers/{id}/api-keys/{key_id}."
 )
 HOW_IT_ENDS = (
     "How it ends: wabaguard's operations team has been alerted and looks at the evidence. They resolve the "
@@ -105,9 +109,10 @@ def notice(kind: str, account: Account, by: str, ref: str | None, flag: Flag | N
             "facts": facts,
             "footer": [
                 "If you recognise this activity as yours or a colleague's, tell us at "
-                f"{support}: it helps end the review sooner. If you do not, have every user replace their access "
-                "token (POST /v1/me/tokens) and revoke API keys you do not recognise.",
+                f"{support}: it helps end the review sooner. If you do not, ask your admin to revoke API keys "
+                "nobody recognises; once the review ends, every colleague should replace their access token.",
             ],
+            "integrators": [INTEGRATORS_PAUSED],
         }
     if kind == "review_released":
         verdict = {"confirmed": "confirmed", "false_positive": "a false positive"}.get(
@@ -123,7 +128,8 @@ def notice(kind: str, account: Account, by: str, ref: str | None, flag: Flag | N
                 "access token and that the webhook URLs and API keys are the ones you expect.",
             ],
             "facts": facts,
-            "footer": [f"Questions: {support}."],
+            "footer": [],
+            "integrators": [INTEGRATORS_TOKEN],
         }
     # account_flagged: a finding that does not pause anything (or one more during a review)
     what = _explained(flag, emails) if flag is not None else "a finding"
@@ -139,7 +145,8 @@ def notice(kind: str, account: Account, by: str, ref: str | None, flag: Flag | N
         ],
         "facts": facts,
         "footer": [
-            f"If this was not you or a colleague, write to {support}, have every user replace their access token "
-            "(POST /v1/me/tokens) and revoke API keys you do not recognise.",
+            f"If this was not you or a colleague, write to {support} and ask your admin to revoke API keys "
+            "nobody recognises and to have every colleague replace their access token.",
         ],
+        "integrators": [INTEGRATORS_TOKEN],
     }

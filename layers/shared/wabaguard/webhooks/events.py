@@ -216,6 +216,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     "authenticator.enrolled": UserEvent,
     "authenticator.reset": UserEvent,
     "access_token.replaced": UserEvent,
+    "user.recovery_started": UserEvent,
     "otp.locked": UserEvent,
     "flag.raised": FlagRaised,
     "review.started": ReviewEvent,
@@ -235,6 +236,8 @@ OTHER_KINDS = {
     "partner_change_submitted": "partner_change.submitted",
     "partner_change_expired": "partner_change.expired",
     "totp_reset": "authenticator.reset",
+    "access_recovery": "user.recovery_started",
+    "access_recovered": "access_token.replaced",
     "otp_locked": "otp.locked",
     "account_flagged": "flag.raised",
     "review_started": "review.started",
@@ -414,7 +417,7 @@ def build(old: AccountsItem | None, new: AccountsItem, account: Account, summary
     name, model = TYPES[lc.kind]
 
     # wabaguard's own notices (no report link there, no requester here), and ops' authenticator reset
-    system = lc.kind in SYSTEM_KINDS or lc.kind == "totp_reset"
+    system = lc.kind in SYSTEM_KINDS or lc.kind in ("totp_reset", "access_recovery")
     data = model(
         change_id=lc.change_id,
         occurred_at=lc.at,

@@ -275,7 +275,7 @@ def _one(
     if signal.phone:  # the account's number as its people know it; Meta's digits only if it is not one
         named = phone.display if phone is not None else f"+{signal.phone} (not a number of {account.name})"
         facts.insert(1, ("Phone number", named))
-    facts.append(("When (UTC)", iso(at)))
+    facts.append(("When", clock.for_people(at)))
     explained = None
     if signal.partner_event:
         match = _explaining_partner_change(account, signal, digest, now)
@@ -341,7 +341,7 @@ def _one(
 
 
 def _raise(account: Account, signal: Signal, facts: list[tuple[str, str]], at: datetime, now: datetime) -> str | None:
-    explanation = f"Meta reported that {signal.headline} ({iso(at)}). {signal.advice}"
+    explanation = f"Meta reported that {signal.headline} ({clock.for_people(at)}). {signal.advice}"
     evidence = [{"kind": "meta_event", "at": iso(at), "action": signal.event, "detail": f"{k}: {v}"} for k, v in facts]
     flag = flags.raise_flag(
         account,
