@@ -119,6 +119,25 @@ class Components:
         self.schemas[name] = schema
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}, "page size")
+CURSOR = _query("cursor", {"type": "string", "maxLength": 2048}, "the next_cursor of the previous page")
+# The query strings the handlers read (they parse them themselves, so Powertools cannot see them).
+QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("GET", "/ops/flags"): [
+        _query("status", {"type": "string", "enum": ["open", "resolved", "audit"], "default": "open"}, "flag status"),
+        _query("severity", {"type": "string", "enum": ["low", "medium", "high"]}, "only this severity"),
+        LIMIT,
+        CURSOR,
+    ],
+    ("GET", "/accounts/{account_id}/security-events"): [LIMIT, CURSOR],
+    ("GET", "/accounts/{account_id}/security-webhook/deliveries"): [LIMIT],
+}
+
+
 # Routes are tagged by capability: the first prefix that matches names the tag.
 TAGS: list[tuple[str, str, str]] = [
     ("/meta/webhook", "meta", "Meta's account webhooks (signed by Meta)"),
@@ -171,6 +190,8 @@ def _errors(method: str, path: str, authorizer: str | None, key_action: bool, ha
         out |= {"403", "423"}
     if (method, path) in CONFLICTS:
         out.add("409")
+    if (method, path) in QUERIES:
+        out.add("400")  # a query string that is not what the parameters say
     if path == "/me/totp/confirm":
         out.add("423")
     return sorted(out)
@@ -268,6 +289,8 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                     str(op.get("operationId", "")), path, method, actions.get((route.method, path))
                 )
                 op["tags"] = [tag_of(path)]
+                if (route.method, path) in QUERIES:
+                    op["parameters"] = [*op.get("parameters", []), *QUERIES[(route.method, path)]]
                 if route.authorizer == "AWS_IAM":
                     op["security"] = [{"sigv4": []}]
                 elif route.authorizer is None:

@@ -17,18 +17,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="make e2e installs chromium first")
 
 
-def _fresh_account(stack: Stack) -> dict[str, Any]:
+def _fresh_account(stack: Stack, name: str = "Browser Test GmbH", n: int = 0) -> dict[str, Any]:
     """An account of its own: reporting puts it under review, which no other test may see."""
     body = {
-        "name": "Browser Test GmbH",
-        "waba_id": "424242424242424",
-        "phone_numbers": [{"display_phone_number": "493055501234", "meta_phone_number_id": "818181818181"}],
-        "admin": {"email": "owner@browser.test"},
+        "name": name,
+        "waba_id": f"42424242424242{n}",
+        "phone_numbers": [{"display_phone_number": f"49305550123{n}", "meta_phone_number_id": f"81818181818{n}"}],
+        "admin": {"email": f"owner{n or ''}@browser.test"},
     }
     out = stack.request("POST", "/v1/ops/accounts", stack.demo["ops"]["token"], body)
     assert out.status == 201, out.json()
     account = dict(out.json())
-    account["admin"]["token"] = stack.accept_invite("owner@browser.test")
+    account["admin"]["token"] = stack.accept_invite(body["admin"]["email"])
     return account
 
 
@@ -116,10 +116,10 @@ def _browser(pw: Any) -> Any:
 def test_an_invite_page_shows_the_new_user_their_own_token_once(stack: Stack, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    acme = stack.demo["accounts"][0]
-    admin = acme["users"][0]
-    path = f"/v1/accounts/{acme['account_id']}/users"
-    body = {"email": "browser.colleague@acme.test", "role": "member"}
+    account = _fresh_account(stack, "Invite Test GmbH", 1)  # of its own: the demo's people stay as they are
+    admin = account["admin"]
+    path = f"/v1/accounts/{account['account']['account_id']}/users"
+    body = {"email": "colleague@browser.test", "role": "member"}
     before = len(stack.outbox())
     ch = stack.request("POST", "/v1/otp/challenges", admin["token"], {"method": "POST", "path": path, "body": body})
     mails = stack.wait_for_outbox(
@@ -138,7 +138,7 @@ def test_an_invite_page_shows_the_new_user_their_own_token_once(stack: Stack, tm
         requested: list[str] = []
         page.on("request", lambda r: requested.append(r.url))
         page.goto(link)
-        assert page.title() == "Set up your access to Acme Shoes · wabaguard"
+        assert page.title() == "Set up your access to Invite Test GmbH · wabaguard"
         assert "wgu_" not in page.content(), "looking at the page reveals nothing"
         assert page.eval_on_selector("header", "e => getComputedStyle(e).backgroundColor") == "rgb(11, 93, 59)"
         page.screenshot(path=str(tmp_path / "invite-page.png"), full_page=True)

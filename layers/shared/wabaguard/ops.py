@@ -18,21 +18,12 @@ from wabaguard.errors import InvalidRequest, NotFound
 from wabaguard.models import Flag, PartnerChangeRequest, PhoneNumber, account_pk, flags_listing
 from wabaguard.people.access import active_users, load_account, managed_accounts, phones_of
 from wabaguard.people.users import user_view
+from wabaguard.queries import page_size
 from wabaguard.risk.flags import flag_view
 from wabaguard.urls import host_of
 
 STATUSES = ("open", "resolved", "audit")
 SEVERITIES = ("low", "medium", "high")
-
-
-def _page_size(limit: str | None) -> int:
-    try:
-        size = int(limit) if limit is not None else 50
-    except ValueError:
-        raise InvalidRequest("limit", "must be an integer") from None
-    if not 1 <= size <= 100:
-        raise InvalidRequest("limit", "must be between 1 and 100")
-    return size
 
 
 def _encode(key: dict[str, Any]) -> str:
@@ -58,7 +49,7 @@ def flags(status: str | None, severity: str | None, limit: str | None, cursor: s
         raise InvalidRequest("status", f"must be one of {', '.join(STATUSES)}")
     if severity is not None and severity not in SEVERITIES:
         raise InvalidRequest("severity", f"must be one of {', '.join(SEVERITIES)}")
-    size = _page_size(limit)
+    size = page_size(limit)
     listing = flags_listing(status)
     start = _decode(cursor, listing) if cursor else None
     found: list[Flag] = []

@@ -57,7 +57,7 @@ from wabaguard.people.access import (
     require_account,
     valid_id,
 )
-from wabaguard.people.principal import Principal, change_record
+from wabaguard.people.principal import Principal, change_by, change_record
 from wabaguard.security import new_id, new_token, token_digest
 from wabaguard.urls import without_links
 
@@ -456,16 +456,7 @@ def cancel_by_link(token: str, meta: RequestMeta, now: datetime | None = None) -
     account = load_account(link.account_id)
     if link.used_at or req.status != OPEN:
         return _ended_page(req, account)
-    change = ChangeRecord(
-        change_id=new_id("chg"),
-        kind="partner_change_cancelled",
-        at=iso(now),
-        by_email=link.recipient,
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        country=meta.country,
-        request_id=meta.request_id,
-    )
+    change = change_by("partner_change_cancelled", meta, now, link.recipient)
 
     def use_link(tx: TransactWrite) -> None:
         tx.update(link, actions=[CancelLink.used_at.set(iso(now))], condition=CancelLink.used_at.does_not_exist())

@@ -104,12 +104,7 @@ def _last_seen(account_id: str, scan_limit: int = 500) -> dict[str, str]:
 def security_events(principal: Principal, account_id: str, limit: str | None, cursor: str | None) -> dict[str, Any]:
     """The audit log, newest first, ``limit`` per page, with an opaque ``next_cursor``."""
     require_account(principal, account_id, user_only=True)
-    try:
-        page = int(limit) if limit is not None else 50
-    except ValueError:
-        raise InvalidRequest("limit", "must be an integer") from None
-    if not 1 <= page <= 100:
-        raise InvalidRequest("limit", "must be between 1 and 100")
+    page = page_size(limit)
     start = _decode_cursor(cursor, account_id) if cursor else None
     result = ActivityRecord.query(
         account_pk(account_id),
@@ -126,6 +121,17 @@ def security_events(principal: Principal, account_id: str, limit: str | None, cu
         "events": events,
         "next_cursor": _encode_cursor(nxt) if nxt and len(events) == page else None,
     }
+
+
+def page_size(limit: str | None) -> int:
+    """A listing's ``?limit=``: 1 to 100, 50 when absent; anything else is a 400 naming it."""
+    try:
+        size = int(limit) if limit is not None else 50
+    except ValueError:
+        raise InvalidRequest("limit", "must be an integer") from None
+    if not 1 <= size <= 100:
+        raise InvalidRequest("limit", "must be between 1 and 100")
+    return size
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:

@@ -23,7 +23,6 @@ from wabaguard.config import settings
 from wabaguard.errors import OtpDenied
 from wabaguard.models import (
     Challenge,
-    ChangeRecord,
     Credential,
     FailureWindow,
     RecoveryCodes,
@@ -38,12 +37,11 @@ from wabaguard.models import (
 )
 from wabaguard.otp import totp
 from wabaguard.otp.emails import WHY, _footer, _mailer, lockout_email, replay_email
-from wabaguard.people.principal import Principal
+from wabaguard.people.principal import Principal, change_by
 from wabaguard.security import (
     code_digest,
     looks_like_code,
     looks_like_recovery_code,
-    new_id,
     recovery_digest,
     same_digest,
 )
@@ -367,18 +365,7 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
     user.update(
         actions=[
             User.otp_locked_until.set(iso(until)),
-            User.last_change.set(
-                ChangeRecord(
-                    change_id=new_id("chg"),
-                    kind="otp_locked",
-                    at=iso(at),
-                    by_user_id=cred.user_id,
-                    by_email=cred.email,
-                    ip=meta.ip,
-                    user_agent=meta.user_agent,
-                    country=meta.country,
-                )
-            ),
+            User.last_change.set(change_by("otp_locked", meta, at, cred.email, cred.user_id)),
         ]
     )
     try:

@@ -29,18 +29,17 @@ from wabaguard.models import (
     Credential,
     Invite,
     User,
-    account_pk,
     condition_failed,
     invite_pk,
     iso,
     system_change,
     transaction,
-    user_sk,
 )
 from wabaguard.notices.mailer import Email, render
 from wabaguard.pages import LinkPage
 from wabaguard.people.access import load_account, load_user
-from wabaguard.people.users import user_credential
+from wabaguard.people.principal import change_by
+from wabaguard.people.users import user_credential, user_item
 from wabaguard.security import new_id, new_token, token_digest
 
 VALID_FOR = timedelta(days=7)
@@ -54,20 +53,7 @@ NOT_VALID = (
 
 def invited_user(account: Account, email: str, role: str, now: datetime, change: ChangeRecord) -> User:
     """A new user with no token yet: their invite (emailed by the notifier) is ``change``'s."""
-    user_id = new_id("usr")
-    return User(
-        account_pk(account.account_id),
-        user_sk(user_id),
-        user_id=user_id,
-        account_id=account.account_id,
-        email=email,
-        role=role,
-        status="active",
-        invite_ref=change.change_id,
-        invited_at=iso(now),
-        created_at=iso(now),
-        last_change=change,
-    )
+    return user_item(account, new_id("usr"), email, role, now, change, invite_ref=change.change_id, invited_at=iso(now))
 
 
 def start_recovery(account_id: str, user_id: str, ops_identity: str, now: datetime | None = None) -> dict[str, Any]:
@@ -170,7 +156,7 @@ def accept(token: str, meta: RequestMeta, now: datetime | None = None) -> LinkPa
     credential, secret = user_credential(account, user.user_id, user.email, user.role, now)
     actions: Any = [User.token_digest.set(credential.token_digest), User.invite_ref.remove()]
     if invite.purpose == "recovery":
-        actions.append(User.last_change.set(_recovered(user, meta, now)))
+        actions.append(User.last_change.set(change_by("access_recovered", meta, now, user.email, user.user_id)))
     held = User.token_digest == user.token_digest if user.token_digest else User.token_digest.does_not_exist()
     try:
         with transaction() as tx:
@@ -199,20 +185,6 @@ def accept(token: str, meta: RequestMeta, now: datetime | None = None) -> LinkPa
         ],
         facts=_facts(user, account),
         reveal=secret,
-    )
-
-
-def _recovered(user: User, meta: RequestMeta, now: datetime) -> ChangeRecord:
-    return ChangeRecord(
-        change_id=new_id("chg"),
-        kind="access_recovered",
-        at=iso(now),
-        by_user_id=user.user_id,
-        by_email=user.email,
-        ip=meta.ip,
-        user_agent=meta.user_agent,
-        country=meta.country,
-        request_id=meta.request_id,
     )
 
 

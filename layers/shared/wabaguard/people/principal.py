@@ -74,13 +74,28 @@ class Principal:
 
 def change_record(principal: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
     """Who did it, from where, when: stored on the changed item for the notifier."""
+    if principal.is_user:
+        return change_by(kind, meta, now, principal.email, principal.user_id)
+    return change_by(kind, meta, now, None, principal.user_id, key_prefix=principal.prefix)
+
+
+def change_by(
+    kind: str,
+    meta: RequestMeta,
+    now: datetime,
+    email: str | None,
+    user_id: str | None = None,
+    key_prefix: str | None = None,
+) -> ChangeRecord:
+    """A change made by someone without a principal (a link's recipient, the owner of a credential
+    the authorizer saw): who by email, from where, when."""
     return ChangeRecord(
         change_id=new_id("chg"),
         kind=kind,
         at=iso(now),
-        by_user_id=principal.user_id,
-        by_email=principal.email if principal.is_user else None,
-        by_key_prefix=principal.prefix if not principal.is_user else None,
+        by_user_id=user_id,
+        by_email=email,
+        by_key_prefix=key_prefix,
         ip=meta.ip,
         user_agent=meta.user_agent,
         country=meta.country,

@@ -23,7 +23,15 @@ def new_user(
     """A user and its access token (returned once; stored only as the credential's digest)."""
     user_id = new_id("usr")
     credential, token = user_credential(account, user_id, email, role, now)
-    user = User(
+    user = user_item(account, user_id, email, role, now, last_change, token_digest=credential.token_digest)
+    return user, credential, token
+
+
+def user_item(
+    account: Account, user_id: str, email: str, role: str, now: datetime, last_change: ChangeRecord | None, **more: Any
+) -> User:
+    """The user item itself (with a token digest, or — invited — with the open invite's ref)."""
+    return User(
         account_pk(account.account_id),
         user_sk(user_id),
         user_id=user_id,
@@ -31,11 +39,10 @@ def new_user(
         email=email,
         role=role,
         status="active",
-        token_digest=credential.token_digest,
         created_at=iso(now),
         last_change=last_change,
+        **more,
     )
-    return user, credential, token
 
 
 def user_credential(account: Account, user_id: str, email: str, role: str, now: datetime) -> tuple[Credential, str]:
