@@ -43,6 +43,7 @@ from wabaguard.models import (
     cancel_link_pk,
     condition_failed,
     iso,
+    live_link,
     partner_change_open_sk,
     partner_change_sk,
     system_change,
@@ -386,15 +387,7 @@ NOT_VALID = "This link is unknown, expired, or its recipient no longer has acces
 def _link(token: str) -> CancelLink | None:
     """The link, while it lives. A recipient removed after the notice keeps it: cancelling only
     protects, and removing a person must not take away their one way to stop the request."""
-    if not token or len(token) > 100:
-        return None
-    try:
-        link = CancelLink.get(cancel_link_pk(token_digest(token)), consistent_read=True)
-    except CancelLink.DoesNotExist:
-        return None
-    if link.ttl is not None and link.ttl < clock.utcnow():
-        return None
-    return link
+    return live_link(CancelLink, cancel_link_pk, token, clock.utcnow())
 
 
 def _facts(req: PartnerChangeRequest, account: Account) -> list[list[str]]:

@@ -3,6 +3,10 @@ the short-lived items around them — links, windows, recovery codes, TOTP steps
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
@@ -18,6 +22,7 @@ from pynamodb.models import Model
 
 from wabaguard.config import _str
 from wabaguard.models.base import _region
+from wabaguard.security import token_digest
 
 
 class Credential(Model):
@@ -60,6 +65,23 @@ class ChallengesItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     item_type = DiscriminatorAttribute()
     ttl = TTLAttribute(null=True)
+
+
+Link = TypeVar("Link", bound=ChallengesItem)
+
+
+def live_link(model: type[Link], pk_of: Callable[[str], str], token: str, now: datetime) -> Link | None:
+    """The item behind an emailed link's token (keyed by the token's digest) while it lives: None
+    for garbage, an unknown token or one past its TTL (DynamoDB deletes expired items late)."""
+    if not token or len(token) > 100:
+        return None
+    try:
+        item = model.get(pk_of(token_digest(token)), consistent_read=True)
+    except model.DoesNotExist:
+        return None
+    if item.ttl is not None and item.ttl < now:
+        return None
+    return item
 
 
 class CancelLink(ChallengesItem, discriminator="pcr_cancel"):

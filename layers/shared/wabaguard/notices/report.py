@@ -15,7 +15,7 @@ from wabaguard import clock
 from wabaguard.activity import RequestMeta, record
 from wabaguard.config import API_STAGE, settings
 from wabaguard.errors import NotFound
-from wabaguard.models import ReportToken, condition_failed, iso, report_pk
+from wabaguard.models import ReportToken, condition_failed, iso, live_link, report_pk
 from wabaguard.pages import REPORT_BUTTON, html_page
 from wabaguard.people.access import active_users, load_account
 from wabaguard.risk import flags
@@ -44,15 +44,8 @@ def new_link(
 
 
 def _load(token: str) -> ReportToken | None:
-    if not token or len(token) > 100:
-        return None
-    try:
-        item = ReportToken.get(report_pk(token_digest(token)), consistent_read=True)
-    except ReportToken.DoesNotExist:
-        return None
-    if item.ttl is not None and item.ttl < clock.utcnow():
-        return None
-    if not still_has_access(item.account_id, item.recipient):
+    item = live_link(ReportToken, report_pk, token, clock.utcnow())
+    if item is None or not still_has_access(item.account_id, item.recipient):
         return None
     return item
 

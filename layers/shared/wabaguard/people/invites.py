@@ -32,6 +32,7 @@ from wabaguard.models import (
     condition_failed,
     invite_pk,
     iso,
+    live_link,
     system_change,
     transaction,
 )
@@ -99,13 +100,8 @@ def new_link(user: User, purpose: str, now: datetime | None = None) -> str:
 
 def _load(token: str, now: datetime) -> tuple[Invite, User, Account] | None:
     """The invite while it can still be used: known, not expired or used, still the user's open one."""
-    if not token or len(token) > 100:
-        return None
-    try:
-        invite = Invite.get(invite_pk(token_digest(token)), consistent_read=True)
-    except Invite.DoesNotExist:
-        return None
-    if invite.used_at or (invite.ttl is not None and invite.ttl < now):
+    invite = live_link(Invite, invite_pk, token, now)
+    if invite is None or invite.used_at:
         return None
     try:
         user = load_user(invite.account_id, invite.user_id)
