@@ -437,8 +437,10 @@ def _code_for(base: str, email: str) -> str:
     raise RuntimeError(f"no code was mailed to {email}")
 
 
-def _accept_invite(base: str, email: str, wait_s: float = 30.0) -> str:
-    """The admin's own token, as they get it: the invite link from their email, its page's POST."""
+def _accept_invite(base: str, email: str, wait_s: float = 120.0) -> str:
+    """The admin's own token, as they get it: the invite link from their email, its page's POST.
+    The invite goes out from the stream; behind a busy scan on a loaded machine that took over 30 s
+    once in CI-like runs, so the wait is generous."""
     deadline = time.monotonic() + wait_s
     link = None
     while link is None:
