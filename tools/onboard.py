@@ -16,12 +16,9 @@ admin is emailed an invite whose page shows them their own token, once.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+
+from tools.ops import Ops, emit
 
 
 def request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,43 +39,6 @@ def request_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
-def api_url(api: str) -> str:
-    """The stage URL: https, or http only for the local stack on a loopback address."""
-    parts = urlsplit(api)
-    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme != "https" and not local:
-        raise SystemExit(f"--api {api!r}: use the https stage URL (http only for the local stack)")
-    return api.rstrip("/")
-
-
-def region_of(api: str, explicit: str | None) -> str:
-    """The region of an ``execute-api`` URL (``abc.execute-api.eu-central-1.amazonaws.com``)."""
-    if explicit:
-        return explicit
-    host = urlsplit(api).hostname or ""
-    parts = host.split(".")
-    if "execute-api" in parts and len(parts) > parts.index("execute-api") + 1:
-        return parts[parts.index("execute-api") + 1]
-    raise SystemExit("--region is needed for an API URL that does not name its region")
-
-
-def signed_request(
-    url: str, body: bytes | None, region: str, credentials: Any = None, method: str = "POST"
-) -> urllib.request.Request:
-    """A request signed with SigV4 for API Gateway (``execute-api``) with the caller's credentials."""
-    import botocore.session
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    creds = credentials or botocore.session.get_session().get_credentials()
-    if creds is None:
-        raise SystemExit("no AWS credentials found (environment, profile, SSO or instance role)")
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    aws = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
-    SigV4Auth(creds, "execute-api", region).add_auth(aws)
-    return urllib.request.Request(url, data=body, method=method, headers=dict(aws.headers.items()))  # noqa: S310 - checked by api_url
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api", required=True, help="the stage URL, ending in /v1")
@@ -91,24 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", help="defaults to the region in the API URL")
     parser.add_argument("--ops-token", help="the local stack's ops token instead of a SigV4 signature")
     args = parser.parse_args(argv)
-    url = api_url(args.api) + "/ops/accounts"
-    data = json.dumps(request_body(args)).encode()
-    if args.ops_token:
-        req = urllib.request.Request(  # noqa: S310 - checked by api_url
-            url,
-            data=data,
-            method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {args.ops_token}"},
-        )
-    else:
-        req = signed_request(url, data, region_of(args.api, args.region))
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the operator's own API URL
-            print(resp.read().decode())
-            return 0
-    except urllib.error.HTTPError as err:
-        print(err.read().decode(), file=sys.stderr)
-        return 1
+    ops = Ops(args.api, region=args.region, ops_token=args.ops_token)
+    return emit(*ops.call("POST", "/ops/accounts", request_body(args)))
 
 
 if __name__ == "__main__":

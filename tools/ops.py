@@ -23,11 +23,52 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
-
-from tools.onboard import api_url, region_of, signed_request
+from urllib.parse import quote, urlencode, urlsplit
 
 DEMO = Path(".local/demo.json")
+
+
+def api_url(api: str) -> str:
+    """The stage URL: https, or http only for the local stack on a loopback address."""
+    parts = urlsplit(api)
+    local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme != "https" and not local:
+        raise SystemExit(f"--api {api!r}: use the https stage URL (http only for the local stack)")
+    return api.rstrip("/")
+
+
+def region_of(api: str, explicit: str | None) -> str:
+    """The region of an ``execute-api`` URL (``abc.execute-api.eu-central-1.amazonaws.com``)."""
+    if explicit:
+        return explicit
+    host = urlsplit(api).hostname or ""
+    parts = host.split(".")
+    if "execute-api" in parts and len(parts) > parts.index("execute-api") + 1:
+        return parts[parts.index("execute-api") + 1]
+    raise SystemExit("--region is needed for an API URL that does not name its region")
+
+
+def signed_request(
+    url: str, body: bytes | None, region: str, credentials: Any = None, method: str = "POST"
+) -> urllib.request.Request:
+    """A request signed with SigV4 for API Gateway (``execute-api``) with the caller's credentials."""
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    creds = credentials or botocore.session.get_session().get_credentials()
+    if creds is None:
+        raise SystemExit("no AWS credentials found (environment, profile, SSO or instance role)")
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    aws = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    SigV4Auth(creds, "execute-api", region).add_auth(aws)
+    return urllib.request.Request(url, data=body, method=method, headers=dict(aws.headers.items()))  # noqa: S310 - checked by api_url
+
+
+def emit(code: int, out: Any) -> int:
+    """Print an answer as JSON — stdout for success, stderr for an error — and the exit code."""
+    print(json.dumps(out, indent=2), file=sys.stdout if code < 400 else sys.stderr)
+    return 0 if code < 400 else 1
 
 
 class Ops:
@@ -117,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         code, out = ops.call("POST", f"/ops/flags/{_seg(args.flag_id)}/resolve", body)
     else:
         code, out = ops.call("POST", f"/ops/accounts/{_seg(args.account_id)}/users/{_seg(args.user_id)}/recover")
-    print(json.dumps(out, indent=2), file=sys.stdout if code < 400 else sys.stderr)
-    return 0 if code < 400 else 1
+    return emit(code, out)
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def test_local_routes_answer_only_to_loopback_host_headers(host: str | None, ok:
 def test_the_onboarding_client_signs_with_sigv4_for_execute_api() -> None:
     from botocore.credentials import Credentials
 
-    from tools.onboard import api_url, region_of, signed_request
+    from tools.ops import api_url, region_of, signed_request
 
     url = "https://abc123.execute-api.eu-central-1.amazonaws.com/v1/ops/accounts"
     req = signed_request(url, b'{"name": "x"}', region_of(url, None), Credentials("AKIDEXAMPLE", "secret"))

@@ -51,9 +51,9 @@ def test_one_layout_with_the_code_apart_a_footer_and_api_hints_on_their_own() ->
 def test_the_ops_client_signs_every_route_with_sigv4(monkeypatch: Any) -> None:
     from botocore.credentials import Credentials
 
-    from tools import onboard, ops
+    from tools import ops
 
-    req = onboard.signed_request(
+    req = ops.signed_request(
         "https://abc.execute-api.eu-central-1.amazonaws.com/v1/ops/flags?status=open",
         None,
         "eu-central-1",

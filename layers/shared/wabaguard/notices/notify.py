@@ -70,6 +70,27 @@ DESCRIBED = frozenset(
         *SYSTEM_KINDS,
     }
 )
+# Changes to one user's own access, told alike: the user, then (headline, subject) in words.
+USER_NOTICES = {
+    "totp_enrolled": ("{email} enrolled a new authenticator app for {name}", "New authenticator app for {email}"),
+    "token_rotated": (
+        "The access token of {email} ({name}) was replaced; the previous one no longer works",
+        "Access token replaced for {email}",
+    ),
+    "totp_reset": (
+        "wabaguard operations reset the authenticator app of {email} ({name}); codes now go by email",
+        "Authenticator reset for {email}",
+    ),
+    "access_recovery": (
+        "wabaguard operations sent {email} a recovery invite for {name}; once it is used, their current access "
+        "token stops working",
+        "Access recovery started for {email}",
+    ),
+    "access_recovered": (
+        "{email} took up a recovery invite for {name}: they have a new access token and the old one no longer works",
+        "Access recovered for {email}",
+    ),
+}
 PLATFORM_WORDS = {
     "create_template": "the new message template",
     "update_profile": "the business profile change",
@@ -190,10 +211,6 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
                 "Business Account: as a Partner user they can act on the accounts it manages"
             )
             subject = f"{new.email} gained access through your Partner {name}"
-    elif isinstance(new, User) and kind == "totp_enrolled":
-        facts.append(("User", new.email))
-        headline = f"{new.email} enrolled a new authenticator app for {name}"
-        subject = f"New authenticator app for {new.email}"
     elif isinstance(new, Flag) or (isinstance(new, Account) and kind in SYSTEM_KINDS):
 
         told = reviews.notice(
@@ -217,28 +234,11 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         return _meta_signal(new, account)
     elif isinstance(new, SecurityWebhook):
         return _security_webhook(old, new, account)
-    elif isinstance(new, User) and kind == "token_rotated":
+    elif isinstance(new, User) and kind in USER_NOTICES:
         facts.append(("User", new.email))
-        headline = f"The access token of {new.email} ({name}) was replaced; the previous one no longer works"
-        subject = f"Access token replaced for {new.email}"
-    elif isinstance(new, User) and kind == "totp_reset":
-        facts.append(("User", new.email))
-        headline = f"wabaguard operations reset the authenticator app of {new.email} ({name}); codes now go by email"
-        subject = f"Authenticator reset for {new.email}"
-    elif isinstance(new, User) and kind == "access_recovery":
-        facts.append(("User", new.email))
-        headline = (
-            f"wabaguard operations sent {new.email} a recovery invite for {name}; once it is used, their "
-            "current access token stops working"
-        )
-        subject = f"Access recovery started for {new.email}"
-    elif isinstance(new, User) and kind == "access_recovered":
-        facts.append(("User", new.email))
-        headline = (
-            f"{new.email} took up a recovery invite for {name}: they have a new access token and the old one "
-            "no longer works"
-        )
-        subject = f"Access recovered for {new.email}"
+        headline_words, subject_words = USER_NOTICES[kind]
+        headline = headline_words.format(email=new.email, name=name)
+        subject = subject_words.format(email=new.email, name=name)
     elif isinstance(new, User) and kind == "otp_locked":
         facts += [("User", new.email), ("Locked until", clock.for_people(new.otp_locked_until))]
         headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"

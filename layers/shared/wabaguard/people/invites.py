@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from wabaguard import activity, clock
 from wabaguard.activity import RequestMeta
@@ -66,7 +66,7 @@ def start_recovery(account_id: str, user_id: str, ops_identity: str, now: dateti
     actions: Any = [User.invite_ref.set(change.change_id), User.invited_at.set(iso(now)), User.last_change.set(change)]
     try:
         user.update(actions=actions, condition=User.status == "active")
-    except Exception as exc:
+    except UpdateError as exc:
         if condition_failed(exc):
             raise NotFound(f"user {user_id} does not exist") from None
         raise
