@@ -52,9 +52,19 @@ OTP_HEADERS = [
     {
         "name": "X-OTP-Code",
         "in": "header",
-        "required": True,
-        "description": "the code from the email or the authenticator app (or a recovery code)",
+        "required": False,
+        "description": "the code from the email or the authenticator app (or a recovery code); a passkey "
+        "challenge is answered with X-OTP-Passkey instead, or with X-OTP-Challenge alone once approved on "
+        "its approval page",
         "schema": {"type": "string", "maxLength": 64},
+    },
+    {
+        "name": "X-OTP-Passkey",
+        "in": "header",
+        "required": False,
+        "description": "a passkey challenge's answer: base64url of the AuthenticationResponseJSON that "
+        "navigator.credentials.get returned for the challenge's passkey options",
+        "schema": {"type": "string", "maxLength": 16384},
     },
 ]
 # POST routes that act on something existing rather than creating a resource.
@@ -70,6 +80,8 @@ ANSWER_200 = {
     ("POST", "/partner-change/cancel/{token}"),
     ("POST", "/invite/{token}"),
     ("POST", "/ops/accounts/{account_id}/users/{user_id}/recover"),
+    ("POST", "/me/passkeys/options"),
+    ("POST", "/approve/{token}"),
 }
 ANSWER_202 = {("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver")}
 ERROR_SCHEMA = {
@@ -96,6 +108,7 @@ def _bodies() -> dict[tuple[str, str], type[Any]]:
     out[("POST", "/me/totp/confirm")] = schemas.TotpConfirm
     out[("POST", "/ops/flags/{flag_id}/resolve")] = schemas.FlagResolve
     out[("POST", "/ops/accounts")] = schemas.Onboard
+    out[("POST", "/approve/{token}")] = schemas.PasskeyApproval
     return out
 
 
@@ -142,6 +155,18 @@ QUERIES: dict[tuple[str, str], list[dict[str, Any]]] = {
 TAGS: list[tuple[str, str, str]] = [
     ("/meta/webhook", "meta", "Meta's account webhooks (signed by Meta)"),
     ("/otp/", "otp", "One-time passwords: the challenge a key action needs"),
+    ("/me/passkeys", "passkeys", "Passkeys: approvals signed over the exact request, the policy, receipts"),
+    ("/approve/", "passkeys", "Passkeys: approvals signed over the exact request, the policy, receipts"),
+    (
+        "/accounts/{account_id}/security-policy",
+        "passkeys",
+        "Passkeys: approvals signed over the exact request, the policy, receipts",
+    ),
+    (
+        "/accounts/{account_id}/approvals/",
+        "passkeys",
+        "Passkeys: approvals signed over the exact request, the policy, receipts",
+    ),
     ("/me", "me", "The caller: who they are, their access token, their authenticator app"),
     ("/accounts/{account_id}/partner-change-requests", "partner-change", "Moving a WABA to another Partner"),
     ("/partner-change/", "partner-change", "Moving a WABA to another Partner"),
@@ -174,6 +199,8 @@ def operation_id(generated: str, path: str, method: str, key_action: str | None)
 
 def _errors(method: str, path: str, authorizer: str | None, key_action: bool, has_body: bool) -> list[str]:
     """The error statuses one route can answer, from what it is (not a list per route)."""
+    if path.startswith("/approve/"):  # the approval page's answer: the passkey's assertion is the credential
+        return ["400", "403", "404", "409", "413"]
     if authorizer is None:  # the report page: its token is the credential
         return []
     out = {"429", "503"}
@@ -234,7 +261,12 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                             "description": "true when this answers the same user's retry of a request that "
                             "succeeded (within 10 minutes); nothing was done again",
                             "schema": {"type": "string", "enum": ["true"]},
-                        }
+                        },
+                        "Approval-Receipt": {
+                            "description": "approved with a passkey: the path of the approval's receipt "
+                            "(GET /v1/accounts/{account_id}/approvals/{change_id})",
+                            "schema": {"type": "string"},
+                        },
                     }
                     op["parameters"] = [*op.get("parameters", []), *OTP_HEADERS]
                     op["x-wabaguard-key-action"] = actions[(route.method, path)]
@@ -266,7 +298,9 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                             "413": {"description": ERRORS["413"], "content": error},
                         }
                     )
-                elif path.startswith(("/report/", "/partner-change/cancel/", "/invite/")):
+                elif path.startswith(("/report/", "/partner-change/cancel/", "/invite/")) or (
+                    path.startswith("/approve/") and method == "get"
+                ):
                     page = {"text/html": {"schema": {"type": "string"}}}
                     responses = {
                         "200": {"description": "an HTML page", "content": page},
@@ -306,8 +340,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
         "servers": [{"url": f"/{stack.stage()}"}],
         "security": [{"bearer": []}],
         "tags": [
-            {"name": tag, "description": words}
-            for tag, words in dict((tag, words) for _, tag, words in TAGS).items()
+            {"name": tag, "description": words} for tag, words in dict((tag, words) for _, tag, words in TAGS).items()
         ],
         "paths": dict(sorted(paths.items())),
         "components": {

@@ -180,6 +180,12 @@ def parameter_overrides(text: str) -> dict[str, str]:
     return out
 
 
+def public_base_url(port: int) -> str:
+    """Where the local stack's pages (and passkeys' origin) live: ``localhost``, not the loopback
+    IP, which cannot be a WebAuthn relying party; both reach the same server."""
+    return f"http://localhost:{port}"
+
+
 def loopback_host(value: str | None) -> bool:
     """Whether a Host header names this machine's loopback (``127.0.0.1:3000``, ``localhost``,
     ``[::1]:3000``), the only names a local tool uses."""
@@ -209,9 +215,11 @@ class LocalServer:
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
         os.environ.update(local_environment(f"http://{host}:{moto_port}", region))
-        # Links in emails point at this local stack instead of the production host; other template
-        # parameters can be overridden like ``sam deploy --parameter-overrides`` does.
-        parameters = {**parameter_overrides(os.environ.get("WABAGUARD_PARAMETERS", "")), "PublicBaseUrl": f"http://127.0.0.1:{port}"}
+        # Links in emails point at this local stack instead of the production host, by the name
+        # ``localhost``: passkeys need a secure context and an RP id that is no IP address (§Local).
+        # Other template parameters can be overridden like ``sam deploy --parameter-overrides`` does.
+        overrides = parameter_overrides(os.environ.get("WABAGUARD_PARAMETERS", ""))
+        parameters = {**overrides, "PublicBaseUrl": public_base_url(port)}
         if os.environ.get("PARTNER_CHANGE_COOLING_OFF_S"):  # §Local: a shorter cooling-off to watch it end
             parameters["PartnerChangeCoolingOffSeconds"] = os.environ["PARTNER_CHANGE_COOLING_OFF_S"]
         self.world = World(Stack(region=region, parameters=parameters))
@@ -378,6 +386,7 @@ class LocalServer:
             "activity_ingest_queue": self.world.stack.physical["ActivityIngestQueue"],
             "note": "moto: any AWS SDK or CLI with --endpoint-url and the fake credentials 'testing'",
         }
+        demo["public_base_url"] = public_base_url(self.port)
         demo["ops"] = {
             "token": self.world.ops_token,
             "note": "stands in for IAM (SigV4) on /v1/ops/* routes; Authorization: Bearer <token>",

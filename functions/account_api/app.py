@@ -10,6 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import keyactions, observability, ops, pages, partner_change, queries, schemas
 from wabaguard.notices import report
+from wabaguard.passkeys import api as passkeys
+from wabaguard.passkeys import page as approval
 from wabaguard.people import invites, onboarding
 from wabaguard.risk import flags
 from wabaguard.web import (
@@ -53,6 +55,55 @@ def enroll_totp() -> Any:
 @app.post("/me/tokens")
 def rotate_token() -> Any:
     return key_action("rotate_token")
+
+
+@app.post("/me/passkeys/options")
+def passkey_options() -> Any:
+    return json_response(200, passkeys.registration_options(principal_of(app)))
+
+
+@app.get("/me/passkeys")
+def list_passkeys() -> Any:
+    return passkeys.listing(principal_of(app))
+
+
+@app.post("/me/passkeys")
+def register_passkey() -> Any:
+    return key_action("register_passkey")
+
+
+@app.delete("/me/passkeys/<passkey_id>")
+def remove_passkey(passkey_id: str) -> Any:
+    return key_action("remove_passkey", passkey_id=passkey_id)
+
+
+@app.get("/accounts/<account_id>/security-policy")
+def get_security_policy(account_id: str) -> Any:
+    return passkeys.security_policy(principal_of(app), account_id)
+
+
+@app.put("/accounts/<account_id>/security-policy")
+def set_security_policy(account_id: str) -> Any:
+    return key_action("set_security_policy", account_id=account_id)
+
+
+@app.get("/accounts/<account_id>/approvals/<change_id>")
+def get_approval(account_id: str, change_id: str) -> Any:
+    return passkeys.receipt(principal_of(app), account_id, change_id)
+
+
+# ---------------------------------------------------------------- the approval page (passkey only)
+@app.get("/approve/<token>")
+def approval_page(token: str) -> Any:
+    page = approval.show(token)
+    return html_response(page.status, page.html(), pages.style_hash(), pages.source_hash(approval.SCRIPT))
+
+
+@app.post("/approve/<token>")
+def approval_answer(token: str) -> Any:
+    body = schemas.parse(schemas.PasskeyApproval, raw_json(app))
+    status, out = approval.approve(token, body.credential, request_meta(app))
+    return json_response(status, out)
 
 
 @app.post("/me/totp/confirm")

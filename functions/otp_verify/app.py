@@ -58,6 +58,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         stage=ev.request_context.stage,
         challenge_id=ev.headers.get("X-OTP-Challenge", "") or "",
         code=ev.headers.get("X-OTP-Code", "") or "",
+        passkey=ev.headers.get("X-OTP-Passkey", "") or "",
         meta=meta_of(ev),
     )
     try:

@@ -71,7 +71,7 @@ class Stack:
 
     def invite_link(self, email: str) -> str:
         """The newest invite link emailed to ``email``."""
-        pattern = re.compile(r"(http://127\.0\.0\.1:\d+/v1/invite/wgi_[A-Za-z0-9_-]+)")
+        pattern = re.compile(r"(http://localhost:\d+/v1/invite/wgi_[A-Za-z0-9_-]+)")
         mails = self.wait_for_outbox(lambda ms: any(m["to"] == email and pattern.search(m["text"]) for m in ms))
         found = pattern.search([m for m in mails if m["to"] == email and pattern.search(m["text"])][-1]["text"])
         assert found

@@ -14,6 +14,8 @@ from devstack.gateway import HttpRequest, HttpResponse
 from devstack.outbox import outbox
 from devstack.server import World
 from tests.conftest import REGION
+from tests.passkey_authenticator import SoftAuthenticator
+from tests.passkey_authenticator import header as passkey_header
 
 
 def _fresh_world() -> Iterator[World]:
@@ -123,6 +125,47 @@ class Api:
         assert ch.status == 201, ch.json()
         code = self.last_code(user["email"])
         return self.call(method, path, user["token"], body, otp=(ch.json()["challenge_id"], code))
+
+
+    # ------------------------------------------------------------ passkeys (§Passkeys)
+    def register_passkey(self, user: dict[str, Any], auth: SoftAuthenticator, name: str = "Laptop") -> dict[str, Any]:
+        """Options, the authenticator's answer, and the key action approved with the user's code."""
+        opts = self.call("POST", "/v1/me/passkeys/options", user["token"])
+        assert opts.status == 200, opts.json()
+        body = {"name": name, "credential": auth.register(opts.json()["publicKey"])}
+        resp = self.approved(user, "POST", "/v1/me/passkeys", body)
+        assert resp.status == 201, resp.json()
+        return dict(resp.json())
+
+    def with_passkey(
+        self,
+        user: dict[str, Any],
+        auth: SoftAuthenticator,
+        method: str,
+        path: str,
+        body: Any = None,
+        sent_body: Any = None,
+        sent_path: str | None = None,
+        **sign: Any,
+    ) -> tuple[HttpResponse, dict[str, Any]]:
+        """A passkey challenge for (method, path, body), signed by ``auth`` and sent inline —
+        with ``sent_body``/``sent_path`` instead, when given (a tampered request)."""
+        ch = self.challenge(user["token"], method, path, body)
+        assert ch.status == 201 and ch.json()["channel"] == "passkey", ch.json()
+        assertion = auth.sign(ch.json()["passkey"]["publicKey"], **sign)
+        headers = {"X-OTP-Challenge": ch.json()["challenge_id"], "X-OTP-Passkey": passkey_header(assertion)}
+        resp = self.call(
+            method, sent_path or path, user["token"], body if sent_body is None else sent_body, headers=headers
+        )
+        return resp, {**ch.json(), "assertion": assertion}
+
+
+RP_ID = "security.wabaguard.example"  # the host of PublicBaseUrl's default: the passkeys' relying party
+ORIGIN = f"https://{RP_ID}"
+
+
+def authenticator(**kw: Any) -> SoftAuthenticator:
+    return SoftAuthenticator(RP_ID, ORIGIN, **kw)
 
 
 def secret_of(page: str) -> str:

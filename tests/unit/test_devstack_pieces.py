@@ -56,7 +56,9 @@ def test_routes_come_from_the_template_with_literal_segments_first() -> None:
     assert auth[("GET", cancel)] is None and auth[("POST", cancel)] is None
     invite = "/invite/{token}"  # a person's single-use invite: the token is the credential
     assert auth[("GET", invite)] is None and auth[("POST", invite)] is None
-    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook", "/partner-change/cancel/", "/invite/")
+    approve = "/approve/{token}"  # a passkey challenge's approval page: only the passkey's assertion acts
+    assert auth[("GET", approve)] is None and auth[("POST", approve)] is None
+    public = ("/ops/", "/report/", "/openapi.json", "/meta/webhook", "/partner-change/cancel/", "/invite/", "/approve/")
     others = {k: v for k, v in auth.items() if not k[1].startswith(public)}
     assert set(others.values()) == {"OtpAuthorizer"}
     pattern, params = route_pattern("/accounts/{account_id}/users/{user_id}")

@@ -19,11 +19,12 @@ LAYER = ROOT / "layers/shared/wabaguard"
 
 
 def _kinds_in_code() -> set[str]:
-    """Every change kind the code records (``change_record(…, "kind"…)``, ``system_change("kind"…)``)."""
+    """Every change kind the code records (``change_record(…, "kind"…)``, a key action's
+    ``work.change(…, "kind"…)``, ``system_change("kind"…)``)."""
     found: set[str] = set()
     for path in LAYER.rglob("*.py"):
         text = path.read_text()
-        found |= set(re.findall(r'change_record\(\s*\w+,\s*"([a-z_]+)"', text))
+        found |= set(re.findall(r'(?:change_record|work\.change)\(\s*\w+,\s*"([a-z_]+)"', text))
         found |= set(re.findall(r'system_change\(\s*"([a-z_]+)"', text))
         found |= set(re.findall(r'kind="([a-z_]+)"', text)) & set(events.TYPES)
     return found

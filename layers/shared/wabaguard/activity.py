@@ -34,6 +34,7 @@ SECURITY_KINDS = frozenset(
         "meta_event",
         "partner_change",
         "invite_accepted",
+        "passkey_clone_suspected",
     }
 )
 USAGE_KINDS = frozenset({"messages_sent", "api_request"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 API_STAGE = "v1"
 
@@ -45,6 +46,19 @@ def _opt(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """Extra WebAuthn origins (comma-separated ``https://host[:port]``), checked when read."""
+    out = []
+    for item in (x.strip().rstrip("/") for x in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.path or parts.query:
+            raise ConfigError(f"PASSKEY_EXTRA_ORIGINS: {item!r} is not an origin like https://app.example.com")
+        out.append(item)
+    return tuple(out)
+
+
 def region() -> str | None:
     """The AWS region (Lambda sets ``AWS_REGION``; the local stack and tools set both)."""
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -74,6 +88,8 @@ class Settings:
     sender_email: str
     support_email: str
     public_base_url: str
+    passkey_rp_id: str  # PasskeyRpId (default: the host of public_base_url)
+    passkey_origins: tuple[str, ...]  # public_base_url, then PasskeyExtraOrigins (integrators' front ends)
     otp_lifetime_seconds: int
     otp_max_attempts: int
     otp_challenges_per_window: int
@@ -106,6 +122,7 @@ class Settings:
 def settings() -> Settings:
     """Read and validate the environment once per container."""
     lifetime = min(_int("OTP_LIFETIME_SECONDS", 600), 600)  # never more than 10 minutes
+    base_url = _str("PUBLIC_BASE_URL", "https://security.wabaguard.example").rstrip("/")
     return Settings(
         accounts_table=_str("ACCOUNTS_TABLE"),
         credentials_table=_str("CREDENTIALS_TABLE"),
@@ -116,7 +133,9 @@ def settings() -> Settings:
         totp_kms_key_id=_str("TOTP_KMS_KEY_ID"),
         sender_email=_str("SENDER_EMAIL"),
         support_email=_str("SUPPORT_EMAIL", "support@wabaguard.example"),
-        public_base_url=_str("PUBLIC_BASE_URL", "https://security.wabaguard.example").rstrip("/"),
+        public_base_url=base_url,
+        passkey_rp_id=_opt("PASSKEY_RP_ID") or (urlsplit(base_url).hostname or ""),
+        passkey_origins=(base_url, *_origins(os.environ.get("PASSKEY_EXTRA_ORIGINS", ""))),
         otp_lifetime_seconds=lifetime,
         otp_max_attempts=_int("OTP_MAX_ATTEMPTS", 5),
         otp_challenges_per_window=_int("OTP_CHALLENGES_PER_WINDOW", 5),

@@ -1,13 +1,17 @@
-"""wabaguard's own pages (the links in its emails: report, cancel, invite): plain HTML, escaped
-text, one inline stylesheet allowed by its hash, no script, nothing loaded from anywhere. A page
-only asks on GET; only its form's POST acts, because mail scanners fetch links."""
+"""wabaguard's own pages (the links in its emails: report, cancel, invite, approve): plain HTML,
+escaped text, one inline stylesheet allowed by its hash, nothing loaded from anywhere. A page only
+asks on GET; only a POST acts, because mail scanners fetch links. The approval page alone has a
+script (the passkey needs the browser): one fixed inline script allowed by its hash, its data in a
+JSON block that never runs."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import html
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from wabaguard.config import settings
 
@@ -25,9 +29,11 @@ class LinkPage:
     button: str | None = None
     facts: list[list[str]] | None = None
     reveal: str | None = None
+    script: str | None = None  # one of the module-level scripts (allowed by its hash)
+    data: dict[str, Any] | None = None  # what the script reads (a JSON block, never executed)
 
     def html(self) -> str:
-        return html_page(self.title, self.paragraphs, self.button, self.facts, self.reveal)
+        return html_page(self.title, self.paragraphs, self.button, self.facts, self.reveal, self.script, self.data)
 
 
 # The page's only styling: inline, allowed by its hash in the page's Content-Security-Policy (no
@@ -49,10 +55,15 @@ STYLE = (
 )
 
 
+def source_hash(text: str) -> str:
+    """The CSP source that allows exactly this inline style or script."""
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
 def style_hash() -> str:
     """The CSP source that allows exactly STYLE."""
-    digest = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-    return f"'sha256-{digest}'"
+    return source_hash(STYLE)
 
 
 def html_page(
@@ -61,17 +72,26 @@ def html_page(
     button: str | None = None,
     facts: list[list[str]] | None = None,
     reveal: str | None = None,
+    script: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> str:
-    """A plain page of wabaguard's (escaped text, no script); ``button`` makes a POST form of it —
-    links in emails only ever act on POST, because mail scanners fetch them."""
+    """A plain page of wabaguard's (escaped text); ``button`` makes a POST form of it — links in
+    emails only ever act on POST, because mail scanners fetch them. With ``script`` the button is
+    the script's (it posts what the browser made), and ``data`` is given to it as JSON."""
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     if reveal:
         body += f'<pre class="secret" aria-label="your access token">{html.escape(reveal)}</pre>'
     if facts:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
         body += f"<table>{rows}</table>"
-    if button:
+    if button and script:
+        body += f'<p><button type="button" id="act">{html.escape(button)}</button></p><p id="status" role="status"></p>'
+    elif button:
         body += f'<form method="post"><button type="submit">{html.escape(button)}</button></form>'
+    if script:
+        # "<" escaped: the JSON can never close the block; the block itself is data, not code.
+        payload = json.dumps(data or {}).replace("<", "\\u003c")
+        body += f'<script type="application/json" id="data">{payload}</script><script>{script}</script>'
     support = html.escape(settings().support_email)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">'

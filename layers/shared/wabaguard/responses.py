@@ -202,11 +202,74 @@ class ChallengeView(Out):
     method: str
     path: str
     description: str
-    channel: Literal["email", "totp"]
+    channel: Literal["email", "totp", "passkey"]
     destination: str | None = None
     expires_at: str
     expires_in: int
     reference: str  # also in the code email's subject and body: which email answers which challenge
+    passkey: PasskeyRequest | None = Field(
+        None,
+        description="channel passkey: the options for navigator.credentials.get (challenge derived from the request)",
+    )
+    approval_url: str | None = Field(None, description="channel passkey: wabaguard's approval page for this request")
+    emailed: bool | None = Field(None, description="channel passkey: whether the approval link was also emailed")
+
+
+class PasskeyRequest(Out):
+    publicKey: dict[str, Any] = Field(description="PublicKeyCredentialRequestOptions as JSON (base64url)")
+
+
+class PasskeyOptions(Out):
+    publicKey: dict[str, Any] = Field(description="PublicKeyCredentialCreationOptions as JSON (base64url)")
+    expires_in: int
+
+
+class Passkey(Out):
+    passkey_id: str
+    name: str
+    created_at: str
+    last_used_at: str | None = None
+    backed_up: bool = Field(description="a synced passkey (true) or one bound to its device (false)")
+
+
+class PasskeyList(Out):
+    passkeys: list[Passkey]
+
+
+class SecurityPolicy(Out):
+    account_id: str
+    passkey_required_for: Literal["all"] | list[str]
+
+
+class PageApproved(Out):
+    approved: bool
+    challenge_id: str
+    detail: str
+
+
+class ApprovalRequest(Out):
+    method: str
+    path: str
+    body_digest: str = Field(description="hex SHA-256 of the canonical JSON body (§OTP Binding)")
+
+
+class Approval(Out):
+    change_id: str
+    action: str
+    user_id: str
+    request: ApprovalRequest
+    challenge_id: str
+    challenge: str = Field(description="base64url of the WebAuthn challenge the passkey signed")
+    nonce: str
+    passkey_id: str
+    credential_id: str
+    public_key: str = Field(description="the passkey's COSE public key, base64url")
+    authenticator_data: str
+    client_data_json: str
+    signature: str
+    rp_id: str
+    origin: str
+    verified_at: str
 
 
 class OnboardedAdmin(Out):
@@ -327,6 +390,13 @@ SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("POST", "/me/totp"): TotpEnrollment,
     ("POST", "/me/totp/confirm"): TotpConfirmed,
     ("POST", "/me/tokens"): NewToken,
+    ("POST", "/me/passkeys/options"): PasskeyOptions,
+    ("GET", "/me/passkeys"): PasskeyList,
+    ("POST", "/me/passkeys"): Passkey,
+    ("GET", "/accounts/{account_id}/security-policy"): SecurityPolicy,
+    ("PUT", "/accounts/{account_id}/security-policy"): SecurityPolicy,
+    ("GET", "/accounts/{account_id}/approvals/{change_id}"): Approval,
+    ("POST", "/approve/{token}"): PageApproved,
     ("GET", "/phone-numbers/{phone_number_id}"): Phone,
     ("PATCH", "/phone-numbers/{phone_number_id}/profile"): Profile,
     ("PUT", "/phone-numbers/{phone_number_id}/webhook"): Webhook,

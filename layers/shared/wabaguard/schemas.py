@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wabaguard.activity import parse_at
 from wabaguard.config import settings
 from wabaguard.errors import InvalidRequest
+from wabaguard.keyactions.registry import BY_NAME
 from wabaguard.outbound import Refused, check_url
 from wabaguard.whatsapp import forms
 
@@ -144,6 +145,33 @@ class UserAdd(Strict):
         return _email(value)
 
 
+class PasskeyRegister(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    # RegistrationResponseJSON of navigator.credentials.create (checked by py_webauthn, not here)
+    credential: dict[str, Any]
+
+
+class PasskeyApproval(Strict):
+    """The approval page's POST: the AuthenticationResponseJSON its script got from the browser."""
+
+    credential: dict[str, Any]
+
+
+class SecurityPolicySet(Strict):
+    passkey_required_for: Literal["all"] | Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=40)]
+
+    @field_validator("passkey_required_for")
+    @classmethod
+    def _known_actions(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            unknown = sorted(set(value) - set(BY_NAME))
+            if unknown:
+                raise ValueError(f"not key actions: {', '.join(unknown)} (known: {', '.join(sorted(BY_NAME))})")
+            if len(set(value)) != len(value):
+                raise ValueError("names an action twice")
+        return value
+
+
 class Empty(Strict):
     """Actions without a body accept none (or ``{}``)."""
 
@@ -156,9 +184,7 @@ class ChallengeRequest(Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: Annotated[str, Field(min_length=1, max_length=512)]
     body: dict[str, Any] | None = None
-    channel: Literal["email", "totp"] | None = None
-
-
+    channel: Literal["email", "totp", "passkey"] | None = None
 
 
 def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidRequest:

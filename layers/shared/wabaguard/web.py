@@ -4,7 +4,9 @@ reads the caller and request metadata out of API Gateway's event. No domain deci
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,6 +25,7 @@ from wabaguard.errors import (
 )
 from wabaguard.models import transient
 from wabaguard.otp.checks import Approval
+from wabaguard.passkeys import assertions
 from wabaguard.people.principal import Principal
 from wabaguard.security import BadJson, parse_json_body
 
@@ -122,6 +125,16 @@ def approval_of(app: APIGatewayRestResolver, action: str) -> Approval:
     approval = Approval.from_context(dict(ctx))
     if approval is None or approval.action != action:
         raise OtpDenied("otp_required", f"{action} needs a one-time password")
+    if approval.inline_assertion is not None:
+        # The authorizer checked the X-OTP-Passkey header; the receipt keeps that very assertion.
+        header = app.current_event.headers.get("X-OTP-Passkey") or ""
+        try:
+            text = assertions.decode_header(header)
+        except assertions.Refused:
+            text = ""
+        if not text or not hmac.compare_digest(assertions.assertion_digest(header), approval.used_code_digest):
+            raise OtpDenied("otp_mismatch", "X-OTP-Passkey is not the assertion that was checked")
+        approval = replace(approval, inline_assertion=text)
     return approval
 
 
@@ -133,10 +146,13 @@ def ops_identity(app: APIGatewayRestResolver) -> str:
     return str(arn)
 
 
-def html_response(status: int, page: str, style_src: str | None = None) -> Response:
+def html_response(status: int, page: str, style_src: str | None = None, script_src: str | None = None) -> Response:
     """An HTML page that loads nothing from anywhere; ``style_src`` allows its inline stylesheet
-    by hash (never 'unsafe-inline')."""
-    csp = "default-src 'none'; form-action 'self'" + (f"; style-src {style_src}" if style_src else "")
+    and ``script_src`` its inline script by hash (never 'unsafe-inline'); a script may only talk
+    to this origin."""
+    csp = "default-src 'none'; form-action 'self'; base-uri 'none'" + (f"; style-src {style_src}" if style_src else "")
+    if script_src:
+        csp += f"; script-src {script_src}; connect-src 'self'"
     return Response(
         status_code=status,
         content_type="text/html; charset=utf-8",

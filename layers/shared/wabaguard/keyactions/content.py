@@ -8,7 +8,7 @@ from typing import Any
 from wabaguard.activity import RequestMeta
 from wabaguard.keyactions.work import Outcome, Prepared, Work
 from wabaguard.models import MessageTemplate, PhoneNumber, account_pk, iso, template_sk
-from wabaguard.people.principal import Principal, change_record
+from wabaguard.people.principal import Principal
 from wabaguard.queries import profile_view
 from wabaguard.security import new_id
 from wabaguard.urls import display_url
@@ -67,7 +67,7 @@ def do_create_template(p: Principal, prep: Prepared, meta: RequestMeta, now: dat
         components=model.components,
         status="PENDING",
         created_at=iso(now),
-        last_change=change_record(p, "template_created", meta, now),
+        last_change=work.change(p, "template_created", meta, now),
     )
     work.tx.save(item, condition=MessageTemplate.pk.does_not_exist())
     meta_body = {
@@ -98,7 +98,7 @@ def do_update_profile(p: Principal, prep: Prepared, meta: RequestMeta, now: date
         prep.phone,
         actions=[
             PhoneNumber.profile.set(profile),
-            PhoneNumber.last_change.set(change_record(p, "profile_updated", meta, now)),
+            PhoneNumber.last_change.set(work.change(p, "profile_updated", meta, now)),
         ],
         condition=PhoneNumber.pk.exists(),
     )

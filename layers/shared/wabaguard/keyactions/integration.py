@@ -68,7 +68,7 @@ def do_set_webhook_url(p: Principal, prep: Prepared, meta: RequestMeta, now: dat
         prep.phone,
         actions=[
             PhoneNumber.webhook_url.set(prep.body.url),
-            PhoneNumber.last_change.set(change_record(p, "webhook_url_set", meta, now)),
+            PhoneNumber.last_change.set(work.change(p, "webhook_url_set", meta, now)),
         ],
         condition=PhoneNumber.pk.exists(),
     )
@@ -107,7 +107,7 @@ def do_create_api_key(p: Principal, prep: Prepared, meta: RequestMeta, now: date
             token_digest=digest,
             status="active",
             created_at=iso(now),
-            last_change=change_record(p, "api_key_created", meta, now),
+            last_change=work.change(p, "api_key_created", meta, now),
         ),
         condition=ApiKey.pk.does_not_exist(),
     )
@@ -140,17 +140,15 @@ def do_set_security_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now
     account_id = prep.account.account_id
     current = endpoints.load(account_id)
     work.conflict = _changed_meanwhile
-    change = change_record(p, "security_webhook_set", meta, now)
+    change = work.change(p, "security_webhook_set", meta, now)
     view, secret = endpoints.put(work.tx, account_id, prep.body.url, current, change, now)
     return 200, {**view, "url": prep.body.url, "secret": secret}, {"detail": display_url(prep.body.url)}
 
 
-def do_remove_security_webhook(
-    p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work
-) -> Outcome:
+def do_remove_security_webhook(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:
     current = _registered(prep)
     work.conflict = _changed_meanwhile
-    endpoints.remove(work.tx, current, change_record(p, "security_webhook_removed", meta, now), now)
+    endpoints.remove(work.tx, current, work.change(p, "security_webhook_removed", meta, now), now)
     return 204, None, {"detail": display_url(current.url)}
 
 
@@ -159,7 +157,7 @@ def do_rotate_security_webhook_secret(
 ) -> Outcome:
     current = _registered(prep)
     work.conflict = _changed_meanwhile
-    view, secret = endpoints.rotate(work.tx, current, change_record(p, "security_webhook_rotated", meta, now), now)
+    view, secret = endpoints.rotate(work.tx, current, work.change(p, "security_webhook_rotated", meta, now), now)
     return 200, {**view, "secret": secret}, {"detail": "signing secret replaced"}
 
 

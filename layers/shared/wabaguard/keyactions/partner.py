@@ -11,7 +11,7 @@ from wabaguard.errors import Conflict, InvalidRequest, NotFound, UnknownPartner
 from wabaguard.keyactions.work import Outcome, Prepared, Work
 from wabaguard.models import Account
 from wabaguard.people.access import load_account, partner_name
-from wabaguard.people.principal import Principal, change_record
+from wabaguard.people.principal import Principal
 from wabaguard.urls import without_links
 
 
@@ -55,21 +55,17 @@ def _require_partner(partner_id: str, account: Account) -> Account:
     return target
 
 
-def do_request_partner_change(
-    p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work
-) -> Outcome:
+def do_request_partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:
     """The request waits in COOLING_OFF (§Partner change); the scheduled run submits it."""
-    change = change_record(p, "partner_change_requested", meta, now)
+    change = work.change(p, "partner_change_requested", meta, now)
     work.conflict = lambda: Conflict("another Partner change request was opened meanwhile; nothing was changed")
     out = partner_change.request(work.tx, p, prep.account, prep.body.target_partner_id, prep.body.reason, change, now)
     return 201, out, {"detail": f"to {prep.body.target_partner_id}"}
 
 
-def do_approve_partner_change(
-    p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work
-) -> Outcome:
+def do_approve_partner_change(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:
     request = partner_change.load(prep.account.account_id, prep.params["request_id"])
     work.conflict = lambda: Conflict("the Partner change request changed meanwhile (cancelled, or approved); try again")
-    change = change_record(p, "partner_change_approved", meta, now)
+    change = work.change(p, "partner_change_approved", meta, now)
     out = partner_change.approve(work.tx, request, p, change, now)
     return 200, out, {"detail": f"{request.request_id} to {request.target_partner_id}"}

@@ -52,7 +52,7 @@ def do_add_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, 
     existing = [u for u in active_users(account.account_id) if u.email == email]
     if existing:
         raise Conflict(f"{email} is already a user of {account.name}")
-    user = invited_user(account, email, prep.body.role, now, change_record(p, "user_added", meta, now))
+    user = invited_user(account, email, prep.body.role, now, work.change(p, "user_added", meta, now))
     user_id = user.user_id
     work.tx.save(user, condition=User.pk.does_not_exist())
     if prep.body.role == "admin":
@@ -78,7 +78,7 @@ def do_remove_user(p: Principal, prep: Prepared, meta: RequestMeta, now: datetim
         actions=[
             User.status.set("removed"),
             User.removed_at.set(iso(now)),
-            User.last_change.set(change_record(p, "user_removed", meta, now)),
+            User.last_change.set(work.change(p, "user_removed", meta, now)),
         ],
         condition=User.status == "active",
     )
@@ -140,7 +140,7 @@ def do_rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: dateti
         user,
         actions=[
             User.token_digest.set(credential.token_digest),
-            User.last_change.set(change_record(p, "token_rotated", meta, now)),
+            User.last_change.set(work.change(p, "token_rotated", meta, now)),
         ],
         condition=(User.status == "active") & (User.token_digest == old if old else User.token_digest.does_not_exist()),
     )

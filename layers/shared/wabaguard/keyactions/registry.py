@@ -133,6 +133,21 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         response="SecurityWebhookWithSecret", status=200, roles=ADMINS, target="account",
         notice="security_webhook_rotated", event="security_webhook.secret_rotated", replay=SECRET,
     ),
+    KeyAction(
+        "register_passkey", "POST", "/me/passkeys", "Register a passkey",
+        family="passkeys", body="PasskeyRegister", response="Passkey", status=201, roles=EVERY_ROLE,
+        target="self", notice="passkey_registered", event="passkey.registered",
+    ),
+    KeyAction(
+        "remove_passkey", "DELETE", "/me/passkeys/{passkey_id}", "Remove a passkey",
+        family="passkeys", body="Empty", response=None, status=204, roles=EVERY_ROLE,
+        target="self", notice="passkey_removed", event="passkey.removed",
+    ),
+    KeyAction(
+        "set_security_policy", "PUT", "/accounts/{account_id}/security-policy", "Set the security policy",
+        family="passkeys", body="SecurityPolicySet", response="SecurityPolicy", status=200, roles=ADMINS,
+        target="account", notice="security_policy_set", event="security_policy.updated",
+    ),
 )  # fmt: skip
 
 BY_NAME = {a.name: a for a in KEY_ACTIONS}

@@ -27,6 +27,7 @@ from wabaguard.otp import approvals
 from wabaguard.otp import challenges as otp_challenges
 from wabaguard.otp import checks as otp
 from wabaguard.otp.checks import Approval
+from wabaguard.passkeys import receipts
 from wabaguard.people.access import (
     load_account,
     require_account,
@@ -60,7 +61,9 @@ def challenge(
         raise InvalidRequest("path", f"{method} {path} is not a key action (key actions: {names})")
     action, params = matched
     prepared = prepare(principal, action.name, params, body)
-    asked = otp_challenges.Asked(action.name, action.method, path, body, prepared.description, prepared.facts)
+    asked = otp_challenges.Asked(
+        action.name, action.method, path, body, prepared.description, prepared.facts, prepared.account
+    )
     return otp_challenges.issue(principal, asked, channel, meta, t)
 
 
@@ -156,13 +159,22 @@ def perform(
     the audit record; returns (status, response body, extra headers)."""
     now = now or clock.utcnow()
     action = prepared.action
-    work = Work(transaction(), challenge_id=approval.challenge_id)
+    work = Work(transaction(), challenge_id=approval.challenge_id, approved_with=approval.factor)
+    headers: dict[str, str] = {}
     try:
         with work.tx:
             status, body, extra = performer(action)(principal, prepared, meta, now, work)
             work.tx.save(_audit(principal, prepared.account.account_id, action.name, meta, now, **extra))
             secret = action.replay == SECRET
             approvals.consume_into(work.tx, approval, principal, now.timestamp(), status, body, secret=secret)
+            if approval.passkey_id:
+                # removing the very passkey that approved it: the removal writes (and checks) that item
+                counter = not (
+                    action.name == "remove_passkey" and prepared.params.get("passkey_id") == approval.passkey_id
+                )
+                headers[RECEIPT_HEADER] = receipts.record_into(
+                    work.tx, approval, principal, prepared.account.account_id, work.change_id, now.timestamp(), counter
+                )
     except TransactWriteError as exc:
         if not condition_failed(exc):
             raise
@@ -176,4 +188,7 @@ def perform(
         raise Conflict("the resource changed while the action ran; nothing was changed, try again") from None
     if approval.recovery_digest:
         otp.recovery_code_used(principal, meta, now)
-    return status, body, {}
+    return status, body, headers
+
+
+RECEIPT_HEADER = "Approval-Receipt"  # where a passkey approval's receipt is served

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,9 @@ from pynamodb.transactions import TransactWrite
 
 from wabaguard.activity import RequestMeta
 from wabaguard.keyactions.registry import KeyAction
-from wabaguard.models import Account, PhoneNumber, User
-from wabaguard.people.principal import Principal
+from wabaguard.models import Account, ChangeRecord, PhoneNumber, User
+from wabaguard.people.principal import Principal, change_record
+from wabaguard.security import new_id
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Prepared:
     phone: PhoneNumber | None = None
     target_user: User | None = None
     facts: list[tuple[str, str]] | None = None  # what the approval email shows besides the words
+    checked: Any = None  # what a family's words checked and its performer stores (a new passkey)
 
     @property
     def phone_words(self) -> str:
@@ -45,6 +47,15 @@ class Work:
     tx: TransactWrite
     conflict: Callable[[], Exception] | None = None
     challenge_id: str = ""  # the challenge that approved it
+    change_id: str = field(default_factory=lambda: new_id("chg"))  # its receipt is keyed by it
+    approved_with: str = "code"  # passkey | recovery_code | totp | code
+
+    def change(self, p: Principal, kind: str, meta: RequestMeta, now: datetime) -> ChangeRecord:
+        """The change record of *this* key action: its id is the receipt's, and it says the factor."""
+        record = change_record(p, kind, meta, now)
+        record.change_id = self.change_id
+        record.approved_with = self.approved_with
+        return record
 
 
 Outcome = tuple[int, Any, dict[str, Any]]  # status, answer, extra fields of the audit record

@@ -38,6 +38,8 @@ class Account(AccountsItem, discriminator="account"):
     # A Partner's ids at Meta, by which Meta's Partner webhooks name it (business portfolio, app)
     meta_business_id = UnicodeAttribute(null=True)
     meta_app_id = UnicodeAttribute(null=True)
+    # §Passkeys: the key actions a passkey must approve (names, or ["all"]); none: any factor
+    passkey_required_for = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute()
 
     @classmethod
@@ -64,6 +66,11 @@ class User(AccountsItem, discriminator="user"):
     otp_locked_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     removed_at = UnicodeAttribute(null=True)
+
+
+def _passkeys_prefix(user_id: str) -> str:
+    """The sort-key prefix of one user's passkeys: they are read together, with one query."""
+    return f"PASSKEY#{user_id}#"
 
 
 class PhoneNumber(AccountsItem, discriminator="phone"):

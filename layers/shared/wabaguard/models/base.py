@@ -152,6 +152,7 @@ class ChangeRecord(MapAttribute):  # type: ignore[type-arg]
     country = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
     ref = UnicodeAttribute(null=True)  # what a system change is about (the flag that starts or ends a review)
+    approved_with = UnicodeAttribute(null=True)  # a key action's factor: code | passkey (its receipt)
 
 
 def system_change(kind: str, at: datetime, by: str, ref: str | None = None) -> ChangeRecord:

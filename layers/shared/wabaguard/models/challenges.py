@@ -109,7 +109,7 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     body_sha256 = UnicodeAttribute()
     description = UnicodeAttribute()
     facts = JSONAttribute(null=True)  # type: ignore[arg-type]  # [[label, value]] the approval email shows
-    channel = UnicodeAttribute()  # email | totp
+    channel = UnicodeAttribute()  # email | totp | passkey
     destination = UnicodeAttribute(null=True)
     code_digest = UnicodeAttribute(null=True)
     code_seed = UnicodeAttribute(null=True)
@@ -129,6 +129,14 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     used_code_digest = UnicodeAttribute(null=True)
     answer = UnicodeAttribute(null=True)
     answer_enc = UnicodeAttribute(null=True)
+    # Channel ``passkey`` (§Passkeys): the random nonce the WebAuthn challenge is derived from, and
+    # — once the approval page checked the user's passkey — the assertion it accepted (JSON, for
+    # the receipt), which passkey signed and the sign counter it showed.
+    passkey_nonce = UnicodeAttribute(null=True)  # base64url
+    passkey_assertion = UnicodeAttribute(null=True)
+    passkey_id = UnicodeAttribute(null=True)
+    passkey_sign_count = NumberAttribute(null=True)
+    passkey_verified_at = NumberAttribute(null=True)
 
 
 class ReportToken(ChallengesItem, discriminator="report"):

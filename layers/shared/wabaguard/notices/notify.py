@@ -21,6 +21,7 @@ from wabaguard.models import (
     MessageTemplate,
     MetaEvent,
     PartnerChangeRequest,
+    Passkey,
     PhoneNumber,
     PlatformChange,
     SecurityWebhook,
@@ -67,6 +68,9 @@ DESCRIBED = frozenset(
         "security_webhook_rotated",
         "access_recovery",
         "access_recovered",
+        "passkey_registered",
+        "passkey_removed",
+        "security_policy_set",
         *SYSTEM_KINDS,
     }
 )
@@ -91,6 +95,20 @@ USER_NOTICES = {
         "Access recovered for {email}",
     ),
 }
+APPROVED_WITH = {
+    "passkey": "approved with a passkey, which signed this exact request",
+    "totp": "approved with an authenticator app code",
+    "recovery_code": "approved with a recovery code",
+    "code": "approved with a one-time password",
+}
+
+
+def _policy_words(names: set[str] | None) -> str:
+    if not names:
+        return "no key action"
+    return "every key action" if "all" in names else ", ".join(sorted(names))
+
+
 PLATFORM_WORDS = {
     "create_template": "the new message template",
     "update_profile": "the business profile change",
@@ -190,7 +208,6 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         headline = f"An API key for {display} ({name}) was {verb}"
         subject = f"API key {new.prefix}… {verb} for {display}"
     elif isinstance(new, MessageTemplate):
-
         facts += template_facts(new.name, new.language, new.category, new.components or [])
         headline = f'A message template "{new.name}" was created for {name}'
         subject = f"Message template {new.name} created for {name}"
@@ -212,7 +229,6 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
             )
             subject = f"{new.email} gained access through your Partner {name}"
     elif isinstance(new, Flag) or (isinstance(new, Account) and kind in SYSTEM_KINDS):
-
         told = reviews.notice(
             kind, account, lc.by_email or reviews_by(kind), lc.ref, new if isinstance(new, Flag) else None
         )
@@ -239,6 +255,27 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         headline_words, subject_words = USER_NOTICES[kind]
         headline = headline_words.format(email=new.email, name=name)
         subject = subject_words.format(email=new.email, name=name)
+    elif isinstance(new, Passkey) and kind in ("passkey_registered", "passkey_removed"):
+        owner = new.email or new.user_id
+        facts += [("User", owner), ("Passkey", new.name)]
+        if kind == "passkey_registered":
+            facts.append(("Kind", "synced passkey" if new.backed_up == "true" else "bound to one device"))
+            headline = f'{owner} registered a new passkey "{new.name}" for {name}: it can approve key actions'
+            subject = f"New passkey for {owner}"
+        else:
+            by = "" if lc.by_email == owner else f" (removed by {lc.by_email})"
+            headline = f'The passkey "{new.name}" of {owner} ({name}) was removed{by}: it approves nothing any more'
+            subject = f"Passkey removed for {owner}"
+    elif isinstance(new, Account) and kind == "security_policy_set":
+        before = old.passkey_required_for if isinstance(old, Account) else None
+        facts += [
+            ("Passkey required for (before)", _policy_words(before)),
+            ("Passkey required for (now)", _policy_words(new.passkey_required_for)),
+        ]
+        required = _policy_words(new.passkey_required_for)
+        headline = f"The security policy of {name} was changed: a passkey is now required for {required}"
+        subject = f"Security policy of {name} changed"
+        highlight = frozenset({"Passkey required for (now)"})
     elif isinstance(new, User) and kind == "otp_locked":
         facts += [("User", new.email), ("Locked until", clock.for_people(new.otp_locked_until))]
         headline = f"One-time passwords of {new.email} ({name}) were locked after repeated wrong codes"
@@ -249,7 +286,11 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         subject = f"Security change on {name}"
     action = BY_NOTICE.get(kind)
     if action is not None:  # what the registry says this key action was, and how it was approved
-        facts.append(("Key action", f"{action.summary} — approved with a one-time password"))
+        facts.append(
+            ("Key action", f"{action.summary} — {APPROVED_WITH.get(lc.approved_with or 'code', APPROVED_WITH['code'])}")
+        )
+        if lc.approved_with == "passkey":
+            facts.append(("Approval receipt", f"GET /v1/accounts/{account.account_id}/approvals/{lc.change_id}"))
     return Change(
         lc.change_id,
         kind,

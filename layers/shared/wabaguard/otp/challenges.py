@@ -15,6 +15,7 @@ from wabaguard.aws import pepper
 from wabaguard.config import settings
 from wabaguard.errors import InvalidRequest, NotFound, OtpDenied, RateLimited, Unavailable
 from wabaguard.models import (
+    Account,
     Challenge,
     RateWindow,
     RequestWindow,
@@ -28,7 +29,10 @@ from wabaguard.models import (
     user_sk,
 )
 from wabaguard.otp.checks import _now
-from wabaguard.otp.emails import _mailer, code_email, reference
+from wabaguard.otp.emails import _mailer, approval_email, code_email, reference
+from wabaguard.passkeys import page as approval_page
+from wabaguard.passkeys import policy, store
+from wabaguard.passkeys.binding import b64url, new_nonce
 from wabaguard.people.access import load_user, valid_id
 from wabaguard.people.principal import Principal
 from wabaguard.security import body_digest, code_digest, derive_code, mask_email, new_code_seed
@@ -47,6 +51,7 @@ class Asked:
     body: Any
     description: str
     facts: list[tuple[str, str]] | None = None
+    account: Account | None = None  # the account acted on: its security policy applies (§Passkeys)
 
 
 def issue(
@@ -65,15 +70,8 @@ def issue(
             f"OTP is locked for this token until {iso(locked)} after repeated wrong codes; if that was not "
             "you, ask another admin to remove and re-add you, or write to support",
         )
-    if channel == "totp" and not user.totp_enabled:
-        raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
-    if channel == "email" and user.totp_enabled:
-        # A stolen mailbox must not beat the authenticator: once enrolled, codes come from it (or,
-        # for a lost device, from a recovery code typed into the same challenge, or from ops).
-        raise InvalidRequest(
-            "channel", "your user has an authenticator app: use its code, or one of your recovery codes"
-        )
-    use_channel = "totp" if user.totp_enabled else "email"
+    passkeys = store.of_user(user.account_id, user.user_id)
+    use_channel = _channel(user, channel, asked, bool(passkeys))
 
     _reserve_slot(user.user_id, t)
     challenge_id = new_challenge_id()
@@ -91,7 +89,7 @@ def issue(
         description=asked.description,
         facts=[list(f) for f in asked.facts] if asked.facts else None,
         channel=use_channel,
-        destination=mask_email(user.email) if use_channel == "email" else "authenticator app",
+        destination=DESTINATIONS[use_channel] if use_channel != "email" else mask_email(user.email),
         created_at=int(t),
         expires_at=int(expires),
         ttl=datetime.fromtimestamp(expires + 86400, tz=UTC),
@@ -105,11 +103,17 @@ def issue(
         p = pepper()
         ch.code_seed = seed
         ch.code_digest = code_digest(p, challenge_id, derive_code(p, challenge_id, seed))
+    link = None
+    if use_channel == "passkey":
+        ch.passkey_nonce = b64url(new_nonce())
+        link = approval_page.new_link(ch, expires)
     try:
         ch.save(condition=Challenge.pk.does_not_exist())
     except PutError:
         _release_slot(user.user_id, t)
         raise
+    if link is not None:
+        link.item.save()
     if seed is not None:
         try:
             _mailer().send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
@@ -117,7 +121,55 @@ def issue(
             _discard(ch)
             _release_slot(user.user_id, t)
             raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
-    return challenge_view(ch, t)
+    view = challenge_view(ch, t)
+    if link is not None:
+        view.update(approval_page.offer(ch, passkeys, link.url))
+        view["emailed"] = _mail_approval(user.email, ch, link.url)
+    return view
+
+
+def _mail_approval(to: str, ch: Challenge, url: str) -> bool:
+    """The approval page's link by email, for a user whose front end does not ask for the passkey
+    itself. Best effort: the answer carries the same link, so a failed send loses nothing."""
+    try:
+        _mailer().send(approval_email(to, ch, url))
+        return True
+    except _mailer().MailError:
+        return False
+
+
+DESTINATIONS = {"totp": "authenticator app", "passkey": "passkey"}
+
+
+def _channel(user: User, asked_for: str | None, asked: Asked, has_passkey: bool) -> str:
+    """The factor that answers this challenge: a passkey when the policy demands one (or the user
+    has one and asks for nothing else), else the authenticator once enrolled, else email."""
+    needed = asked.account is not None and policy.passkey_needed(asked.account, asked.action, asked.body, has_passkey)
+    if needed:
+        if not has_passkey:
+            raise OtpDenied(
+                "passkey_required",
+                f"{asked.account.name if asked.account else 'the account'}'s security policy lets only a passkey "
+                f"approve {asked.action}: register one first (POST /v1/me/passkeys/options, then POST /v1/me/passkeys)",
+            )
+        if asked_for not in (None, "passkey"):
+            raise OtpDenied(
+                "passkey_required", f"the account's security policy lets only a passkey approve {asked.action}"
+            )
+        return "passkey"
+    if asked_for == "passkey" and not has_passkey:
+        raise InvalidRequest("channel", "you have no passkey yet: register one with POST /v1/me/passkeys")
+    if asked_for == "passkey" or (asked_for is None and has_passkey):
+        return "passkey"
+    if asked_for == "totp" and not user.totp_enabled:
+        raise InvalidRequest("channel", "no authenticator app is enrolled; use email")
+    if asked_for == "email" and user.totp_enabled:
+        # A stolen mailbox must not beat the authenticator: once enrolled, codes come from it (or,
+        # for a lost device, from a recovery code typed into the same challenge, or from ops).
+        raise InvalidRequest(
+            "channel", "your user has an authenticator app: use its code, or one of your recovery codes"
+        )
+    return "totp" if user.totp_enabled else "email"
 
 
 REQUEST_WINDOW_SECONDS = 300

@@ -37,6 +37,7 @@ from wabaguard.models import (
 )
 from wabaguard.otp import totp
 from wabaguard.otp.emails import WHY, _footer, _mailer, lockout_email, replay_email
+from wabaguard.passkeys import assertions
 from wabaguard.people.principal import Principal, change_by
 from wabaguard.security import (
     code_digest,
@@ -72,6 +73,21 @@ class Approval:
     totp_step: int | None = None
     recovery_digest: str | None = None
     replay: bool = False
+    # A passkey's approval (§Passkeys): which passkey, the sign counter it showed (stored in the
+    # consuming transaction, conditioned on the old one), and — inline — the X-OTP-Passkey header
+    # the handler reads again for the receipt (its digest is ``used_code_digest``).
+    passkey_id: str | None = None
+    passkey_sign_count: int | None = None
+    inline_assertion: str | None = None
+
+    @property
+    def factor(self) -> str:
+        """How it was approved: passkey | recovery_code | totp | code (the notices say it)."""
+        if self.passkey_id:
+            return "passkey"
+        if self.recovery_digest:
+            return "recovery_code"
+        return "totp" if self.totp_step is not None else "code"
 
     def context(self) -> dict[str, str]:
         """Authorizer context: strings only."""
@@ -87,6 +103,10 @@ class Approval:
             out["otp_recovery_digest"] = self.recovery_digest
         if self.replay:
             out["otp_replay"] = "1"
+        if self.passkey_id:
+            out["otp_passkey_id"] = self.passkey_id
+            out["otp_passkey_sign_count"] = str(self.passkey_sign_count or 0)
+            out["otp_passkey_inline"] = "1" if self.inline_assertion is not None else "0"
         return out
 
     @classmethod
@@ -102,6 +122,10 @@ class Approval:
             totp_step=int(str(step)) if step not in (None, "") else None,
             recovery_digest=str(ctx["otp_recovery_digest"]) if ctx.get("otp_recovery_digest") else None,
             replay=str(ctx.get("otp_replay") or "") == "1",
+            passkey_id=str(ctx["otp_passkey_id"]) if ctx.get("otp_passkey_id") else None,
+            passkey_sign_count=int(str(ctx.get("otp_passkey_sign_count") or 0)) if ctx.get("otp_passkey_id") else None,
+            # inline: the handler fills in the header's text (checked against the digest) for the receipt
+            inline_assertion="" if str(ctx.get("otp_passkey_inline") or "") == "1" else None,
         )
 
 
@@ -169,9 +193,11 @@ def verify(
     path: str,
     meta: RequestMeta,
     now: float | None = None,
+    passkey: str = "",
 ) -> Approval:
-    """Check ``code`` against ``ch`` for this user's request (not consuming it: the handler does,
-    with the change), or raise OtpDenied with the §OTP reason."""
+    """Check ``code`` (or the ``passkey`` assertion, the X-OTP-Passkey header) against ``ch`` for
+    this user's request (not consuming it: the handler does, with the change), or raise OtpDenied
+    with the §OTP reason."""
     t = _now(now)
     cfg = settings()
     if cred.otp_locked_until and cred.otp_locked_until > t:
@@ -186,6 +212,8 @@ def verify(
     if ch.user_id != cred.user_id:
         _aggregated_failure(cred, meta, t, "challenge of another user")
         raise OtpDenied("otp_mismatch", "this challenge was not issued to you")
+    if ch.channel == "passkey":
+        return _passkey(cred, ch, code, passkey, method, path, meta, t)
     presented = presented_digest(ch.challenge_id, code)
     if ch.used_at:
         honest_retry = (
@@ -220,9 +248,96 @@ def verify(
     elif not (looks_like_code(code) and same_digest(ch.code_digest, presented)):
         raise _wrong_code(cred, ch, meta, t)
 
+    _clear_failures(cred)
+    return Approval(ch.challenge_id, ch.action, ch.body_sha256, presented or "", step, recovery)
+
+
+# Key actions a recovery code may approve in a passkey challenge: the way back for a user who lost
+# the passkey (register another, remove the lost one) — never anything the passkey protects.
+PASSKEY_RECOVERY_ACTIONS = frozenset({"register_passkey", "remove_passkey"})
+
+
+def _passkey(
+    cred: Credential, ch: Challenge, code: str, header: str, method: str, path: str, meta: RequestMeta, t: float
+) -> Approval:
+    """A passkey challenge's answer: an assertion inline (X-OTP-Passkey), the approval page's
+    (X-OTP-Challenge alone), or — for the way back only — a recovery code. One use: a used passkey
+    challenge is refused even to the same client, and anything else spends an attempt."""
+    cfg = settings()
+    presented = assertions.assertion_digest(header) if header else ""
+    if ch.used_at:
+        if same_user_again(ch, cred, meta, t):
+            raise OtpDenied("otp_used", "this challenge approved one request already; ask for a new challenge")
+        raise replayed(cred, ch, meta, t)
+    if ch.method != method or ch.path != path:
+        spend_attempt(ch)
+        _failure_event(cred, meta, t, f"passkey challenge for {ch.method} {ch.path} used on {method} {path}")
+        raise OtpDenied("otp_mismatch", f"this challenge approves {ch.method} {ch.path} only")
+    if ch.expires_at <= t:
+        raise OtpDenied("otp_expired", "this challenge has expired; request a new one")
+    if ch.attempts >= cfg.otp_max_attempts:
+        raise OtpDenied("otp_locked", "too many failed approvals for this challenge; request a new one")
+    if header:
+        try:
+            text = assertions.decode_header(header)
+            checked = assertions.check(
+                ch.account_id, ch.user_id, ch.challenge_id, ch.passkey_nonce or "", method, path, ch.body_sha256, text
+            )
+        except assertions.Refused as refused:
+            if refused.clone:
+                assertions.clone_suspected(
+                    cred.account_id, cred.user_id or "", refused.detail, meta, datetime.fromtimestamp(t, UTC)
+                )
+            raise _wrong_code(cred, ch, meta, t, f"passkey: {refused.detail}") from None
+        _clear_failures(cred)
+        return Approval(
+            ch.challenge_id, ch.action, ch.body_sha256, presented, passkey_id=checked.passkey.passkey_id,
+            passkey_sign_count=checked.sign_count, inline_assertion=text,
+        )  # fmt: skip
+    if code:
+        if ch.action in PASSKEY_RECOVERY_ACTIONS and looks_like_recovery_code(code):
+            recovery = recovery_digest(pepper(), cred.user_id or "", code)
+            if recovery_left(cred.user_id or "", recovery):
+                _clear_failures(cred)
+                return Approval(ch.challenge_id, ch.action, ch.body_sha256, recovery, recovery_digest=recovery)
+            raise _wrong_code(cred, ch, meta, t, "unknown or used recovery code")
+        raise _wrong_code(cred, ch, meta, t, "a code was sent for a passkey challenge")
+    if ch.passkey_verified_at and ch.passkey_assertion and ch.passkey_id:
+        return Approval(
+            ch.challenge_id, ch.action, ch.body_sha256, assertions.assertion_digest(ch.passkey_assertion),
+            passkey_id=ch.passkey_id, passkey_sign_count=int(ch.passkey_sign_count or 0),
+        )  # fmt: skip
+    raise OtpDenied(
+        "otp_required",
+        "this challenge is approved with your passkey: send X-OTP-Passkey with the assertion, or approve it "
+        "on its approval page first and then send X-OTP-Challenge alone",
+    )
+
+
+def same_user_again(ch: Challenge, cred: Credential | Principal, meta: RequestMeta, t: float) -> bool:
+    """The challenge's own user, from the IP that asked for it, within its lifetime: a client
+    retrying (refused, not an alarm)."""
+    return ch.user_id == cred.user_id and bool(ch.requester_ip) and ch.requester_ip == meta.ip and t < ch.expires_at
+
+
+def _clear_failures(cred: Credential) -> None:
     if cred.otp_failures:
         cred.update(actions=[Credential.otp_failures.set(0)])
-    return Approval(ch.challenge_id, ch.action, ch.body_sha256, presented or "", step, recovery)
+
+
+def spend_attempt(ch: Challenge) -> int | None:
+    """One more failed answer on the challenge (atomic ADD, never past the limit): the attempts
+    left, or None when the challenge is dead (or was used meanwhile)."""
+    try:
+        ch.update(
+            actions=[Challenge.attempts.add(1)],
+            condition=(Challenge.attempts < settings().otp_max_attempts) & Challenge.used_at.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        return None
+    return max(0, settings().otp_max_attempts - int(ch.attempts))
 
 
 def recovery_left(user_id: str, digest: str) -> bool:
@@ -316,17 +431,8 @@ def _aggregated_failure(cred: Credential, meta: RequestMeta, t: float, detail: s
 def _wrong_code(cred: Credential, ch: Challenge, meta: RequestMeta, t: float, detail: str = "wrong code") -> OtpDenied:
     """Count a wrong code on the challenge and on the user; lock the user after too many."""
     cfg = settings()
-    try:
-        ch.update(
-            actions=[Challenge.attempts.add(1)],
-            condition=(Challenge.attempts < cfg.otp_max_attempts) & Challenge.used_at.does_not_exist(),
-        )
-        attempts_left = max(0, cfg.otp_max_attempts - int(ch.attempts))
-        dead = False
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        attempts_left, dead = 0, True
+    left = spend_attempt(ch)
+    attempts_left, dead = (0, True) if left is None else (left, False)
     _failure_event(cred, meta, t, detail)
     cred.update(actions=[Credential.otp_failures.add(1)])
     if cred.otp_failures >= cfg.otp_lockout_failures:
@@ -402,5 +508,3 @@ def replayed(cred: Credential | Principal, ch: Challenge, meta: RequestMeta, t: 
         except _mailer().MailError:
             pass  # the activity record above still raises the signal for the risk scan
     return OtpDenied("otp_used", "this challenge was already used; request a new one")
-
-

@@ -38,13 +38,7 @@ WHY = "You receive this because a request was made with your wabaguard login. Co
 def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
     ref = reference(ch.challenge_id)
     expires = for_people(datetime.fromtimestamp(ch.expires_at, UTC))
-    facts = [
-        ("Reference", ref),
-        *((str(label), str(value)) for label, value in ch.facts or []),
-        ("Requested from IP", ch.requester_ip or "unknown"),
-        ("User agent", ch.requester_user_agent or "unknown"),
-        ("Code expires", expires),
-    ]
+    facts = _request_facts(ch, ref, expires, "Code expires")
     return _mailer().render(
         to,
         f"[{ref}] Your wabaguard code to approve: {ch.description}"[:200],
@@ -57,6 +51,38 @@ def code_email(to: str, ch: Challenge, code: str) -> mailer.Email:
         facts,
         _footer(),
         code=code,
+        integrators=[f"The request: {ch.method} {ch.path} ({ch.action}).", *INTEGRATORS],
+        why=WHY,
+        reference=f"challenge {ref}",
+    )
+
+
+def _request_facts(ch: Challenge, ref: str, expires: str, label: str) -> list[tuple[str, str]]:
+    return [
+        ("Reference", ref),
+        *((str(k), str(v)) for k, v in ch.facts or []),
+        ("Requested from IP", ch.requester_ip or "unknown"),
+        ("User agent", ch.requester_user_agent or "unknown"),
+        (label, expires),
+    ]
+
+
+def approval_email(to: str, ch: Challenge, url: str) -> mailer.Email:
+    """A passkey challenge's email: no code, the link to wabaguard's approval page, where the same
+    words are shown and only the user's passkey approves (a phishing page cannot ask for it)."""
+    ref = reference(ch.challenge_id)
+    expires = for_people(datetime.fromtimestamp(ch.expires_at, UTC))
+    return _mailer().render(
+        to,
+        f"[{ref}] Approve with your passkey: {ch.description}"[:200],
+        [
+            f"Someone signed in as you asked to: {ch.description}.",
+            f"If it was you, open the approval page and confirm with your passkey, until {expires}: {url}",
+            "The page is on wabaguard's own address and shows this request in the same words. Your passkey "
+            "signs exactly this request, once; it cannot be used for any other.",
+        ],
+        _request_facts(ch, ref, expires, "Approval expires"),
+        _footer(),
         integrators=[f"The request: {ch.method} {ch.path} ({ch.action}).", *INTEGRATORS],
         why=WHY,
         reference=f"challenge {ref}",

@@ -38,6 +38,7 @@ class Request:
     challenge_id: str
     code: str
     meta: RequestMeta
+    passkey: str = ""  # X-OTP-Passkey: base64url of the AuthenticationResponseJSON (§Passkeys)
 
 
 @dataclass
@@ -81,15 +82,19 @@ def decide(request: Request) -> Decision:
     if not principal.is_user:
         body = {"error": "forbidden", "detail": "key actions must be made by a user, not an API key"}
         return Decision(principal.principal_id, False, denied=body, outcome="forbidden")
-    if not challenge_id or not code:
+    # A passkey challenge may come back with X-OTP-Challenge alone (approved on its page).
+    answered = code or request.passkey or (challenge is not None and challenge.channel == "passkey")
+    if not challenge_id or not answered:
         body = {
             "error": "otp_required",
             "detail": f"{key_action.name} needs a one-time password: POST /v1/otp/challenges first, "
-            "then repeat with X-OTP-Challenge and X-OTP-Code",
+            "then repeat with X-OTP-Challenge and X-OTP-Code (or X-OTP-Passkey)",
         }
         return Decision(principal.principal_id, False, denied=body, outcome="otp_required")
     try:
-        approval = checks.verify(cred, challenge, code, request.method.upper(), path, request.meta)
+        approval = checks.verify(
+            cred, challenge, code, request.method.upper(), path, request.meta, passkey=request.passkey
+        )
     except OtpDenied as denied:
         outcome = "locked" if denied.code == "otp_locked" else "failed"
         return Decision(principal.principal_id, False, denied=denied.body(), outcome=outcome)

@@ -24,6 +24,7 @@ from wabaguard.models import (
     MessageTemplate,
     MetaEvent,
     PartnerChangeRequest,
+    Passkey,
     PhoneNumber,
     PlatformChange,
     SecurityWebhook,
@@ -199,6 +200,22 @@ class SecurityWebhookEvent(EventData):
     security_webhook: EndpointRef
 
 
+class PasskeyRef(_Model):
+    passkey_id: str
+    name: str
+    user_id: str
+    backed_up: bool
+
+
+class PasskeyEvent(EventData):
+    passkey: PasskeyRef
+
+
+class SecurityPolicyEvent(EventData):
+    passkey_required_for: Literal["all"] | list[str]
+    before: Literal["all"] | list[str]
+
+
 # The model of each event type: the schema catalogue (``make openapi`` publishes it).
 EVENT_MODELS: dict[str, type[EventData]] = {
     "webhook_url.changed": WebhookUrlChanged,
@@ -227,6 +244,9 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     "security_webhook.removed": SecurityWebhookEvent,
     "security_webhook.secret_rotated": SecurityWebhookEvent,
     "security_webhook.disabled": SecurityWebhookEvent,
+    "passkey.registered": PasskeyEvent,
+    "passkey.removed": PasskeyEvent,
+    "security_policy.updated": SecurityPolicyEvent,
 }
 # The change kinds that are no key action (wabaguard's own, ops', protective writes) and their type;
 # a key action's comes from its registry entry.
@@ -320,6 +340,10 @@ def _actor(item: AccountsItem, system: bool) -> Actor:
     return Actor(type="user", email=lc.by_email, ip=lc.ip, country=lc.country, user_agent=lc.user_agent)
 
 
+def _policy(names: set[str] | None) -> str | list[str]:
+    return "all" if names and "all" in names else sorted(names or [])
+
+
 def _user(user: User) -> dict[str, Any]:
     return {"user": UserRef(user_id=user.user_id, email=user.email, role=user.role)}
 
@@ -337,7 +361,6 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
             "host_changed": host_of(before) != host_of(new.webhook_url),
         }
     if isinstance(new, PhoneNumber) and kind == "profile_updated":
-
         was: dict[str, Any] = (old.profile if isinstance(old, PhoneNumber) else {}) or {}
         after: dict[str, Any] = new.profile or {}
         changed = [
@@ -366,6 +389,16 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
         }
     if isinstance(new, User):
         return _user(new)
+    if isinstance(new, Passkey):
+        ref_k = PasskeyRef(
+            passkey_id=new.passkey_id, name=new.name, user_id=new.user_id, backed_up=new.backed_up == "true"
+        )
+        return {"passkey": ref_k}
+    if isinstance(new, Account) and kind == "security_policy_set":
+        return {
+            "passkey_required_for": _policy(new.passkey_required_for),
+            "before": _policy(old.passkey_required_for if isinstance(old, Account) else None),
+        }
     if isinstance(new, Flag):
         ref_f = FlagRef(
             flag_id=new.flag_id,

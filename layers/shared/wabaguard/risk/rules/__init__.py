@@ -11,6 +11,7 @@ from wabaguard.risk.rules import (
     new_countries,
     otp_failures,
     partner_change_after_new_access,
+    passkey_clone_suspected,
     pin_reset_after_new_location,
     shared_login,
     stale_users,
@@ -29,4 +30,5 @@ ALL_RULES: tuple[Rule, ...] = (
     shared_login.RULE,
     pin_reset_after_new_location.RULE,
     partner_change_after_new_access.RULE,
+    passkey_clone_suspected.RULE,
 )
