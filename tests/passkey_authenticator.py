@@ -72,9 +72,7 @@ class SoftAuthenticator:
             "authenticatorAttachment": "platform",
         }
 
-    def sign(
-        self, public_key: dict[str, Any], origin: str | None = None, counter: int | None = None
-    ) -> dict[str, Any]:
+    def sign(self, public_key: dict[str, Any], origin: str | None = None, counter: int | None = None) -> dict[str, Any]:
         """navigator.credentials.get for these request options → AuthenticationResponseJSON."""
         if counter is None:
             self.counter += 1

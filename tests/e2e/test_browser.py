@@ -62,7 +62,7 @@ def test_the_report_page_renders_styled_loads_nothing_else_and_its_form_posts(
     account, notice = noticed
     link = re.search(r"(http://localhost:\d+/v1/report/\S+)", notice["text"])
     assert link, notice["text"]
-    origin = urlsplit(stack.base).netloc
+    origin = urlsplit(stack.demo["public_base_url"]).netloc  # the pages live on localhost (§Local)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         page = browser.new_page()
@@ -131,7 +131,7 @@ def test_an_invite_page_shows_the_new_user_their_own_token_once(stack: Stack, tm
     added = stack.request("POST", path, admin["token"], body, headers=headers)
     assert added.status == 201 and "token" not in added.json()
     link = stack.invite_link(body["email"])
-    origin = urlsplit(stack.base).netloc
+    origin = urlsplit(stack.demo["public_base_url"]).netloc  # the pages live on localhost (§Local)
     with sync_playwright() as pw:
         browser = _browser(pw)
         page = browser.new_page()

@@ -126,7 +126,6 @@ class Api:
         code = self.last_code(user["email"])
         return self.call(method, path, user["token"], body, otp=(ch.json()["challenge_id"], code))
 
-
     # ------------------------------------------------------------ passkeys (§Passkeys)
     def register_passkey(self, user: dict[str, Any], auth: SoftAuthenticator, name: str = "Laptop") -> dict[str, Any]:
         """Options, the authenticator's answer, and the key action approved with the user's code."""

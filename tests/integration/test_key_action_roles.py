@@ -13,7 +13,7 @@ from wabaguard.keyactions.registry import KEY_ACTIONS, KeyAction
 from wabaguard.people.access import Role
 
 from devstack.server import World
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, authenticator
 
 TEMPLATE = {"name": "order_update", "language": "en", "category": "UTILITY",
             "components": [{"type": "BODY", "text": "Your order shipped"}]}  # fmt: skip
@@ -25,6 +25,7 @@ BODIES: dict[str, Any] = {
     "create_api_key": {"name": "roles"},
     "add_user": {"email": "new@acme.test", "role": "member"},
     "set_security_webhook": {"url": "http://127.0.0.1:9/roles"},
+    "set_security_policy": {"passkey_required_for": ["create_api_key"]},
 }
 
 
@@ -56,6 +57,7 @@ def people(api: Api, world: World, demo: dict[str, Any], monkeypatch: pytest.Mon
             "phone_number_id": pn,
             "user_id": spare["user_id"],
             "request_id": req.json()["request_id"],
+            "passkey_id": "pk_0000000000000000",  # each role removes a passkey of its own (_own)
         },
         Role.ACCOUNT_ADMIN: admin,
         Role.ACCOUNT_MEMBER: acme["users"][1],
@@ -64,6 +66,17 @@ def people(api: Api, world: World, demo: dict[str, Any], monkeypatch: pytest.Mon
         "api_key": {"token": key},
         "other_tenant": globex["users"][0],
     }
+
+
+def _own(api: Api, action: KeyAction, user: dict[str, Any], path: str, body: Any) -> tuple[str, Any]:
+    """The passkey actions act on the caller's own passkeys: a registration of their own (fresh
+    options), a passkey of their own to remove."""
+    if action.name == "register_passkey":
+        opts = api.call("POST", "/v1/me/passkeys/options", user["token"]).json()["publicKey"]
+        return path, {"name": "roles", "credential": authenticator().register(opts)}
+    if action.name == "remove_passkey":
+        return f"/v1/me/passkeys/{api.register_passkey(user, authenticator())['passkey_id']}", body
+    return path, body
 
 
 def _path(action: KeyAction, values: dict[str, str]) -> str:
@@ -83,13 +96,15 @@ def test_each_role_may_make_exactly_the_key_actions_the_registry_gives_it(
     sent = len(api.outbox())
     for role in Role:
         moving["now"] += timedelta(minutes=16)  # past every challenge quota: only the role decides
+        path, body = _own(api, action, people[role], path, body)
         resp = api.challenge(people[role]["token"], action.method, path, body)
         if role in action.roles:
             assert resp.status == 201, (role, resp.json())
         else:
             assert resp.status == 403 and resp.json()["error"] == "forbidden", (role, resp.json())
     allowed = [r for r in Role if r in action.roles]
-    codes = [m for m in api.outbox()[sent:] if "code" in m["subject"]]
+    asked = ("Approve with your passkey",) if action.name == "remove_passkey" else ("code", "Approve with your passkey")
+    codes = [m for m in api.outbox()[sent:] if any(a in m["subject"] for a in asked)]
     assert len(codes) == len(allowed)  # a code went out for the allowed roles only
     key = api.challenge(people["api_key"]["token"], action.method, path, body)
     assert key.status == 403 and key.json()["error"] == "forbidden"

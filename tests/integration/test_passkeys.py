@@ -73,7 +73,9 @@ def test_registration_options_are_spent_by_the_registration(api: Api, admin: dic
     first, second = authenticator(), authenticator()
     body = {"name": "one", "credential": first.register(opts)}
     assert api.approved(admin, "POST", "/v1/me/passkeys", body).status == 201
-    reused = api.challenge(admin["token"], "POST", "/v1/me/passkeys", {"name": "two", "credential": second.register(opts)})
+    reused = api.challenge(
+        admin["token"], "POST", "/v1/me/passkeys", {"name": "two", "credential": second.register(opts)}
+    )
     assert reused.status == 400 and "options" in reused.json()["detail"]
 
 
@@ -125,31 +127,362 @@ def _headers(ch: dict[str, Any]) -> dict[str, str]:
 
 
 def _verify_offline(receipt: dict[str, Any]) -> None:
-    """The README's snippet: a receipt checked with py_webauthn alone, nothing of wabaguard's."""
-    import base64
-    import hashlib
+    """What anyone can do with a receipt: the README's snippet (py_webauthn, nothing of ours)."""
+    _readme_verify()(receipt)
 
-    from webauthn import verify_authentication_response
 
-    def unb64(s: str) -> bytes:
-        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+# ---------------------------------------------------------------- refusals: like a wrong code
+def _phone_url(api: Api, admin: dict[str, Any], pn: str) -> Any:
+    return api.call("GET", f"/v1/phone-numbers/{pn}", admin["token"]).json().get("webhook_url")
 
-    def lp(b: bytes) -> bytes:
-        return len(b).to_bytes(4, "big") + b
 
-    req = receipt["request"]
-    parts = [b"wabaguard-approval-v1", receipt["challenge_id"].encode(), req["method"].encode(), req["path"].encode(),
-             bytes.fromhex(req["body_digest"]), unb64(receipt["nonce"])]  # fmt: skip
-    challenge = hashlib.sha256(b"".join(lp(p) for p in parts)).digest()
-    verify_authentication_response(
-        credential={"id": receipt["credential_id"], "rawId": receipt["credential_id"], "type": "public-key",
-                    "response": {"clientDataJSON": receipt["client_data_json"],
-                                 "authenticatorData": receipt["authenticator_data"],
-                                 "signature": receipt["signature"]}},  # fmt: skip
-        expected_challenge=challenge,
-        expected_rp_id=receipt["rp_id"],
-        expected_origin=receipt["origin"],
-        credential_public_key=unb64(receipt["public_key"]),
-        credential_current_sign_count=0,
-        require_user_verification=True,
-    )
+def test_a_tampered_body_is_refused_and_spends_an_attempt(api: Api, admin: dict[str, Any], pn: str) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    evil = {"url": "https://evil.example.net/wa"}
+    resp, ch = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK, sent_body=evil)
+    assert resp.status == 403 and resp.json()["error"] == "otp_mismatch", resp.json()
+    assert resp.json()["attempts_left"] == 4
+    assert _phone_url(api, admin, pn) != evil["url"]
+    ok = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=_headers(ch))  # the approved body still works
+    assert ok.status == 200, ok.json()
+
+
+def test_another_path_is_refused(api: Api, acme: dict[str, Any], admin: dict[str, Any], pn: str) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    other = f"/v1/accounts/{acme['account_id']}/security-webhook"
+    resp, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK, sent_path=other)
+    assert resp.status == 403 and resp.json()["error"] == "otp_mismatch", resp.json()
+
+
+def test_an_assertion_for_another_challenge_is_refused(api: Api, admin: dict[str, Any], pn: str) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    first = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    second = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    signed_first = auth.sign(first["passkey"]["publicKey"])
+    replay = {"X-OTP-Challenge": second["challenge_id"], "X-OTP-Passkey": header(signed_first)}
+    resp = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=replay)
+    assert resp.status == 403 and resp.json()["error"] == "otp_invalid" and resp.json()["attempts_left"] == 4
+
+
+def test_a_replayed_assertion_is_refused_and_from_elsewhere_it_is_an_alarm(
+    api: Api, admin: dict[str, Any], pn: str
+) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    resp, ch = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK)
+    assert resp.status == 200
+    same = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=_headers(ch))
+    assert same.status == 403 and same.json()["error"] == "otp_used"
+    elsewhere = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=_headers(ch), ip="198.51.100.9")
+    assert elsewhere.status == 403 and elsewhere.json()["error"] == "otp_used"
+    warned = [m for m in api.outbox() if m["to"] == admin["email"] and "used twice" in m["subject"]]
+    assert len(warned) == 1  # the replay alarm, once
+
+
+def test_another_users_passkey_is_refused(api: Api, acme: dict[str, Any], admin: dict[str, Any], pn: str) -> None:
+    member = acme["users"][1]
+    mine, theirs = authenticator(), authenticator()
+    api.register_passkey(admin, mine)
+    api.register_passkey(member, theirs)
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    signed = theirs.sign({**ch["passkey"]["publicKey"]})
+    resp = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=_headers({**ch, "assertion": signed}))
+    assert resp.status == 403 and resp.json()["error"] == "otp_invalid"
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        pytest.param({"origin": "https://security-wabaguard.example"}, id="wrong-origin"),
+        pytest.param({"origin": "http://security.wabaguard.example"}, id="plain-http-origin"),
+    ],
+)
+def test_a_signature_from_another_origin_is_refused(
+    api: Api, admin: dict[str, Any], pn: str, sign: dict[str, Any]
+) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    resp, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK, **sign)
+    assert resp.status == 403 and resp.json()["error"] == "otp_invalid", resp.json()
+    assert _phone_url(api, admin, pn) != HOOK["url"]
+
+
+def test_no_user_verification_is_refused(api: Api, admin: dict[str, Any], pn: str) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    auth.user_verified = False  # the same key, its user not verified this time
+    resp, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK)
+    assert resp.status == 403 and resp.json()["error"] == "otp_invalid", resp.json()
+
+
+def test_garbage_in_the_passkey_header_is_refused_like_a_wrong_code(api: Api, admin: dict[str, Any], pn: str) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    for value in ("%%%", header({"id": 5}), "A" * 20000):
+        resp = api.call("PUT", _webhook(pn), admin["token"], HOOK,
+                        headers={"X-OTP-Challenge": ch["challenge_id"], "X-OTP-Passkey": value})  # fmt: skip
+        assert resp.status == 403 and resp.json()["error"] in ("otp_invalid", "otp_locked"), resp.json()
+    code = api.call("PUT", _webhook(pn), admin["token"], HOOK, otp=(ch["challenge_id"], "123456"))
+    assert code.status == 403 and code.json()["error"] == "otp_invalid"  # no code answers a passkey challenge
+    bare = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers={"X-OTP-Challenge": ch["challenge_id"]})
+    assert bare.status == 403 and bare.json()["error"] in ("otp_required", "otp_locked")
+
+
+def test_a_sign_counter_that_goes_back_is_refused_and_raises_a_high_flag(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    ok, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK)
+    assert ok.status == 200
+    clone, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), {"url": "https://hooks.example.net/b"}, counter=1)
+    assert clone.status == 403 and clone.json()["error"] == "otp_invalid", clone.json()
+    flags = world.drain_scan()
+    raised = [f for f in flags if f["rule"] == "passkey_clone_suspected"]
+    assert raised and raised[0]["severity"] == "high", flags
+
+
+def test_parallel_uses_of_one_approval_change_exactly_once(
+    api: Api, admin: dict[str, Any], pn: str, serial_dynamodb: None
+) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    ch["assertion"] = auth.sign(ch["passkey"]["publicKey"])
+    statuses: list[int] = []
+
+    def send() -> None:
+        statuses.append(api.call("PUT", _webhook(pn), admin["token"], HOOK, headers=_headers(ch)).status)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 403, 403, 403], statuses
+
+
+# ---------------------------------------------------------------- the approval page
+def _page_path(url: str) -> str:
+    return "/v1/approve/" + url.rsplit("/", 1)[1]
+
+
+def test_the_approval_page_asks_on_get_and_only_its_post_approves(
+    api: Api, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    page_path = _page_path(ch["approval_url"])
+    page = api.call("GET", page_path)
+    assert page.status == 200 and page.headers["Cache-Control"] == "no-store"
+    html = page.body.decode()
+    assert "hooks.example.net/passkey" in html and "+49 30 1234567" in html  # the change in the email's words
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in csp and "unsafe-inline" not in csp and "connect-src 'self'" in csp
+    data = json.loads(html.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert data["publicKey"]["challenge"] == ch["passkey"]["publicKey"]["challenge"]
+    early = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers={"X-OTP-Challenge": ch["challenge_id"]})
+    assert early.status == 403 and early.json()["error"] == "otp_required"  # looking approves nothing
+    answer = api.call("POST", page_path, body={"credential": auth.sign(data["publicKey"])})
+    assert answer.status == 200 and answer.json()["approved"] is True, answer.json()
+    twice = api.call("POST", page_path, body={"credential": auth.sign(data["publicKey"])})
+    assert twice.status == 409
+    done = api.call("PUT", _webhook(pn), admin["token"], HOOK, headers={"X-OTP-Challenge": ch["challenge_id"]})
+    assert done.status == 200, done.json()
+    assert done.headers.get("Approval-Receipt")
+    receipt = api.call("GET", done.headers["Approval-Receipt"], admin["token"]).json()
+    _verify_offline(receipt)
+    assert api.call("GET", page_path).status == 404  # spent with the challenge
+
+
+def test_the_approval_page_refuses_what_the_inline_path_refuses(
+    api: Api, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    member = acme["users"][1]
+    auth, stranger = authenticator(), authenticator()
+    api.register_passkey(admin, auth)
+    api.register_passkey(member, stranger)
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    page_path = _page_path(ch["approval_url"])
+    options = ch["passkey"]["publicKey"]
+    tries = [
+        stranger.sign(options),  # another user's passkey
+        auth.sign(options, origin="https://phish.example"),  # a phishing page's origin
+        auth.sign({**options, "challenge": b64url(b"\0" * 32)}),  # another challenge
+    ]
+    for n, credential in enumerate(tries):
+        resp = api.call("POST", page_path, body={"credential": credential})
+        assert resp.status == 403 and resp.json()["error"] == "otp_invalid", resp.json()
+        assert resp.json()["attempts_left"] == 4 - n
+    bad = api.call("POST", page_path, body={"credential": "x"})
+    assert bad.status == 400 and bad.json()["error"] == "invalid_request"
+    assert api.call("GET", "/v1/approve/wga_nothing").status == 404
+
+
+# ---------------------------------------------------------------- the security policy
+def _policy(acme: dict[str, Any]) -> str:
+    return f"/v1/accounts/{acme['account_id']}/security-policy"
+
+
+def test_a_covered_action_cannot_be_approved_another_way(
+    api: Api, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    member = acme["users"][1]
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    set_it, _ = api.with_passkey(admin, auth, "PUT", _policy(acme), {"passkey_required_for": ["set_webhook_url"]})
+    assert set_it.status == 200 and set_it.json()["passkey_required_for"] == ["set_webhook_url"], set_it.json()
+    assert api.call("GET", _policy(acme), member["token"]).json()["passkey_required_for"] == ["set_webhook_url"]
+    no_passkey = api.challenge(member["token"], "PUT", _webhook(pn), HOOK)
+    assert no_passkey.status == 403 and no_passkey.json()["error"] == "passkey_required"
+    by_email = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK, channel="email")
+    assert by_email.status == 403 and by_email.json()["error"] == "passkey_required"
+    uncovered = api.challenge(member["token"], "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "x"})
+    assert uncovered.status == 201 and uncovered.json()["channel"] == "email"
+    # the first passkey is registered with the factor the user has, even under "all"
+    everything, _ = api.with_passkey(admin, auth, "PUT", _policy(acme), {"passkey_required_for": "all"})
+    assert everything.status == 200
+    api.register_passkey(member, authenticator())
+    told = _account_mails(api, "Security policy of Acme Shoes changed")
+    assert {u["email"] for u in acme["users"]} <= told
+
+
+def test_loosening_the_policy_needs_a_passkey(api: Api, acme: dict[str, Any], admin: dict[str, Any]) -> None:
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    tight, _ = api.with_passkey(admin, auth, "PUT", _policy(acme), {"passkey_required_for": ["add_user"]})
+    assert tight.status == 200
+    loosen = api.challenge(admin["token"], "PUT", _policy(acme), {"passkey_required_for": []}, channel="email")
+    assert loosen.status == 403 and loosen.json()["error"] == "passkey_required"
+    with_passkey, _ = api.with_passkey(admin, auth, "PUT", _policy(acme), {"passkey_required_for": []})
+    assert with_passkey.status == 200 and with_passkey.json()["passkey_required_for"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"passkey_required_for": ["make_coffee"]}, {"passkey_required_for": "some"}, {"other": 1}],
+)
+def test_a_policy_naming_no_key_action_is_a_400(
+    api: Api, acme: dict[str, Any], admin: dict[str, Any], body: Any
+) -> None:
+    resp = api.challenge(admin["token"], "PUT", _policy(acme), body)
+    assert resp.status == 400 and resp.json()["error"] == "invalid_request", resp.json()
+
+
+def test_only_admins_set_the_policy_and_other_tenants_see_nothing(
+    api: Api, demo: dict[str, Any], acme: dict[str, Any]
+) -> None:
+    member, other = acme["users"][1], demo["accounts"][1]["users"][0]
+    body = {"passkey_required_for": "all"}
+    assert api.challenge(member["token"], "PUT", _policy(acme), body).json()["error"] == "forbidden"
+    assert api.call("GET", _policy(acme), other["token"]).status == 404
+    partner_admin = demo["partner"]["users"][0]
+    assert api.challenge(partner_admin["token"], "PUT", _policy(acme), body).status == 201
+
+
+# ---------------------------------------------------------------- the way back, receipts' readers
+def test_a_lost_passkey_is_replaced_with_a_recovery_code_and_everyone_is_told(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    from wabaguard.aws import pepper
+    from wabaguard.models import RecoveryCodes, recovery_pk
+    from wabaguard.security import new_recovery_code, recovery_digest
+
+    lost = authenticator()
+    made = api.register_passkey(admin, lost)
+    code = new_recovery_code()  # as an authenticator's enrollment gave them
+    RecoveryCodes(recovery_pk(admin["user_id"]), codes={recovery_digest(pepper(), admin["user_id"], code)}).save()
+    # a recovery code approves only the way back, never what the passkey protects
+    ch = api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()
+    refused = api.call("PUT", _webhook(pn), admin["token"], HOOK, otp=(ch["challenge_id"], code))
+    assert refused.status == 403 and refused.json()["error"] == "otp_invalid"
+    path = f"/v1/me/passkeys/{made['passkey_id']}"
+    ch = api.challenge(admin["token"], "DELETE", path).json()
+    removed = api.call("DELETE", path, admin["token"], otp=(ch["challenge_id"], code))
+    assert removed.status == 204, removed.json()
+    assert api.call("GET", "/v1/me/passkeys", admin["token"]).json()["passkeys"] == []
+    told = _account_mails(api, "Passkey removed for admin@acme.test")
+    assert {u["email"] for u in acme["users"]} <= told
+
+
+def test_removing_the_passkey_that_approves_its_own_removal(api: Api, admin: dict[str, Any]) -> None:
+    auth = authenticator()
+    made = api.register_passkey(admin, auth)
+    resp, _ = api.with_passkey(admin, auth, "DELETE", f"/v1/me/passkeys/{made['passkey_id']}")
+    assert resp.status == 204, resp.body
+    after = api.challenge(admin["token"], "POST", "/v1/me/tokens")
+    assert after.status == 201 and after.json()["channel"] == "email"  # back to the factor before it
+
+
+def test_receipts_are_for_the_accounts_users_only(
+    api: Api, demo: dict[str, Any], acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    key = api.approved(admin, "POST", f"/v1/phone-numbers/{pn}/api-keys", {"name": "k"}).json()["api_key"]
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    resp, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK)
+    path = resp.headers["Approval-Receipt"]
+    assert api.call("GET", path, acme["users"][1]["token"]).status == 200  # a member
+    assert api.call("GET", path, demo["partner"]["users"][0]["token"]).status == 200  # the managing Partner
+    assert api.call("GET", path, demo["accounts"][1]["users"][0]["token"]).status == 404  # another tenant
+    assert api.call("GET", path, key).status == 403  # an API key reads its phone number only
+    missing = api.call("GET", path.rsplit("/", 1)[0] + "/chg_0000000000000000", admin["token"])
+    assert missing.status == 404
+
+
+def test_ops_reset_removes_a_users_passkeys_and_everyone_is_told(
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], pn: str
+) -> None:
+    api.register_passkey(admin, authenticator(), "Old phone")
+    path = f"/v1/ops/accounts/{acme['account_id']}/users/{admin['user_id']}/reset-authenticator"
+    assert api.call("POST", path, admin["token"]).status == 403  # users are not ops
+    reset = api.call("POST", path, world.ops_token)
+    assert reset.status == 200 and reset.json()["passkeys_removed"] == 1, reset.json()
+    again = api.call("POST", path, world.ops_token)
+    assert again.status == 409  # nothing left to reset
+    assert api.challenge(admin["token"], "PUT", _webhook(pn), HOOK).json()["channel"] == "email"
+    api.world.pump.pump()
+    told = [m for m in api.outbox() if 'passkey "Old phone" of admin@acme.test' in m["text"]]
+    assert {m["to"] for m in told} >= {u["email"] for u in acme["users"]} and "removed by ops" in told[0]["text"]
+
+
+# ---------------------------------------------------------------- the README's verifier and tools/
+def _readme_verify() -> Any:
+    """The README's receipt snippet, run as written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("**Receipts.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    return scope["verify"]
+
+
+def test_the_readme_snippet_and_the_tool_verify_a_receipt_and_refuse_a_forged_one(
+    api: Api, admin: dict[str, Any], pn: str, tmp_path: Any, capsys: Any
+) -> None:
+    from tools import verify_receipt
+
+    auth = authenticator()
+    api.register_passkey(admin, auth)
+    resp, _ = api.with_passkey(admin, auth, "PUT", _webhook(pn), HOOK)
+    receipt = api.call("GET", resp.headers["Approval-Receipt"], admin["token"]).json()
+    readme_verify = _readme_verify()
+    readme_verify(receipt)
+    forged = {**receipt, "request": {**receipt["request"], "body_digest": body_digest({"url": "https://evil.example/"})}}
+    with pytest.raises(Exception, match="challenge"):
+        readme_verify(forged)
+    (tmp_path / "r.json").write_text(json.dumps(receipt))
+    (tmp_path / "f.json").write_text(json.dumps(forged))
+    (tmp_path / "body.json").write_text(json.dumps(HOOK))
+    (tmp_path / "other.json").write_text(json.dumps({"url": "https://evil.example/"}))
+    assert verify_receipt.main([str(tmp_path / "r.json"), "--body", str(tmp_path / "body.json")]) == 0
+    assert "approved PUT " + _webhook(pn) in capsys.readouterr().out
+    assert verify_receipt.main([str(tmp_path / "f.json")]) == 1
+    assert verify_receipt.main([str(tmp_path / "r.json"), "--body", str(tmp_path / "other.json")]) == 1
+    assert verify_receipt.main([str(tmp_path / "r.json"), "--origin", "https://phish.example"]) == 1

@@ -290,6 +290,7 @@ class Onboarded(Out):
 class AuthenticatorReset(Out):
     user_id: str
     totp_enabled: bool
+    passkeys_removed: int = 0
 
 
 class SecurityWebhookView(Out):

@@ -14,8 +14,19 @@ from wabaguard.activity import RequestMeta
 from wabaguard.aws import kms_decrypt, kms_encrypt, pepper
 from wabaguard.errors import Conflict, Forbidden, InvalidRequest, NotFound, UnderReview
 from wabaguard.keyactions.work import Outcome, Prepared, Work
-from wabaguard.models import Account, Credential, RecoveryCodes, User, condition_failed, iso, recovery_pk, system_change
+from wabaguard.models import (
+    Account,
+    Credential,
+    Passkey,
+    RecoveryCodes,
+    User,
+    condition_failed,
+    iso,
+    recovery_pk,
+    system_change,
+)
 from wabaguard.otp import totp
+from wabaguard.passkeys import store
 from wabaguard.people.access import active_users, load_account, load_user
 from wabaguard.people.invites import invited_user
 from wabaguard.people.principal import Principal, change_record
@@ -187,25 +198,37 @@ def confirm_totp(principal: Principal, code: str, meta: RequestMeta, now: dateti
 
 
 def reset_totp_by_ops(account_id: str, user_id: str, ops_identity: str, now: datetime | None = None) -> dict[str, Any]:
-    """Ops recover a user who lost the authenticator and its recovery codes (after checking who
-    they are, out of band). Every user of the account is told; the next code goes by email."""
+    """Ops recover a user who lost the authenticator and its recovery codes, or their passkeys
+    (after checking who they are, out of band): both are reset. Every user of the account is told
+    (one notice per reset item); the next approval goes by email."""
     now = now or clock.utcnow()
     user = load_user(account_id, user_id)
-    if not user.totp_enabled and not user.totp_pending_enc:
-        raise Conflict(f"{user.email} has no authenticator app to reset")
-    change = system_change("totp_reset", now, f"ops ({ops_identity})")
-    user.update(
-        actions=[
-            User.totp_enabled.set(False),
-            User.totp_secret_enc.remove(),
-            User.totp_pending_enc.remove(),
-            User.last_change.set(change),
-        ],
-        condition=User.status == "active",
-    )
-    RecoveryCodes(recovery_pk(user_id)).delete()
+    passkeys = store.of_user(account_id, user_id, consistent=True)
+    if not user.totp_enabled and not user.totp_pending_enc and not passkeys:
+        raise Conflict(f"{user.email} has no authenticator app or passkey to reset")
+    by = f"ops ({ops_identity})"
+    if user.totp_enabled or user.totp_pending_enc:
+        user.update(
+            actions=[
+                User.totp_enabled.set(False),
+                User.totp_secret_enc.remove(),
+                User.totp_pending_enc.remove(),
+                User.last_change.set(system_change("totp_reset", now, by)),
+            ],
+            condition=User.status == "active",
+        )
+        RecoveryCodes(recovery_pk(user_id)).delete()
+    for passkey in passkeys:
+        passkey.update(
+            actions=[
+                Passkey.status.set("removed"),
+                Passkey.removed_at.set(iso(now)),
+                Passkey.last_change.set(system_change("passkey_removed", now, by)),
+            ],
+            condition=Passkey.status == "active",
+        )
     activity.record(account_id, "key_action", at=now, user_id=user_id, action="totp_reset", detail="by ops")
-    return {"user_id": user_id, "totp_enabled": False}
+    return {"user_id": user_id, "totp_enabled": False, "passkeys_removed": len(passkeys)}
 
 
 def spend_totp_step(user_id: str, step: int) -> None:

@@ -161,7 +161,10 @@ def settle(
     the TOTP step / recovery code was spent meanwhile. None: it was the action's own condition."""
     ch = Challenge.get(challenge_pk(approval.challenge_id), consistent_read=True)
     if ch.used_at:
-        if ch.user_id == principal.user_id and same_digest(ch.used_code_digest, approval.used_code_digest):
+        same = ch.user_id == principal.user_id and same_digest(ch.used_code_digest, approval.used_code_digest)
+        if same and approval.passkey_id:  # a passkey's approval is used once, even by the same client
+            return OtpDenied("otp_used", "this challenge approved one request already; ask for a new challenge")
+        if same:
             return stored_answer(approval, principal)
         return otp.replayed(principal, ch, meta, t)
     if ch.expires_at <= t:
