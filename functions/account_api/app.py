@@ -59,6 +59,7 @@ def rotate_token() -> Any:
 
 @app.post("/me/passkeys/options")
 def passkey_options() -> Any:
+    schemas.parse(schemas.Empty, raw_json(app), "body")  # takes no body: anything else is a 400
     return json_response(200, passkeys.registration_options(principal_of(app)))
 
 
