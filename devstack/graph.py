@@ -13,6 +13,8 @@ mistakes instead of repeating them.
 
 from __future__ import annotations
 
+import base64
+import copy
 import hashlib
 import json
 import re
@@ -39,6 +41,29 @@ PROFILE_FIELDS = {
     "websites",
     "profile_picture_handle",
 }
+STATE_OPS = {
+    "subscribe_app": ("app_id",),
+    "unsubscribe_app": ("app_id",),
+    "set_phone_webhook": ("meta_phone_number_id",),
+    "add_assigned_user": ("id", "name"),
+    "remove_assigned_user": ("id",),
+    "add_phone_number": ("id", "display_phone_number"),
+    "create_template": ("name", "language", "category"),
+    # Meta's own moves (not drift): a template's review, a number's quality or status
+    "set_template_status": ("name", "language", "status"),
+    "set_phone_quality": ("meta_phone_number_id", "quality_rating"),
+    "set_phone_status": ("meta_phone_number_id", "status"),
+}
+PHONE_READ_FIELDS = (
+    "id",
+    "display_phone_number",
+    "verified_name",
+    "status",
+    "name_status",
+    "quality_rating",
+    "code_verification_status",
+)
+APP_CALLBACK = "https://bsp.example/meta/webhook"  # the provider app's own callback, as Meta reports it
 FAULT_KINDS = {"transient", "server_error", "throttle", "rate_limited", "permanent", "auth", "timeout", "lost_answer"}
 
 
@@ -62,6 +87,16 @@ def meta_error(
     return status, {"error": error}
 
 
+def _no_object(method: str, obj: str) -> tuple[int, dict[str, Any]]:
+    return meta_error(
+        400,
+        100,
+        f"Unsupported {method} request. Object with ID '{obj}' does not exist, cannot be loaded due to missing "
+        "permissions, or does not support this operation.",
+        subcode=33,
+    )
+
+
 def _invalid(message: str, user_msg: str | None = None) -> tuple[int, dict[str, Any]]:
     return meta_error(
         400, 100, f"(#100) {message}", user_title="Invalid parameter" if user_msg else None, user_msg=user_msg
@@ -80,6 +115,9 @@ class GraphStandIn:
         self.templates: dict[str, list[dict[str, Any]]] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
+        # §WABA watch: what Meta knows of each WABA besides its templates (``provision`` adds one)
+        self.wabas: dict[str, dict[str, Any]] = {}
+        self.phones: dict[str, dict[str, Any]] = {}  # Meta's phone id → its fields
         # Meta's description is read now (about 1.5 s of YAML, once per process), not while the
         # first call waits: a client that gives up after 1 s must see Meta's answer, not our parse.
         meta_spec.request_errors("GET", "/", None)
@@ -189,7 +227,12 @@ class GraphStandIn:
             return self._create_template(obj, body)
         if rest == ["message_templates"] and method == "GET":
             found = [t for t in self.templates.get(obj, []) if not query.get("name") or t["name"] == query["name"]]
-            return 200, {"data": [{k: t[k] for k in ("id", "name", "language", "status", "category")} for t in found]}
+            items = [{k: t[k] for k in ("id", "name", "language", "status", "category")} for t in found]
+            return 200, _page(items, query)
+        if method == "GET" and rest in (["subscribed_apps"], ["phone_numbers"], ["assigned_users"]):
+            return self._read_waba(obj, rest[0], query)
+        if rest == [] and method == "GET" and "webhook_configuration" in query.get("fields", ""):
+            return self._read_phone_webhook(obj)
         if rest == ["whatsapp_business_profile"] and method == "POST":
             return self._update_profile(obj, body)
         if rest == ["whatsapp_business_profile"] and method == "GET":
@@ -197,6 +240,179 @@ class GraphStandIn:
         if rest == [] and method == "POST":
             return self._phone_settings(obj, body)
         return meta_error(400, 100, f"Unsupported {method.lower()} request.", subcode=33)
+
+    # ------------------------------------------------------------ §WABA watch: Meta's state
+    def provision(
+        self,
+        waba_id: str,
+        phones: list[dict[str, str]],
+        app_id: str | None = None,
+        app_name: str = "wabaguard BSP app",
+        users: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """A WABA as Meta holds it when the provider onboards it: its numbers, the provider's app
+        subscribed, the provider's system user with access."""
+        with self.lock:
+            waba = self.wabas.setdefault(waba_id, {"apps": {}, "phones": [], "users": {}})
+            if app_id:
+                waba["apps"][app_id] = {"name": app_name, "override_callback_uri": None}
+            for p in phones:
+                if p["id"] not in waba["phones"]:
+                    waba["phones"].append(p["id"])
+                self.phones.setdefault(
+                    p["id"],
+                    {
+                        "display_phone_number": p["display_phone_number"],
+                        "verified_name": p.get("verified_name") or "Business",
+                        "status": "LINKED",  # Meta's OpenAPI enum (its prose says CONNECTED)
+                        "name_status": "APPROVED",
+                        "quality_rating": "GREEN",
+                        "code_verification_status": "VERIFIED",
+                    },
+                )
+            for u in users or []:
+                waba["users"][u["id"]] = {k: u[k] for k in ("name", "user_type", "tasks") if k in u}
+            self.templates.setdefault(waba_id, [])
+
+    def state(self, waba_id: str) -> tuple[int, dict[str, Any]]:
+        """``GET /_local/graph/state?waba_id=…``: what Meta holds for the WABA."""
+        with self.lock:
+            waba = self.wabas.get(waba_id)
+            if waba is None:
+                return 404, {"error": "not_found", "detail": f"waba_id: the stand-in holds no WABA {waba_id}"}
+            phones = {p: {**self.phones[p], "webhook": (self.webhooks.get(p) or {}).get("override_callback_uri")}
+                      for p in waba["phones"]}  # fmt: skip
+            templates = [{k: t[k] for k in ("name", "language", "category", "status")} for t in self.templates[waba_id]]
+            return 200, copy.deepcopy(
+                {
+                    "waba_id": waba_id,
+                    "apps": waba["apps"],
+                    "phones": phones,
+                    "users": waba["users"],
+                    "templates": templates,
+                }
+            )
+
+    def change_state(self, spec: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /_local/graph/state``: a change made at Meta directly, as someone with access to
+        the business would (Business Manager, WhatsApp Manager or their own Graph calls)."""
+        if not isinstance(spec, dict):
+            return 400, {"error": "invalid_request", "detail": "body: must be a JSON object", "field": "body"}
+        waba_id, op = spec.get("waba_id"), spec.get("op")
+        if op not in STATE_OPS:
+            return 400, {
+                "error": "invalid_request",
+                "detail": f"op: must be one of {', '.join(STATE_OPS)}",
+                "field": "op",
+            }
+        if not isinstance(waba_id, str) or waba_id not in self.wabas:
+            return 400, {
+                "error": "invalid_request",
+                "detail": "waba_id: no such WABA at the stand-in",
+                "field": "waba_id",
+            }
+        for name in STATE_OPS[op]:
+            if not isinstance(spec.get(name), str) or not spec[name]:
+                return 400, {"error": "invalid_request", "detail": f"{name}: is required (a string)", "field": name}
+        with self.lock:
+            waba = self.wabas[waba_id]
+            phone = str(spec.get("meta_phone_number_id") or "")
+            if "meta_phone_number_id" in STATE_OPS[op] and phone not in waba["phones"]:
+                return 400, {"error": "invalid_request", "detail": "meta_phone_number_id: not a number of this WABA",
+                             "field": "meta_phone_number_id"}  # fmt: skip
+            if op == "subscribe_app":
+                waba["apps"][spec["app_id"]] = {
+                    "name": str(spec.get("name") or f"App {spec['app_id']}"),
+                    "override_callback_uri": spec.get("override_callback_uri"),
+                }
+            elif op == "unsubscribe_app":
+                waba["apps"].pop(spec["app_id"], None)
+            elif op == "set_phone_webhook":
+                uri = spec.get("override_callback_uri")
+                if uri:
+                    self.webhooks[phone] = {"override_callback_uri": uri, "verify_token": None}
+                else:
+                    self.webhooks.pop(phone, None)
+            elif op == "add_assigned_user":
+                tasks: list[Any] = spec["tasks"] if isinstance(spec.get("tasks"), list) else ["MANAGE"]
+                waba["users"][spec["id"]] = {
+                    "name": spec["name"],
+                    "user_type": str(spec.get("user_type") or "BUSINESS_USER"),
+                    "tasks": [str(t) for t in tasks],
+                }
+            elif op == "remove_assigned_user":
+                waba["users"].pop(spec["id"], None)
+            elif op == "add_phone_number":
+                waba["phones"].append(spec["id"])
+                self.phones[spec["id"]] = {
+                    "display_phone_number": spec["display_phone_number"],
+                    "verified_name": str(spec.get("verified_name") or "New number"),
+                    "status": "PENDING",
+                    "name_status": "PENDING_REVIEW",
+                    "quality_rating": "NA",
+                    "code_verification_status": "UNVERIFIED",
+                }
+            elif op == "create_template":
+                self.templates.setdefault(waba_id, []).append(
+                    {
+                        "id": str(10**15 + secrets.randbelow(9 * 10**15)),
+                        "name": spec["name"],
+                        "language": spec["language"],
+                        "category": spec["category"],
+                        "status": "PENDING",
+                        "components": [{"type": "BODY", "text": "made at Meta"}],
+                    }
+                )
+            elif op == "set_template_status":
+                for t in self.templates.get(waba_id, []):
+                    if t["name"] == spec["name"] and t["language"] == spec["language"]:
+                        t["status"] = spec["status"]
+            elif op == "set_phone_quality":
+                self.phones[phone]["quality_rating"] = spec["quality_rating"]
+            elif op == "set_phone_status":
+                self.phones[phone]["status"] = spec["status"]
+        return self.state(waba_id)
+
+    def _read_waba(self, waba_id: str, edge: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            waba = copy.deepcopy(self.wabas.get(waba_id))
+            phones = {p: dict(self.phones[p]) for p in (waba or {}).get("phones", [])}
+        if waba is None:
+            return _no_object("get", waba_id)
+        if edge == "subscribed_apps":
+            items = []
+            for app_id, app in waba["apps"].items():
+                item: dict[str, Any] = {
+                    "whatsapp_business_api_data": {
+                        "id": app_id,
+                        "link": f"https://www.facebook.com/games/?app_id={app_id}",
+                        "name": app["name"],
+                    }
+                }
+                if app.get("override_callback_uri"):
+                    item["override_callback_uri"] = app["override_callback_uri"]
+                items.append(item)
+            return 200, {"data": items}
+        if edge == "phone_numbers":
+            fields = [f for f in (query.get("fields") or "id,display_phone_number,verified_name").split(",") if f]
+            rows = [{k: v for k, v in {"id": p, **phones[p]}.items() if k in fields} for p in waba["phones"]]
+            return 200, _page(rows, query)
+        if not query.get("business"):  # assigned_users: Meta requires the business it is asked for
+            return _invalid("The parameter business is required")
+        fields = [f for f in (query.get("fields") or "id,name").split(",") if f]
+        rows = [{k: v for k, v in {"id": u, **data}.items() if k in fields} for u, data in waba["users"].items()]
+        return 200, _page(rows, query)
+
+    def _read_phone_webhook(self, phone: str) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            known = phone in self.phones
+            hook = dict(self.webhooks.get(phone) or {})
+        if not known:
+            return _no_object("get", phone)
+        config: dict[str, Any] = {"application": APP_CALLBACK}
+        if hook.get("override_callback_uri"):
+            config["phone_number"] = hook["override_callback_uri"]
+        return 200, {"webhook_configuration": config, "id": phone}
 
     def _create_template(self, waba: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         for field in ("name", "language", "category", "components"):
@@ -270,6 +486,30 @@ class GraphStandIn:
         with self.lock:
             self.webhooks[phone] = {"override_callback_uri": uri, "verify_token": config.get("verify_token")}
         return 200, {"success": True}
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+    """One page of a Graph edge as Meta pages it: ``limit`` (25 by default), opaque ``after``
+    cursors, ``paging.next`` only while there is more."""
+    try:
+        limit = max(1, min(int(query.get("limit") or 25), 100))
+    except ValueError:
+        limit = 25
+    try:
+        start = int(base64.urlsafe_b64decode(query["after"] + "==").decode()) if query.get("after") else 0
+    except (ValueError, UnicodeDecodeError):
+        start = 0
+    chunk = items[start : start + limit]
+    out: dict[str, Any] = {"data": chunk}
+    if chunk:
+
+        def cursor(n: int) -> str:
+            return base64.urlsafe_b64encode(str(n).encode()).decode().rstrip("=")
+
+        out["paging"] = {"cursors": {"before": cursor(start), "after": cursor(start + len(chunk))}}
+        if start + len(chunk) < len(items):
+            out["paging"]["next"] = f"https://graph.facebook.com/v23.0/next?after={cursor(start + len(chunk))}"
+    return out
 
 
 def _recorded_body(body: Any) -> Any:

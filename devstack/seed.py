@@ -87,15 +87,37 @@ def create_phone(
     return {"phone_number_id": pn, "display": display, "meta_phone_number_id": meta_id, "display_phone_number": digits}
 
 
+def provision(graph: Any, account: Account, phones: list[dict[str, Any]], partner: Account) -> None:
+    """Meta's side of an onboarded WABA (its numbers, the Partner's app subscribed, the Partner's
+    system user with access), and wabaguard's watch of it, due now: the baseline is read at once."""
+    from wabaguard.watch import schedule
+
+    assert account.waba_id
+    graph.provision(
+        account.waba_id,
+        [
+            {"id": p["meta_phone_number_id"], "display_phone_number": p["display"], "verified_name": account.name}
+            for p in phones
+        ],
+        app_id=partner.meta_app_id,
+        app_name=f"{partner.name} WhatsApp app",
+        users=[{"id": "5" + account.waba_id[1:], "name": f"{partner.name} system user", "user_type": "SYSTEM_USER",
+                "tasks": ["MANAGE", "DEVELOP"]}],
+    )  # fmt: skip
+    schedule.enroll(account.account_id, account.waba_id)
+
+
 def _waba_id() -> str:
     """A WABA id shaped like Meta's (15 digits), new every start so demos never collide."""
     return str(secrets.randbelow(9 * 10**14) + 10**14)
 
 
-def seed_demo(api_url: str) -> dict[str, Any]:
-    """Create the demo world and return it in the shape of ``.local/demo.json``."""
+def seed_demo(api_url: str, graph: Any = None) -> dict[str, Any]:
+    """Create the demo world and return it in the shape of ``.local/demo.json``. With ``graph``
+    (the Graph stand-in), Meta holds the demo WABAs too, and wabaguard watches them (§WABA watch)."""
     partner = create_account("Northwind Partners", kind="partner")
-    partner.update(actions=[Account.meta_business_id.set(_waba_id())])  # how Meta's Partner webhooks name it
+    # how Meta's Partner webhooks name it: its business portfolio and its app
+    partner.update(actions=[Account.meta_business_id.set(_waba_id()), Account.meta_app_id.set(_waba_id())])
     partner_admin = create_user(partner, "ops@northwind.test", "admin")
     # A second Partner the BSP knows: where a Partner change of the walk-through can move a WABA.
     other = create_account("Contoso Messaging", kind="partner")
@@ -117,6 +139,10 @@ def seed_demo(api_url: str) -> dict[str, Any]:
         globex, "+1 415 555 0100", {"about": "Globex Corporation"}, "https://hooks.globex.test/wa"
     )
 
+    if graph is not None:
+        for account, phones in ((acme, [acme_phone]), (globex, [globex_phone])):
+            provision(graph, account, phones, partner)
+
     def view(account: Account, users: list[dict[str, Any]], phones: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "account_id": account.account_id,
@@ -132,6 +158,7 @@ def seed_demo(api_url: str) -> dict[str, Any]:
             "partner_id": partner.account_id,
             "name": partner.name,
             "meta_business_id": partner.meta_business_id,
+            "meta_app_id": partner.meta_app_id,
             "users": [partner_admin],
         },
         "other_partner": {

@@ -19,6 +19,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from devstack.cfn import ROOT, Stack
 
@@ -138,6 +139,8 @@ class World:
     def tick(self) -> dict[str, Any]:
         """Every scheduled function once, now (``POST /_local/tick``)."""
         out: dict[str, Any] = {name: self.run_schedule(name) for name in self.scheduled_functions()}
+        # the WABA watch over every watched WABA at once: locally the whole period is one tick
+        out["WabaWatchFunction"] = self.functions.invoke("WabaWatchFunction", {"whole_period": True})
         out["queues"] = {"delivered": self.queues.pump()}  # what producers queued, drained now
         return out
 
@@ -228,7 +231,7 @@ class LocalServer:
         self.httpd.daemon_threads = True
 
     # ------------------------------------------------------------ local routes
-    def local_route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    def local_route(self, method: str, path: str, body: bytes, query: str = "") -> tuple[int, Any]:
         from devstack.outbox import outbox
 
         if method == "GET" and path == "/_local/health":
@@ -259,6 +262,17 @@ class LocalServer:
             return 200, self.world.drain_scan()
         if method == "POST" and path == "/_local/tick":
             return 200, _jsonable(self.world.tick())
+        if path == "/_local/graph/state":
+            if method == "GET":
+                waba = parse_qs(query).get("waba_id", [""])[0]
+                if not waba:
+                    return 400, {"error": "invalid_request", "detail": "waba_id: is required", "field": "waba_id"}
+                return self.world.graph.state(waba)
+            if method == "POST":
+                try:
+                    return self.world.graph.change_state(json.loads(body or b"null"))
+                except json.JSONDecodeError:
+                    return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
         if method == "GET" and path == "/_local/graph/calls":
             return 200, self.world.graph.recorded()
         if method == "POST" and path == "/_local/graph/faults":
@@ -329,7 +343,8 @@ class LocalServer:
                         self._send(403, {"Content-Type": "application/json"}, json.dumps(out).encode())
                         return
                     try:
-                        status, out = server.local_route(self.command, path, body)
+                        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+                        status, out = server.local_route(self.command, path, body, query)
                     except Exception as exc:  # noqa: BLE001 - a local tool gets a JSON answer, never a cut connection
                         traceback.print_exc()
                         status, out = 500, {"error": "internal_error", "detail": type(exc).__name__}
@@ -361,7 +376,6 @@ class LocalServer:
             try:
                 self.world.run_schedule(logical_id)
             except Exception:  # noqa: BLE001 - a failed run is printed; the next one comes
-
                 traceback.print_exc()
 
     def start(self) -> dict[str, Any]:
@@ -369,7 +383,7 @@ class LocalServer:
 
         api = f"http://127.0.0.1:{self.port}/{self.world.stack.stage()}"
         (LOCAL_DIR / "demo.json").unlink(missing_ok=True)  # every start is a fresh world
-        demo = seed_demo(api)
+        demo = seed_demo(api, graph=self.world.graph)
         demo["meta"] = {
             **self.world.meta,
             "callback": f"{api}/meta/webhook",

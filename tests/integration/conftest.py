@@ -39,7 +39,7 @@ def module_world() -> Iterator[tuple[World, dict[str, Any]]]:
     from devstack.seed import seed_demo
 
     for world in _fresh_world():
-        yield world, seed_demo("http://127.0.0.1/v1")
+        yield world, seed_demo("http://127.0.0.1/v1", graph=world.graph)
 
 
 # Partners the tests move WABAs to (a Partner change needs a target wabaguard knows, §Partner change)
@@ -50,7 +50,7 @@ KNOWN_PARTNERS = {"prt_next": "Next Partners", "prt_other": "Other Partners", "p
 def demo(world: World) -> dict[str, Any]:
     from devstack.seed import create_account, seed_demo
 
-    out = seed_demo("http://127.0.0.1/v1")
+    out = seed_demo("http://127.0.0.1/v1", graph=world.graph)
     for partner_id, name in KNOWN_PARTNERS.items():
         create_account(name, kind="partner", account_id=partner_id)
     return out

@@ -112,6 +112,8 @@ class Settings:
     graph_api_version: str  # GraphApiVersion
     graph_token_secret_id: str | None  # the system-user token
     graph_timeout_s: float
+    waba_watch_minutes: int  # WabaWatchMinutes: every watched WABA is read once per period
+    waba_watch_max_calls: int  # WabaWatchMaxCalls: Graph calls one run of the watch may make
     # local and test switches, never set in a deployed stack
     retry_delay_scale: float  # every backoff scaled (the local stack compresses them to seconds)
     allow_loopback_webhooks: bool  # webhook URLs on http://127.0.0.1 for local receivers
@@ -157,6 +159,8 @@ def settings() -> Settings:
         graph_api_version=os.environ.get("GRAPH_API_VERSION") or "v23.0",
         graph_token_secret_id=_opt("GRAPH_TOKEN_SECRET_ID"),
         graph_timeout_s=_float("GRAPH_TIMEOUT_S", 10),
+        waba_watch_minutes=max(_int("WABA_WATCH_MINUTES", 60), 1),
+        waba_watch_max_calls=max(_int("WABA_WATCH_MAX_CALLS", 200), 10),
         retry_delay_scale=_float("RETRY_DELAY_SCALE", 1),
         allow_loopback_webhooks=_flag("ALLOW_LOOPBACK_WEBHOOKS"),
         allow_test_email_domains=_flag("WABAGUARD_ALLOW_TEST_EMAIL_DOMAINS"),

@@ -109,6 +109,7 @@ from wabaguard.models.passkeys import (
     passkey_sk,
     receipt_sk,
 )
+from wabaguard.models.watch import WabaDrift, WabaSnapshot, WatchPause, drift_sk
 
 ALL_MODELS: tuple[type[Model], ...] = (
     AccountsItem,
@@ -163,6 +164,9 @@ __all__ = [
     "TimelineEntry",
     "TotpState",
     "User",
+    "WabaDrift",
+    "WabaSnapshot",
+    "WatchPause",
     "WebhookDelivery",
     "_connections",
     "_region",
@@ -174,6 +178,7 @@ __all__ = [
     "condition_failed",
     "delivery_sk",
     "display_phone_pk",
+    "drift_sk",
     "failure_window_pk",
     "flag_pk",
     "flag_sk",

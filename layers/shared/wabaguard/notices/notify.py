@@ -26,6 +26,7 @@ from wabaguard.models import (
     PlatformChange,
     SecurityWebhook,
     User,
+    WabaDrift,
 )
 from wabaguard.notices import mailer
 from wabaguard.people.access import active_users, managed_accounts, partner_name
@@ -43,6 +44,7 @@ SYSTEM_KINDS = frozenset(
         "security_webhook_disabled",
         "partner_change_submitted",
         "partner_change_expired",
+        "waba_drift",
     }
 )
 # Every change kind ``describe`` has words for (others get a plain "security-relevant change"
@@ -248,6 +250,8 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         return _platform_failed(new, account)
     elif isinstance(new, MetaEvent) and kind == "meta_signal":
         return _meta_signal(new, account)
+    elif isinstance(new, WabaDrift) and kind == "waba_drift":
+        return _waba_drift(new, account)
     elif isinstance(new, SecurityWebhook):
         return _security_webhook(old, new, account)
     elif isinstance(new, User) and kind in USER_NOTICES:
@@ -356,6 +360,62 @@ def _meta_signal(event: MetaEvent, account: Account) -> Change:
             *([event.advice] if event.advice else []),
         ],
         footer=["This notice comes from WhatsApp's own account webhooks, not from a change made in wabaguard."],
+        integrators=[f"The account's security events: GET /v1/accounts/{account.account_id}/security-events."],
+    )
+
+
+AREA_WORDS = {
+    "app": "App subscribed to the WABA",
+    "app_override": "App's callback override",
+    "phone": "Phone number",
+    "phone_webhook": "Phone number's webhook override",
+    "phone_name": "Display name",
+    "phone_status": "Phone number status",
+    "user": "Person with access",
+    "user_tasks": "What they may do",
+    "template": "Message template",
+}
+
+
+def _waba_drift(drift: WabaDrift, account: Account) -> Change:
+    """The WABA was changed at Meta, not through wabaguard: what, before → after, what to do."""
+    lc = drift.last_change
+    assert lc is not None
+    diffs = [d for d in (drift.differences or []) if isinstance(d, dict)]
+    facts: list[tuple[str, str]] = [("Account", account.name), ("WhatsApp Business Account", drift.waba_id)]
+    for d in diffs[:20]:
+        label = AREA_WORDS.get(str(d.get("area")), str(d.get("area")))
+        facts.append((f"{label} ({d.get('change')})", f"{_fmt(d.get('before'))} → {_fmt(d.get('after'))}"))
+    facts += [
+        ("Severity", str(drift.severity)),
+        ("Compared with", clock.for_people(drift.previous_at) if drift.previous_at else "(the first read)"),
+        ("Found", clock.for_people(drift.found_at)),
+    ]
+    said = "; ".join(str(d.get("words")) for d in diffs[:5]) + ("; and more" if len(diffs) > 5 else "")
+    paragraphs = [
+        f"The WhatsApp Business Account of {account.name} was changed at Meta, not through wabaguard: {said}.",
+        "No change approved in wabaguard explains it. Someone with access to the business at Meta (Business "
+        "Manager, WhatsApp Manager or the Graph API) made it.",
+        "If nobody in your business did this, remove what you do not recognise in Meta Business Settings, "
+        "change the password and two-step verification of every Meta login with access, and contact your provider.",
+    ]
+    if drift.severity == "high":
+        paragraphs.append(
+            "Because this could let someone else read or send your messages, wabaguard pauses key actions on the "
+            "account until its operations team has looked at it."
+        )
+    return Change(
+        lc.change_id,
+        lc.kind,
+        account.account_id,
+        f"The WhatsApp Business Account of {account.name} was changed at Meta, outside wabaguard",
+        f"[wabaguard] Changed at Meta, not through wabaguard: {account.name}"[:200],
+        facts,
+        notify_partner=True,
+        paragraphs=paragraphs,
+        footer=[
+            "wabaguard reads your WhatsApp Business Account at Meta regularly and compares it with what it approved."
+        ],
         integrators=[f"The account's security events: GET /v1/accounts/{account.account_id}/security-events."],
     )
 

@@ -33,6 +33,7 @@ from wabaguard.models import (
 from wabaguard.people.access import load_account
 from wabaguard.people.invites import invited_user
 from wabaguard.security import new_id
+from wabaguard.watch import schedule as watch_schedule
 
 META_SK = "META"
 
@@ -85,6 +86,7 @@ def onboard(request: Any, ops_identity: str, now: datetime | None = None) -> dic
                 tx.save(managed)
             if request.waba_id:
                 tx.save(_unique(waba_pk(request.waba_id), account_id), condition=Link.pk.does_not_exist())
+                watch_schedule.enroll_into(tx, account_id, request.waba_id, now)  # §WABA watch: baseline soon
             for p in request.phone_numbers:
                 pn = new_id("pn")
                 display = p.display or f"+{p.display_phone_number}"

@@ -58,8 +58,11 @@ def raise_flag(
     audit_only: bool = False,
     now: datetime | None = None,
     raised_by: str = SYSTEM,
+    quiet: bool = False,
 ) -> Flag | None:
     """Raise a flag unless one is open for this account and rule; None when it was not raised.
+    ``quiet``: the finding is told by its own notice (a WABA drift), so the flag adds none — a
+    review it starts is still told.
 
     A high flag changes the account's count of open high flags with a condition on the count it
     read, so two flags raised at once (two scans, a scan and a report) cannot both believe they
@@ -83,11 +86,12 @@ def raise_flag(
         listing=flags_listing("audit" if audit_only else "open"),
         listed_at=f"{iso(now)}#{flag_id}",
     )
-    if not audit_only and not review:
+    if not audit_only and not review and not quiet:
         flag.last_change = _system_change("account_flagged", now, raised_by)  # the flag itself is the notice
     for attempt in range(WRITE_ATTEMPTS):
         if review:  # the first high flag's notice is "review started"; a later one is its own notice
-            flag.last_change = _system_change("account_flagged", now, raised_by) if _open_high(account) else None
+            told = _open_high(account) and not quiet
+            flag.last_change = _system_change("account_flagged", now, raised_by) if told else None
         try:
             with transaction() as tx:
                 if not audit_only:

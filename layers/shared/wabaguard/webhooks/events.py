@@ -29,6 +29,7 @@ from wabaguard.models import (
     PlatformChange,
     SecurityWebhook,
     User,
+    WabaDrift,
 )
 from wabaguard.notices.notify import PROFILE_FIELDS, SYSTEM_KINDS
 from wabaguard.urls import display_url, host_of
@@ -189,6 +190,26 @@ class MetaSignal(EventData):
     meta: MetaSignalRef
 
 
+class DriftRef(_Model):
+    """One difference at Meta (§WABA watch); URLs as people may be shown them (query masked)."""
+
+    area: str
+    key: str
+    change: Literal["added", "removed", "changed"]
+    before: str | None = None
+    after: str | None = None
+    severity: Literal["medium", "high"]
+    words: str
+
+
+class WabaDriftEvent(EventData):
+    waba_id: str
+    severity: Literal["medium", "high"]
+    differences: list[DriftRef]
+    flag_id: str | None = None
+    compared_with: str | None = None  # when the read it was compared with was taken
+
+
 class EndpointRef(_Model):
     url: str | None
     status: str
@@ -240,6 +261,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     "review.released": ReviewEvent,
     "platform_change.failed": PlatformChangeFailed,
     "whatsapp.signal": MetaSignal,
+    "whatsapp.drift": WabaDriftEvent,
     "security_webhook.updated": SecurityWebhookEvent,
     "security_webhook.removed": SecurityWebhookEvent,
     "security_webhook.secret_rotated": SecurityWebhookEvent,
@@ -264,6 +286,7 @@ OTHER_KINDS = {
     "review_released": "review.released",
     "platform_failed": "platform_change.failed",
     "meta_signal": "whatsapp.signal",
+    "waba_drift": "whatsapp.drift",
     "security_webhook_disabled": "security_webhook.disabled",
 }
 # The change kinds of wabaguard (``last_change.kind``) and the event type each becomes.
@@ -430,6 +453,16 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
             facts={str(k): str(v) for k, v in (new.facts or [])},
         )
         return {"meta": ref_m}
+    if isinstance(new, WabaDrift):
+        return {
+            "waba_id": new.waba_id,
+            "severity": new.severity,
+            "differences": [
+                DriftRef(**{k: d.get(k) for k in DriftRef.model_fields}) for d in (new.differences or [])[:50]
+            ],
+            "flag_id": new.flag_id,
+            "compared_with": new.previous_at,
+        }
     if isinstance(new, SecurityWebhook):
         return {
             "security_webhook": EndpointRef(

@@ -41,7 +41,8 @@ from wabaguard.models import (
 from wabaguard.people.onboarding import account_by_waba
 from wabaguard.risk import flags
 from wabaguard.security import BadJson, new_id, parse_json_body
-from wabaguard.whatsapp.signals import Signal, read
+from wabaguard.watch import schedule as watch_schedule
+from wabaguard.whatsapp.signals import PARTNER_LEFT, WATCH_NOW, Signal, read
 
 OBJECT = "whatsapp_business_account"
 MAX_CHANGES = 1000  # Meta batches at most this many changes in one POST
@@ -107,6 +108,7 @@ class Received:
     stale: int = 0  # older than a duplicate marker lives: answered, never recorded
     flags: list[str] = field(default_factory=list)
     notices: int = 0
+    watch_asked: int = 0  # WABAs to be read at once by the WABA watch
 
 
 def parse(raw: bytes) -> list[tuple[str, Any, list[dict[str, Any]]]]:
@@ -218,7 +220,7 @@ def _explaining_partner_change(
     only if the event names that request's Partner by its ids at Meta — the target for a Partner
     added, the Partner it left for one removed. One request explains one event of each kind: the
     claim is a conditional write (the same event, redelivered, claims it again)."""
-    added = signal.event not in ("PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED")
+    added = signal.event not in PARTNER_LEFT
     slot = PartnerChangeRequest.explained_added if added else PartnerChangeRequest.explained_removed
     refs = set(signal.partner_refs)
     if not refs:
@@ -338,6 +340,9 @@ def _one(
             return
         raise
     out.recorded += 1
+    if field_name == "account_update" and signal.event in WATCH_NOW and account.waba_id:
+        watch_schedule.read_soon(account.account_id, account.waba_id, now)  # who controls it may have changed
+        out.watch_asked += 1
 
 
 def _raise(account: Account, signal: Signal, facts: list[tuple[str, str]], at: datetime, now: datetime) -> str | None:

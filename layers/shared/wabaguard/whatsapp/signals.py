@@ -71,10 +71,44 @@ ACCOUNT_WORDS = {
     "PARTNER_ADDED": "a Partner was added to the WhatsApp Business Account at Meta",
     "PARTNER_REMOVED": "a Partner was removed from the WhatsApp Business Account at Meta",
     "PARTNER_APP_UNINSTALLED": "a Partner's app was uninstalled from the WhatsApp Business Account at Meta",
+    "PARTNER_APP_INSTALLED": "a Partner's app was installed on the WhatsApp Business Account at Meta",
+    "ACCOUNT_OFFBOARDED": "the WhatsApp Business Account was offboarded from the Cloud API after a device change "
+    "or a re-registration of its phone number",
+    "ACCOUNT_RECONNECTED": "the WhatsApp Business Account was reconnected to the Cloud API after a device change "
+    "or a re-registration of its phone number",
+    "ACCOUNT_DELETED": "the WhatsApp Business Account was deleted at Meta",
     "ACCOUNT_VIOLATION": "Meta found the WhatsApp Business Account in violation of its policies",
     "ACCOUNT_RESTRICTION": "Meta restricted the WhatsApp Business Account",
     "DISABLED_UPDATE": "Meta disabled, or scheduled to disable, the WhatsApp Business Account",
 }
+# Account events that mean someone else may have taken control: (severity, rule), or no flag. The
+# Partner events are matched against approved Partner changes (§Meta webhooks) before they flag.
+LIFECYCLE: dict[str, tuple[str | None, str | None]] = {
+    "ACCOUNT_OFFBOARDED": ("medium", "meta_account_offboarded"),
+    "ACCOUNT_RECONNECTED": (None, None),
+    "ACCOUNT_DELETED": ("high", "meta_account_deleted"),
+}
+LIFECYCLE_ADVICE = {
+    "ACCOUNT_OFFBOARDED": "Someone registered the number on a WhatsApp Business app again, on this or a new "
+    "device. If nobody in your business did, someone else may have taken the number: contact your provider.",
+    "ACCOUNT_RECONNECTED": "The number's connection to the Cloud API is back after a device change. If nobody in "
+    "your business changed devices or registered the number again, contact your provider.",
+    "ACCOUNT_DELETED": "Someone with full control of your business at Meta deleted the WhatsApp Business Account. "
+    "If nobody in your business did, your Meta business login is compromised: secure it and contact your provider.",
+}
+# Events after which wabaguard reads the WABA at once (§WABA watch): who controls it may have changed.
+WATCH_NOW = frozenset(
+    {
+        "ACCOUNT_OFFBOARDED",
+        "ACCOUNT_RECONNECTED",
+        "ACCOUNT_DELETED",
+        "PARTNER_APP_INSTALLED",
+        "PARTNER_APP_UNINSTALLED",
+        "PARTNER_ADDED",
+        "PARTNER_REMOVED",
+    }
+)
+PARTNER_LEFT = frozenset({"PARTNER_REMOVED", "PARTNER_APP_UNINSTALLED"})  # the others add a Partner
 TEMPLATE_TOLD = frozenset({"REJECTED", "DISABLED", "FLAGGED", "PAUSED"})
 NOT_YOU = (
     "If nobody in your business did this, someone else may control the number: re-register the number, "
@@ -120,15 +154,19 @@ def read(field_name: str, value: Any) -> Signal:
         for key in ("violation_info", "restriction_info"):
             if value.get(key):
                 facts.append((key.replace("_", " ").capitalize(), str(value[key])[:300]))
+        default: tuple[str | None, str | None] = (
+            ("high", "meta_partner_change") if partner else ("medium", "meta_account_enforcement")
+        )
+        severity, rule = LIFECYCLE.get(event, default)
         return Signal(
             field_name,
             event,
             phone,
             notify=True,
-            severity="high" if partner else "medium",
-            rule="meta_partner_change" if partner else "meta_account_enforcement",
+            severity=severity,
+            rule=rule,
             headline=ACCOUNT_WORDS[event],
-            advice=(
+            advice=LIFECYCLE_ADVICE.get(event) or (
                 "A Partner controls what your WhatsApp Business Account sends. If you did not ask for this "
                 "change in wabaguard, contact your provider at once and check the Partners in Meta Business "
                 "Settings."
