@@ -274,6 +274,33 @@ class GraphStandIn:
                 waba["users"][u["id"]] = {k: u[k] for k in ("name", "user_type", "tasks") if k in u}
             self.templates.setdefault(waba_id, [])
 
+    def provision_request(self, spec: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /_local/graph/wabas``: ``{waba_id, phones: [{id, display_phone_number}], app_id?}``."""
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("waba_id"), str)
+            or not OBJECT_ID.match(spec["waba_id"])
+        ):
+            return 400, {
+                "error": "invalid_request",
+                "detail": "waba_id: is required (Meta's numeric id)",
+                "field": "waba_id",
+            }
+        phones = spec.get("phones", [])
+        if not isinstance(phones, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("id"), str) and isinstance(p.get("display_phone_number"), str)
+            for p in phones
+        ):
+            return 400, {"error": "invalid_request", "detail": "phones: a list of {id, display_phone_number}",
+                         "field": "phones"}  # fmt: skip
+        users = spec.get("users", [])
+        if not isinstance(users, list) or not all(isinstance(u, dict) and isinstance(u.get("id"), str) for u in users):
+            return 400, {"error": "invalid_request", "detail": "users: a list of {id, name, tasks}", "field": "users"}
+        app_id = spec.get("app_id")
+        self.provision(spec["waba_id"], phones, app_id=app_id if isinstance(app_id, str) else None, users=users)
+        status, out = self.state(spec["waba_id"])
+        return (201 if status == 200 else status), out
+
     def state(self, waba_id: str) -> tuple[int, dict[str, Any]]:
         """``GET /_local/graph/state?waba_id=…``: what Meta holds for the WABA."""
         with self.lock:

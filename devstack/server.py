@@ -273,6 +273,12 @@ class LocalServer:
                     return self.world.graph.change_state(json.loads(body or b"null"))
                 except json.JSONDecodeError:
                     return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
+        if method == "POST" and path == "/_local/graph/wabas":  # a WABA Meta holds (a business signed up)
+            try:
+                spec = json.loads(body or b"null")
+            except json.JSONDecodeError:
+                return 400, {"error": "invalid_request", "detail": "body: is not valid JSON", "field": "body"}
+            return self.world.graph.provision_request(spec)
         if method == "GET" and path == "/_local/graph/calls":
             return 200, self.world.graph.recorded()
         if method == "POST" and path == "/_local/graph/faults":

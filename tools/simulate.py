@@ -50,6 +50,15 @@ BENIGN = (
 # Honest mistakes, made for real through the API by onboarded accounts: a body typo followed by the
 # approved body, and a client retrying a request that succeeded (issue 11: they are not attacks).
 HONEST = ("typo_then_right", "client_retry")
+# §WABA watch, made for real at the Graph stand-in by onboarded accounts: a takeover that happens only
+# at Meta (never through wabaguard), and what must stay quiet — changes made through wabaguard with a
+# one-time password, and Meta's own moves (a number's quality rating).
+WATCH_ATTACKS = {
+    "meta_app_subscribed": {"waba_drift"},
+    "meta_override_set": {"waba_drift"},
+    "meta_user_added": {"waba_drift"},
+}
+WATCH_BENIGN = ("through_wabaguard", "metas_own_moves")
 HOME = ["DE", "AT", "CH", "NL", "FR", "ES", "IT", "GB", "US", "BR", "IN", "MX"]
 FAR = ["NG", "ID", "PK", "VN", "RU", "PH", "BD", "KE"]
 
@@ -461,36 +470,70 @@ def _accept_invite(base: str, email: str, wait_s: float = 120.0) -> str:
     return token.group(1)
 
 
-def honest_accounts(world: World, base: str, ops_token: str, per: int) -> list[tuple[Account, dict[str, Any]]]:
-    """Onboard real accounts (with the usual history) whose people will make honest mistakes."""
+def onboarded_accounts(
+    world: World,
+    base: str,
+    ops_token: str,
+    per: int,
+    scenarios: tuple[str, ...] = HONEST,
+    partner: dict[str, Any] | None = None,
+) -> list[tuple[Account, dict[str, Any]]]:
+    """Onboard real accounts (with the usual history) whose people act through the API; Meta (the
+    Graph stand-in) holds their WABAs, with the ``partner``'s app and system user when one is given."""
     out = []
-    for scenario in HONEST:
+    for scenario in scenarios:
         for n in range(per):
             p = world.profile(scenario, n)
             digits = f"49{world.rng.randrange(10**9, 10**10)}"
-            status, made = _http(
-                base,
-                "POST",
-                "/v1/ops/accounts",
-                ops_token,
-                {
-                    "name": f"{scenario} {n}",
-                    "waba_id": str(world.rng.randrange(10**14, 10**15)),
-                    "phone_numbers": [{"display_phone_number": digits, "meta_phone_number_id": digits + "1"}],
-                    "admin": {"email": f"{scenario.replace('_', '-')}-{n}-{world.run}@example.com"},
-                },
-            )
+            waba_id = str(world.rng.randrange(10**14, 10**15))
+            request: dict[str, Any] = {
+                "name": f"{scenario} {n}",
+                "waba_id": waba_id,
+                "phone_numbers": [{"display_phone_number": digits, "meta_phone_number_id": digits + "1"}],
+                "admin": {"email": f"{scenario.replace('_', '-')}-{n}-{world.run}@example.com"},
+            }
+            if partner:
+                request["partner_id"] = partner["partner_id"]
+            status, made = _http(base, "POST", "/v1/ops/accounts", ops_token, request)
             if status != 201:
                 raise RuntimeError(f"onboarding failed: {made}")
+            _post(
+                base,
+                "/_local/graph/wabas",
+                {
+                    "waba_id": waba_id,
+                    "phones": [{"id": digits + "1", "display_phone_number": f"+{digits}"}],
+                    "app_id": (partner or {}).get("meta_app_id"),
+                    "users": [{"id": "6" + waba_id[1:], "name": "BSP system user", "tasks": ["MANAGE"]}],
+                },
+            )
             p["account_id"] = made["account"]["account_id"]
             p["pn"] = made["phone_numbers"][0]["phone_number_id"]
             p["users"] = [made["admin"]["user_id"]]
+            attack = scenario in WATCH_ATTACKS
             acc = Account(
-                scenario, p["account_id"], False, world.history_of(p), [world.sends(p, world.now.replace(minute=0))]
+                scenario, p["account_id"], attack, world.history_of(p), [world.sends(p, world.now.replace(minute=0))]
             )
             token = _accept_invite(base, made["admin"]["email"])
-            out.append((acc, {**made["admin"], "token": token, "pn": p["pn"]}))
+            out.append((acc, {**made["admin"], "token": token, "pn": p["pn"], "waba_id": waba_id,
+                              "meta_phone": digits + "1"}))  # fmt: skip
     return out
+
+
+def at_meta(base: str, scenario: str, admin: dict[str, Any]) -> None:
+    """What happens to a watched WABA: a takeover made only at Meta, or a change that must stay quiet."""
+    waba, phone = admin["waba_id"], admin["meta_phone"]
+    relay = "https://relay.example.net/wa"
+    changes = {
+        "meta_app_subscribed": {"op": "subscribe_app", "app_id": "9" + waba[1:], "override_callback_uri": relay},
+        "meta_override_set": {"op": "set_phone_webhook", "meta_phone_number_id": phone, "override_callback_uri": relay},
+        "meta_user_added": {"op": "add_assigned_user", "id": "8" + waba[1:], "name": "Someone", "tasks": ["MANAGE"]},
+        "metas_own_moves": {"op": "set_phone_quality", "meta_phone_number_id": phone, "quality_rating": "YELLOW"},
+    }
+    if scenario == "through_wabaguard":
+        honest_mistake(base, "client_retry", admin)  # an approved webhook change, applied at Meta
+    else:
+        _post(base, "/_local/graph/state", {"waba_id": waba, **changes[scenario]})
 
 
 def honest_mistake(base: str, scenario: str, admin: dict[str, Any]) -> None:
@@ -562,14 +605,20 @@ def simulate(
     days: int = 14,
     ops_token: str | None = None,
     arrival: str = "incremental",
+    partner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Feed the scenarios into the stack at ``base`` as ``arrival`` says; returns per-scenario
     detection numbers. With ``ops_token``, honest-mistake accounts are onboarded and make real API
     calls too."""
     world = World(seed, datetime.now(UTC), days)
     accounts = world.accounts(per_benign, per_attack)
-    honest = honest_accounts(world, base, ops_token, max(1, per_benign // 2)) if ops_token else []
-    accounts += [a for a, _ in honest]
+    honest = onboarded_accounts(world, base, ops_token, max(1, per_benign // 2)) if ops_token else []
+    watched = (
+        onboarded_accounts(world, base, ops_token, max(1, per_attack // 2), (*WATCH_BENIGN, *WATCH_ATTACKS), partner)
+        if ops_token
+        else []
+    )
+    accounts += [a for a, _ in honest + watched]
     history = [r for a in accounts for r in a.history]
     current = [r for a in accounts for r in a.current]
     for batch in arrivals(arrival, history, current, world.now):
@@ -577,6 +626,12 @@ def simulate(
         _post(base, "/_local/risk-scan", None)
     for account, admin in honest:
         honest_mistake(base, account.scenario, admin)
+    if watched:
+        _post(base, "/_local/tick", None)  # every watched WABA's baseline
+        for account, admin in watched:
+            at_meta(base, account.scenario, admin)
+        time.sleep(1)  # approved changes reach Meta from the stream
+        _post(base, "/_local/tick", None)  # the watch reads every WABA again
     _post(base, "/_local/risk-scan", None)
     # Every flag in the store: those of the stack's own scheduled runs too (a run in the background
     # may take a batch before the simulator's scan does). Audit-only (historical) flags are not alarms.
@@ -587,7 +642,8 @@ def simulate(
     for flag in flags:
         by_account[flag["account_id"]].append(flag)
     report: dict[str, Any] = {}
-    for scenario in [*BENIGN, *HONEST, *FAMILIES]:
+    families = {**FAMILIES, **WATCH_ATTACKS}
+    for scenario in [*BENIGN, *HONEST, *WATCH_BENIGN, *families]:
         members = [a for a in accounts if a.scenario == scenario]
         if not members:
             continue
@@ -597,8 +653,8 @@ def simulate(
             ]
             for a in members
         }
-        if scenario in FAMILIES:
-            hit = [a for a in members if any(f["rule"] in FAMILIES[scenario] for f in serious[a.account_id])]
+        if scenario in families:
+            hit = [a for a in members if any(f["rule"] in families[scenario] for f in serious[a.account_id])]
             report[scenario] = {
                 "kind": "attack",
                 "accounts": len(members),
@@ -662,14 +718,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrival", choices=ARRIVALS, default="incremental", help="how records arrive (see arrivals)")
     args = parser.parse_args(argv)
     if args.base:
-        ops = args.ops_token or json.loads(Path(".local/demo.json").read_text())["ops"]["token"]
-        report = simulate(args.base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival)
+        local = json.loads(Path(".local/demo.json").read_text())
+        ops = args.ops_token or local["ops"]["token"]
+        report = simulate(
+            args.base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival,
+            partner=local.get("partner"),
+        )  # fmt: skip
     else:
         from devstack.launch import running_stack
 
         with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp)) as (base, demo, _):
             ops = demo["ops"]["token"]
-            report = simulate(base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival)
+            report = simulate(
+                base, args.seed, args.per_benign, args.per_attack, ops_token=ops, arrival=args.arrival,
+                partner=demo.get("partner"),
+            )  # fmt: skip
     print(table(report))
     total = report["_total"]
     return 0 if total["recall"] >= 0.95 and total["benign_clean"] >= 0.97 else 1

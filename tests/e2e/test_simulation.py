@@ -6,14 +6,18 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Stack
-from tools.simulate import ARRIVALS, BENIGN, FAMILIES, HONEST, simulate
+from tools.simulate import ARRIVALS, BENIGN, FAMILIES, HONEST, WATCH_ATTACKS, WATCH_BENIGN, simulate
 
 
 def test_simulated_attacks_are_detected_and_benign_accounts_stay_quiet(stack: Stack) -> None:
-    report = simulate(stack.base, seed=3, per_benign=1, per_attack=1, days=5, ops_token=stack.demo["ops"]["token"])
-    for family in FAMILIES:
+    report = simulate(
+        stack.base, seed=3, per_benign=1, per_attack=1, days=5, ops_token=stack.demo["ops"]["token"],
+        partner=stack.demo["partner"],
+    )  # fmt: skip
+    for family in (*FAMILIES, *WATCH_ATTACKS):  # takeovers made only at Meta are found by the WABA watch
         assert report[family]["recall"] == 1.0, (family, report[family])
-    for scenario in (*BENIGN, *HONEST):  # honest mistakes made through the API stay quiet too
+    # honest mistakes made through the API, changes approved in wabaguard and Meta's own moves stay quiet
+    for scenario in (*BENIGN, *HONEST, *WATCH_BENIGN):
         assert report[scenario]["specificity"] == 1.0, (scenario, report[scenario])
     assert report["_total"]["recall"] >= 0.95 and report["_total"]["benign_clean"] >= 0.97
 

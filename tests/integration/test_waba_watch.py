@@ -399,3 +399,13 @@ def test_metas_lifecycle_webhooks_are_told_flagged_and_read_at_once(
     world.pump.pump()
     assert [m for m in api.outbox() if "WhatsApp reported" in m["subject"] or "wabaguard" in m["subject"]]
     assert run(world)["watched"] == 1  # read now, out of its turn
+
+
+def test_accounts_onboarded_before_the_watch_are_enrolled_once(world: World, demo: dict[str, Any]) -> None:
+    from devstack.seed import create_account
+    from tools.watch_enroll import enroll_all
+
+    old = create_account("Before the watch", waba_id="123456789012345")  # seeded directly: not watched
+    assert enroll_all() == {"accounts": 3, "enrolled": 1, "watched_already": 2}
+    assert snapshot({"account_id": old.account_id, "waba_id": "123456789012345"}).due == "waba_watch"
+    assert enroll_all()["enrolled"] == 0

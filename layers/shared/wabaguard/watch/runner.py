@@ -264,10 +264,10 @@ def _failed(snap: WabaSnapshot, failed: reads.ReadFailed, now: datetime) -> Summ
         out.backed_off = 1
     else:  # Meta refused the read itself (the WABA gone, or no longer shared): try at the next turn
         when = _next(snap, now)
-    snap.update(
-        actions=[WabaSnapshot.due_at.set(schedule.stamp(when)), WabaSnapshot.last_error.set(words)],
-        condition=WabaSnapshot.due == schedule.DUE,
-    )
+    actions: list[Any] = [WabaSnapshot.due_at.set(schedule.stamp(when)), WabaSnapshot.last_error.set(words)]
+    if kind != "transient":
+        actions.append(WabaSnapshot.attempts.set(0))  # not backing off: it simply waits for its turn
+    snap.update(actions=actions, condition=WabaSnapshot.due == schedule.DUE)
     return out
 
 

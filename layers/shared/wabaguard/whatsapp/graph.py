@@ -21,7 +21,7 @@ import urllib3
 from wabaguard.config import settings
 
 # Graph error codes Meta documents as throttling or temporary (codes, not titles: titles change).
-THROTTLING = frozenset({4, 17, 32, 613, 80007, 130429, 131048, 131056, 133016})
+THROTTLING = frozenset({4, 17, 32, 613, 80007, 80008, 130429, 131048, 131056, 133016})
 TEMPORARY = frozenset({1, 2, 131000, 131016, 133004})
 # Our token, not the change: expired/invalid token (190, 102), missing permission (10, 200-299).
 AUTH = frozenset({0, 102, 190, 10})
