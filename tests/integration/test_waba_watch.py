@@ -409,3 +409,21 @@ def test_accounts_onboarded_before_the_watch_are_enrolled_once(world: World, dem
     assert enroll_all() == {"accounts": 3, "enrolled": 1, "watched_already": 2}
     assert snapshot({"account_id": old.account_id, "waba_id": "123456789012345"}).due == "waba_watch"
     assert enroll_all()["enrolled"] == 0
+
+
+def test_a_partner_change_submitted_in_wabaguard_explains_the_apps_that_move_at_meta(
+    api: Api, world: World, demo: dict[str, Any], moving: dict[str, Any]
+) -> None:
+    from wabaguard.models import Account
+
+    acme, admin = demo["accounts"][0], demo["accounts"][0]["users"][0]
+    Account(*Account.key("prt_next")).update(actions=[Account.meta_app_id.set("3030303030")])
+    run(world)
+    path = f"/v1/accounts/{acme['account_id']}/partner-change-requests"
+    assert api.approved(admin, "POST", path, {"target_partner_id": "prt_next"}).status == 201
+    moving["now"] += timedelta(hours=25)  # past the cooling-off
+    assert world.run_schedule("PartnerChangeFunction")["submitted"] == 1
+    meta(world, acme["waba_id"], "unsubscribe_app", app_id=demo["partner"]["meta_app_id"])  # the BSP moves it
+    meta(world, acme["waba_id"], "subscribe_app", app_id="3030303030", name="Next Partners app")
+    out = run(world)
+    assert out["watched"] == 2 and out["explained"] == 2 and out["drifts"] == 0 and drifts(acme) == []
