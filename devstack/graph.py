@@ -5,7 +5,8 @@ Answers and errors have Meta's shapes (``{"error": {"message", "type", "code", "
 400 for a refused parameter, 401 for a bad token, 500 for a temporary fault. Every call is recorded
 (``GET /_local/graph/calls``; a webhook's verify token only as its SHA-256) and faults can be queued
 (``POST /_local/graph/faults``), e.g. ``{"kind": "transient", "times": 2}`` or ``{"kind":
-"lost_answer", "path_contains": "message_templates"}`` (the change is made, the answer never comes).
+"lost_answer", "path_contains": "message_templates"}`` (the change is made, the answer never comes);
+a fault applies to POSTs unless it names ``"method"`` (``GET`` for the WABA watch's reads, ``ANY``).
 
 Written from Meta's documentation, apart from wabaguard's own checks, so that it catches our
 mistakes instead of repeating them.
@@ -129,7 +130,17 @@ class GraphStandIn:
         times = spec.get("times", 1)
         if not isinstance(times, int) or not 1 <= times <= 1000:
             return 400, {"error": "invalid_request", "detail": "times: must be an integer from 1 to 1000"}
-        fault = {"kind": spec["kind"], "times": times, "path_contains": str(spec.get("path_contains") or "")}
+        method = str(spec.get("method") or "POST").upper()
+        if method not in ("GET", "POST", "DELETE", "ANY"):
+            return 400, {"error": "invalid_request", "detail": "method: must be GET, POST, DELETE or ANY"}
+        # POST by default: the calls that change something at Meta (the WABA watch's reads are GETs, and
+        # must not take a fault queued for an approved change)
+        fault = {
+            "kind": spec["kind"],
+            "times": times,
+            "path_contains": str(spec.get("path_contains") or ""),
+            "method": method,
+        }
         for key in ("message", "code"):
             if key in spec:
                 fault[key] = spec[key]
@@ -146,10 +157,10 @@ class GraphStandIn:
         with self.lock:
             return [dict(c) for c in self.calls]
 
-    def _take_fault(self, path: str) -> dict[str, Any] | None:
+    def _take_fault(self, method: str, path: str) -> dict[str, Any] | None:
         with self.lock:
             for fault in self.faults:
-                if fault["path_contains"] in path:
+                if fault["path_contains"] in path and fault["method"] in (method, "ANY"):
                     fault["times"] -= 1
                     if fault["times"] <= 0:
                         self.faults.remove(fault)
@@ -192,7 +203,7 @@ class GraphStandIn:
                 "due to missing permissions, or does not support this operation.",
                 subcode=33,
             )
-        fault = self._take_fault(path)
+        fault = self._take_fault(method, path)
         if fault is not None and fault["kind"] != "lost_answer":
             return self._fault(fault)
         if body is None:

@@ -74,9 +74,9 @@ def running_stack(
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=30)  # idle it stops in ~2 s; right after the simulation's load, ~15 s
+            proc.wait(timeout=60)  # idle it stops in ~2 s; right after the simulation's load, ~15 s
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise
+            raise RuntimeError("local stack did not stop within 60 s:\n" + "".join(output[-60:])) from None
     if proc.returncode != 0:
         raise RuntimeError("local stack exited with an error:\n" + "".join(output[-40:]))

@@ -4,6 +4,7 @@ pump, the schedules and the demo seed. Handlers run unchanged: boto3 finds moto 
 
 from __future__ import annotations
 
+import faulthandler
 import ipaddress
 import json
 import logging
@@ -92,6 +93,10 @@ class World:
         install_lambda_invoke(stack, self.functions)
         self.gateway = Gateway(stack, self.functions)
         self.pump = StreamPump(stack, self.functions)
+        from devstack.mail_events import MailEvents
+
+        self.mail_events = MailEvents(stack, self.functions)  # SES's events of every email (moto has none)
+        self.pump.after_round = self.mail_events.pump
         from devstack.queues import QueuePump
 
         self.queues = QueuePump(stack, self.functions, float(os.environ.get("RETRY_DELAY_SCALE") or 1))
@@ -256,6 +261,8 @@ class LocalServer:
             return 200, replay(
                 queue, lambda event: self.world.functions.invoke("ChangeNotifierFunction", event), self.region
             )
+        if method == "GET" and path == "/_local/mail-events":
+            return 200, self.world.mail_events.events()
         if method == "GET" and path == "/_local/eventbridge":
             return 200, self.world.eventbus.events()
         if method == "POST" and path == "/_local/risk-scan":
@@ -446,6 +453,8 @@ def main() -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
+        # a stop that hangs says where: every thread's stack after 40 s (then it exits)
+        faulthandler.dump_traceback_later(40, exit=True)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)

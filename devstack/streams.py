@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,7 @@ class StreamPump:
     def __init__(self, stack: Stack, functions: Functions) -> None:
         self.stack = stack
         self.functions = functions
+        self.after_round: Callable[[], bool] | None = None
         self.streams = boto3.client("dynamodbstreams", region_name=stack.region)
         self.sqs = boto3.client("sqs", region_name=stack.region)
         self.mappings: list[Mapping] = []
@@ -222,7 +224,9 @@ class StreamPump:
         return [event for name, event in self.deliveries if name == function]
 
     def pump(self, max_rounds: int = 100) -> int:
-        """Read and deliver until nothing is pending (or ``max_rounds``); returns batches delivered."""
+        """Read and deliver until nothing is pending (or ``max_rounds``); returns batches delivered.
+        ``after_round`` (SES's events of the emails just sent) runs after each round: what it
+        writes is delivered by the next one."""
         delivered = 0
         for _ in range(max_rounds):
             progressed = False
@@ -231,6 +235,8 @@ class StreamPump:
                 if self._deliver(m):
                     delivered += 1
                     progressed = True
+            if self.after_round is not None and self.after_round():
+                progressed = True
             if not progressed:
                 break
         return delivered

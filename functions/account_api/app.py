@@ -57,6 +57,11 @@ def rotate_token() -> Any:
     return key_action("rotate_token")
 
 
+@app.put("/me/email")
+def set_my_email() -> Any:
+    return key_action("set_my_email")
+
+
 @app.post("/me/passkeys/options")
 def passkey_options() -> Any:
     schemas.parse(schemas.Empty, raw_json(app), "body")  # takes no body: anything else is a 400
@@ -184,6 +189,11 @@ def add_user(account_id: str) -> Any:
 @app.delete("/accounts/<account_id>/users/<user_id>")
 def remove_user(account_id: str, user_id: str) -> Any:
     return key_action("remove_user", account_id=account_id, user_id=user_id)
+
+
+@app.put("/accounts/<account_id>/users/<user_id>/email")
+def set_user_email(account_id: str, user_id: str) -> Any:
+    return key_action("set_user_email", account_id=account_id, user_id=user_id)
 
 
 @app.get("/accounts/<account_id>/security-events")

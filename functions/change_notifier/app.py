@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import clock, observability, partner_change
 from wabaguard.config import settings
 from wabaguard.errors import NotFound
+from wabaguard.mail import sent
 from wabaguard.models import PartnerChangeRequest
 from wabaguard.notices import mailer, notify, report
 from wabaguard.people import invites
@@ -43,7 +44,7 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
     invite; a redelivery returns the stored result unsent."""
     invite = invites.mail_for(change.kind, item, account, job["recipient"])
     if invite is not None:
-        message_id = mailer.send(invite)
+        message_id = mailer.send(invite, _about("invite", change, item))
         _sent_now.set(True)
         return {"message_id": message_id}
     link = None
@@ -53,9 +54,15 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
     cancel = None
     if change.kind == "partner_change_requested" and isinstance(item, PartnerChangeRequest):
         cancel = partner_change.cancel_link(item, job["recipient"])
-    message_id = mailer.send(notify.render(job["recipient"], change, item, link, cancel))
+    kind = "undeliverable" if change.kind == "notice_undeliverable" else "notice"
+    message_id = mailer.send(notify.render(job["recipient"], change, item, link, cancel), _about(kind, change, item))
     _sent_now.set(True)
     return {"message_id": message_id}
+
+
+def _about(kind: str, change: notify.Change, item: Any) -> sent.About:
+    """What a notice is, for its delivery (§Mail delivery): SES's events find it by message id."""
+    return sent.About(kind, account_id=change.account_id, change_id=change.change_id, item_pk=item.pk, item_sk=item.sk)
 
 
 def record_handler(record: DynamoDBRecord) -> None:

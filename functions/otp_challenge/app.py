@@ -25,6 +25,11 @@ def create_challenge() -> Any:
     return json_response(201, out)
 
 
+@app.get("/otp/challenges/<challenge_id>")
+def get_challenge(challenge_id: str) -> Any:
+    return json_response(200, otp.status(principal_of(app), challenge_id))
+
+
 @app.post("/otp/challenges/<challenge_id>/resend")
 def resend_challenge(challenge_id: str) -> Any:
     out = otp.resend(principal_of(app), challenge_id)

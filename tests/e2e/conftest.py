@@ -91,6 +91,13 @@ class Stack:
 COOLING_OFF_S = 8
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The simulation loads the shared stack with thousands of records and onboarded accounts (a
+    risk scan and a WABA watch with more to do for a while): it runs last, so the other modules meet
+    the stack as a user would."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/test_simulation.py"))
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # One source IP (127.0.0.1) and a few credentials make every request of the whole e2e session

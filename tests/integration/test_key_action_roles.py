@@ -26,6 +26,8 @@ BODIES: dict[str, Any] = {
     "add_user": {"email": "new@acme.test", "role": "member"},
     "set_security_webhook": {"url": "http://127.0.0.1:9/roles"},
     "set_security_policy": {"passkey_required_for": ["create_api_key"]},
+    "set_user_email": {"email": "renamed@acme.test"},
+    "set_my_email": {"email": "mine@roles.test"},
 }
 
 

@@ -168,6 +168,7 @@ def submitted_partner_change(api: Api, admin: dict[str, Any], acme: dict[str, An
     body = {"target_partner_id": target.account_id}
     resp = api.approved(admin, "POST", f"/v1/accounts/{acme['account_id']}/partner-change-requests", body)
     assert resp.status == 201
+    api.world.pump.pump()  # its notices go out and are delivered (§Mail delivery: the submission waits for that)
     assert partner_change.run_due(clock.utcnow() + timedelta(hours=25)).submitted == 1  # after its cooling-off
     return target.account_id, resp
 

@@ -209,11 +209,11 @@ def test_ses_failing_then_recovering_sends_every_email_exactly_once(
     real_send = mailer.send
     calls = {"n": 0}
 
-    def flaky(mail: mailer.Email) -> str:
+    def flaky(mail: mailer.Email, about: Any = None) -> str:
         calls["n"] += 1
         if mail.subject.startswith("[wabaguard]") and calls["n"] in (2, 3, 4):  # the 2nd recipient, three times
             raise mailer.MailError("Throttling")
-        return real_send(mail)
+        return real_send(mail, about)
 
     monkeypatch.setattr(mailer, "send", flaky)
     deliver(world)
@@ -264,10 +264,10 @@ def test_replaying_the_queue_sends_only_what_is_missing(
     real_send = mailer.send
     down = {"on": True}
 
-    def ses(mail: mailer.Email) -> str:
+    def ses(mail: mailer.Email, about: Any = None) -> str:
         if down["on"] and mail.to == acme["users"][1]["email"] and mail.subject.startswith("[wabaguard]"):
             raise mailer.MailError("SES down")
-        return real_send(mail)
+        return real_send(mail, about)
 
     monkeypatch.setattr(mailer, "send", ses)
     api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://e.example.com/"})

@@ -295,7 +295,7 @@ def test_ses_failure_answers_503_and_leaves_no_usable_challenge(
 ) -> None:
     from wabaguard.notices import mailer
 
-    def down(_: Any) -> str:
+    def down(*_: Any) -> str:
         raise mailer.MailError("SES down")
 
     monkeypatch.setattr(mailer, "send", down)

@@ -30,6 +30,7 @@ def requests(api: Api, user: dict[str, Any], account_id: str) -> list[dict[str, 
 
 
 def run(world: World, moving: dict[str, Any], after: timedelta) -> Any:
+    world.pump.pump()  # what was asked is told (and delivered, §Mail delivery) long before the schedule's time
     moving["now"] += after
     out = world.run_schedule("PartnerChangeFunction")
     world.pump.pump()

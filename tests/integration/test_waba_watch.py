@@ -254,7 +254,7 @@ def test_throttling_backs_off_one_waba_without_losing_its_turn(
     from wabaguard.watch import runner, schedule
 
     acme = demo["accounts"][0]
-    world.graph.add_fault({"kind": "throttle", "path_contains": f"{acme['waba_id']}/subscribed_apps"})
+    world.graph.add_fault({"kind": "throttle", "method": "GET", "path_contains": f"{acme['waba_id']}/subscribed_apps"})
     out = run(world)
     assert out["backed_off"] == 1 and out["graph_errors"] == 1 and out["baselines"] == 1  # Globex is read
     snap = snapshot(acme)
@@ -275,7 +275,9 @@ def test_every_transient_answer_backs_off_and_repeated_failures_wait_longer(
     from wabaguard.watch import runner, schedule
 
     acme = demo["accounts"][0]
-    world.graph.add_fault({"kind": fault, "times": 2, "path_contains": f"{acme['waba_id']}/phone_numbers"})
+    world.graph.add_fault(
+        {"kind": fault, "times": 2, "method": "GET", "path_contains": f"{acme['waba_id']}/phone_numbers"}
+    )
     run(world)
     moving["now"] += runner.backoff(1)
     assert run(world)["backed_off"] == 1
@@ -288,7 +290,7 @@ def test_a_refused_token_pauses_every_read_and_fires_the_platform_alarm(
 ) -> None:
     from wabaguard.models import WatchPause
 
-    world.graph.add_fault({"kind": "auth"})
+    world.graph.add_fault({"kind": "auth", "method": "GET"})
     out = run(world)
     assert out["config_errors"] == 1 and out["watched"] == 0  # the second WABA is not even tried
     assert len(world.graph.recorded()) == 1
@@ -421,9 +423,18 @@ def test_a_partner_change_submitted_in_wabaguard_explains_the_apps_that_move_at_
     run(world)
     path = f"/v1/accounts/{acme['account_id']}/partner-change-requests"
     assert api.approved(admin, "POST", path, {"target_partner_id": "prt_next"}).status == 201
+    world.pump.pump()  # its notices are delivered: it may be submitted
     moving["now"] += timedelta(hours=25)  # past the cooling-off
     assert world.run_schedule("PartnerChangeFunction")["submitted"] == 1
     meta(world, acme["waba_id"], "unsubscribe_app", app_id=demo["partner"]["meta_app_id"])  # the BSP moves it
     meta(world, acme["waba_id"], "subscribe_app", app_id="3030303030", name="Next Partners app")
     out = run(world)
     assert out["watched"] == 2 and out["explained"] == 2 and out["drifts"] == 0 and drifts(acme) == []
+
+
+def test_a_fault_queued_for_an_approved_change_is_not_taken_by_the_watchs_reads(
+    world: World, demo: dict[str, Any]
+) -> None:
+    world.graph.add_fault({"kind": "permanent", "message": "for the next change"})  # POST, by default
+    assert run(world)["baselines"] == 2
+    assert [f["kind"] for f in world.graph.faults] == ["permanent"]

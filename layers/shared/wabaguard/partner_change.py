@@ -70,6 +70,7 @@ EVENT_BUS = "default"  # the account's default bus: the BSP's rules route it (RE
 OPEN = "COOLING_OFF"
 APPROVAL_WINDOW = timedelta(days=7)  # after the cooling-off, for the second admin's approval
 REVIEW_RECHECK = timedelta(minutes=5)
+DELIVERY_RECHECK = timedelta(minutes=1)  # §Mail delivery: waiting for a delivered notice
 LEASE = timedelta(seconds=60)
 SYSTEM = "wabaguard"
 
@@ -494,6 +495,28 @@ def _release(req: PartnerChangeRequest, until: datetime, note: TimelineEntry | N
             raise
 
 
+WAITING_WORDS = (
+    "for a delivered notice: no admin other than the requester (of the account or of its current Partner) "
+    "has received a notice of this request yet"
+)
+
+
+def notice_delivered(req: PartnerChangeRequest) -> bool:
+    """§Mail delivery: someone other than the requester who could cancel it has the notice — an admin
+    of the account or of its current Partner; where there is no such admin, the requester."""
+    delivered = {e.lower() for e in (req.delivered_to or set())}
+    requester = (req.requested_by or "").lower()
+    admins = {
+        u.email.lower()
+        for owner in (req.account_id, req.current_partner_id)
+        if owner
+        for u in active_users(owner)
+        if u.role == "admin"
+    }
+    others = admins - {requester}
+    return bool(delivered & others) if others else requester in delivered
+
+
 def process(pk: str, sk: str, now: datetime | None = None) -> Summary:
     """Claim one due request and submit, expire or hold it."""
     now = now or clock.utcnow()
@@ -519,6 +542,19 @@ def process(pk: str, sk: str, now: datetime | None = None) -> Summary:
         out.held = 1
         return out
     account = load_account(req.account_id, consistent=True)
+    if not notice_delivered(req):
+        if now >= submit_after + APPROVAL_WINDOW:  # the wait never outlasts the request: it expires, told
+            why = "no admin other than the requester received a notice of it within 7 days of the cooling-off"
+            entry = _entry(now, "expired", SYSTEM, why)
+            change = system_change("partner_change_expired", now, SYSTEM, ref=req.request_id)
+            if _end(req, "EXPIRED", entry, change, now):
+                out.expired = 1
+            return out
+        waited = any(e.event == "waiting" for e in (req.timeline or []))
+        note = None if waited else _entry(now, "waiting", SYSTEM, WAITING_WORDS)
+        _release(req, now + DELIVERY_RECHECK, note)
+        out.held = 1
+        return out
     if account.under_review:
         held_before = any(e.event == "held" for e in (req.timeline or []))
         note = None if held_before else _entry(now, "held", SYSTEM, "the account is under review")

@@ -89,7 +89,7 @@ class Template(Out):
 
 class TimelineStep(Out):
     at: str
-    event: str = Field(description="requested | approved | held | cancelled | submitted | expired")
+    event: str = Field(description="requested | approved | held | waiting | cancelled | submitted | expired")
     by: str
     detail: str | None = None
 
@@ -124,6 +124,15 @@ class UserView(Out):
     last_active_at: str | None = None
     stale: bool
     access: Literal["invited", "recovering", "active"] = ACCESS
+
+
+class UserEmail(Out):
+    user_id: str
+    account_id: str
+    email: str
+    email_status: Literal["pending"] = Field(
+        description="until the next email to the new address is delivered (then ok) or bounces"
+    )
 
 
 class Users(Out):
@@ -213,6 +222,11 @@ class ChallengeView(Out):
     )
     approval_url: str | None = Field(None, description="channel passkey: wabaguard's approval page for this request")
     emailed: bool | None = Field(None, description="channel passkey: whether the approval link was also emailed")
+    used: bool | None = Field(None, description="GET: whether the challenge approved its request already")
+    delivery: Literal["sent", "delayed", "delivered", "bounced"] | None = Field(
+        None,
+        description="GET, channel email: how the code email fared (SES's events); bounced: offer another channel",
+    )
 
 
 class PasskeyRequest(Out):
@@ -424,5 +438,8 @@ SUCCESS: dict[tuple[str, str], type[Out]] = {
     ("GET", "/accounts/{account_id}/security-webhook/deliveries"): Deliveries,
     ("POST", "/accounts/{account_id}/security-webhook/deliveries/{delivery_id}/redeliver"): Delivery,
     ("POST", "/otp/challenges"): ChallengeView,
+    ("PUT", "/accounts/{account_id}/users/{user_id}/email"): UserEmail,
+    ("PUT", "/me/email"): UserEmail,
+    ("GET", "/otp/challenges/{challenge_id}"): ChallengeView,
     ("POST", "/otp/challenges/{challenge_id}/resend"): ChallengeView,
 }

@@ -172,6 +172,17 @@ class SecurityPolicySet(Strict):
         return value
 
 
+class EmailChange(Strict):
+    """A user's new address (§Mail delivery): where security mail goes from now on."""
+
+    email: Annotated[str, Field(max_length=254)]
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        return _email(value)
+
+
 class Empty(Strict):
     """Actions without a body accept none (or ``{}``)."""
 

@@ -46,6 +46,27 @@ def words_remove_user(prep: Prepared) -> str:
     return f"Remove {target.email} ({target.role}) from {prep.account.name}"
 
 
+def words_set_user_email(prep: Prepared) -> str:
+    target = load_user(prep.account.account_id, prep.params["user_id"])
+    prep.target_user = target
+    _new_address_is_free(prep, target.email)
+    return f"Change the email address of {target.email} ({target.role}, {prep.account.name}) to {prep.body.email}"
+
+
+def words_set_my_email(prep: Prepared) -> str:
+    _new_address_is_free(prep, prep.principal.email or "")
+    return f"Change your email address for {prep.account.name} from {prep.principal.email} to {prep.body.email}"
+
+
+def _new_address_is_free(prep: Prepared, current: str) -> None:
+    """Refused before a code: the address it has already, or another user's of the account."""
+    email = prep.body.email
+    if email.lower() == current.lower():
+        raise InvalidRequest("email", f"is {current}'s address already")
+    if any(u.email.lower() == email.lower() for u in active_users(prep.account.account_id)):
+        raise Conflict(f"{email} is already a user of {prep.account.name}")
+
+
 def words_enroll_totp(prep: Prepared) -> str:
     return f"Enroll a new authenticator app for {prep.principal.email}"
 
@@ -130,6 +151,43 @@ def do_enroll_totp(p: Principal, prep: Prepared, meta: RequestMeta, now: datetim
     work.tx.update(user, actions=pending, condition=User.status == "active")
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
     return 201, {"otpauth_uri": uri, "confirm_with": "POST /v1/me/totp/confirm"}, {}
+
+
+def do_set_user_email(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:
+    assert prep.target_user is not None
+    return _set_email(p, prep, prep.target_user, "user_email_changed", meta, now, work)
+
+
+def do_set_my_email(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:
+    return _set_email(p, prep, load_user(p.account_id, p.user_id or ""), "own_email_changed", meta, now, work)
+
+
+def _set_email(
+    p: Principal, prep: Prepared, target: User, kind: str, meta: RequestMeta, now: datetime, work: Work
+) -> Outcome:
+    """A user's new address (§Mail delivery): the user item and their credential (which the
+    authorizer's warnings go to) in one transaction; the status waits for the next delivery."""
+    email = prep.body.email
+    _new_address_is_free(prep, target.email)  # again: another change may have taken it meanwhile
+    work.tx.update(
+        target,
+        actions=[
+            User.email.set(email),
+            User.email_status.set("pending"),
+            User.email_status_at.set(iso(now)),
+            User.email_status_detail.remove(),
+            User.last_change.set(work.change(p, kind, meta, now)),
+        ],
+        condition=(User.status == "active") & (User.email == target.email),
+    )
+    if target.token_digest:
+        work.tx.update(
+            Credential(target.token_digest),
+            actions=[Credential.email.set(email)],
+            condition=Credential.token_digest.exists(),
+        )
+    body = {"user_id": target.user_id, "account_id": target.account_id, "email": email, "email_status": "pending"}
+    return 200, body, {"detail": f"user {target.user_id}: email changed"}
 
 
 def do_rotate_token(p: Principal, prep: Prepared, meta: RequestMeta, now: datetime, work: Work) -> Outcome:

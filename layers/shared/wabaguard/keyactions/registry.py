@@ -106,6 +106,16 @@ KEY_ACTIONS: tuple[KeyAction, ...] = (
         target="self", notice="totp_enrolled", event="authenticator.enrolled", replay=SECRET,
     ),
     KeyAction(
+        "set_user_email", "PUT", "/accounts/{account_id}/users/{user_id}/email", "Change a user's email address",
+        family="people", body="EmailChange", response="UserEmail", status=200, roles=ADMINS,
+        target="account", notice="user_email_changed", event="user.email_changed",
+    ),
+    KeyAction(
+        "set_my_email", "PUT", "/me/email", "Change your email address",
+        family="people", body="EmailChange", response="UserEmail", status=200, roles=EVERY_ROLE,
+        target="self", notice="own_email_changed", event="user.email_changed",
+    ),
+    KeyAction(
         "rotate_token", "POST", "/me/tokens", "Replace your access token",
         family="people", body="Empty", response="NewToken", status=201, roles=EVERY_ROLE,
         target="self", notice="token_rotated", event="access_token.replaced", replay=SECRET,

@@ -99,6 +99,7 @@ from wabaguard.models.challenges import (
     report_pk,
     request_window_pk,
 )
+from wabaguard.models.mail import MailDelivery, MailFailure, mail_failure_key, mail_pk
 from wabaguard.models.passkeys import (
     ApprovalLink,
     ApprovalReceipt,
@@ -143,6 +144,8 @@ __all__ = [
     "Invite",
     "Link",
     "ListingIndex",
+    "MailDelivery",
+    "MailFailure",
     "MessageTemplate",
     "MetaEvent",
     "MetaSeen",
@@ -186,6 +189,8 @@ __all__ = [
     "invite_pk",
     "iso",
     "live_link",
+    "mail_failure_key",
+    "mail_pk",
     "managed_sk",
     "meta_event_sk",
     "meta_phone_pk",

@@ -66,6 +66,11 @@ class User(AccountsItem, discriminator="user"):
     otp_locked_until = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     removed_at = UnicodeAttribute(null=True)
+    # §Mail delivery: whether security mail still reaches this address (ok | bouncing | complained);
+    # set by SES's events, cleared by the next delivery to the address
+    email_status = UnicodeAttribute(null=True)
+    email_status_at = UnicodeAttribute(null=True)
+    email_status_detail = UnicodeAttribute(null=True)
 
 
 def _passkeys_prefix(user_id: str) -> str:
@@ -298,6 +303,8 @@ class PartnerChangeRequest(AccountsItem, discriminator="partner_change"):
     announced_at = UnicodeAttribute(null=True)  # EventBridge accepted "Partner change submitted"
     explained_added = UnicodeAttribute(null=True)
     explained_removed = UnicodeAttribute(null=True)
+    # §Mail delivery: who has a delivered notice of this request (the submission waits for one)
+    delivered_to = UnicodeSetAttribute(null=True)
     timeline = ListAttribute(of=TimelineEntry, default=list)  # appended to, never rewritten
     attempts = NumberAttribute(default=0)  # claims by the scheduled run
 

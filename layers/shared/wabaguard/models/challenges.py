@@ -113,6 +113,7 @@ class Challenge(ChallengesItem, discriminator="challenge"):
     destination = UnicodeAttribute(null=True)
     code_digest = UnicodeAttribute(null=True)
     code_seed = UnicodeAttribute(null=True)
+    mail_message_id = UnicodeAttribute(null=True)  # SES's id of the newest code email (its delivery)
     created_at = NumberAttribute()
     expires_at = NumberAttribute()
     attempts = NumberAttribute(default=0)

@@ -15,6 +15,7 @@ from email.utils import formatdate, make_msgid
 
 from wabaguard.aws import client
 from wabaguard.config import settings
+from wabaguard.mail import sent
 
 _POLICY = email.policy.SMTP.clone(max_line_length=998)  # no folding quirks in subjects
 
@@ -162,8 +163,9 @@ def render(
     return Email(to=to, subject=subject, text=text, html=page)
 
 
-def send(mail: Email) -> str:
-    """Send one email; returns the SES message id. Raises MailError on any SES failure."""
+def send(mail: Email, about: sent.About | None = None) -> str:
+    """Send one email; returns the SES message id. Raises MailError on any SES failure. With
+    ``about`` (what the email is), its delivery is kept for SES's events (§Mail delivery)."""
     cfg = settings()
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = settings().sender_email
@@ -180,4 +182,7 @@ def send(mail: Email) -> str:
         )
     except Exception as exc:  # botocore ClientError, throttling, endpoint errors alike
         raise MailError(f"SES did not accept the email: {type(exc).__name__}") from exc
-    return str(out["MessageId"])
+    message_id = str(out["MessageId"])
+    if about is not None:
+        sent.record(message_id, mail.to, mail.subject, about)
+    return message_id

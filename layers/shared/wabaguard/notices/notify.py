@@ -18,6 +18,7 @@ from wabaguard.models import (
     AccountsItem,
     ApiKey,
     Flag,
+    MailFailure,
     MessageTemplate,
     MetaEvent,
     PartnerChangeRequest,
@@ -45,6 +46,7 @@ SYSTEM_KINDS = frozenset(
         "partner_change_submitted",
         "partner_change_expired",
         "waba_drift",
+        "notice_undeliverable",
     }
 )
 # Every change kind ``describe`` has words for (others get a plain "security-relevant change"
@@ -70,6 +72,8 @@ DESCRIBED = frozenset(
         "security_webhook_rotated",
         "access_recovery",
         "access_recovered",
+        "user_email_changed",
+        "own_email_changed",
         "passkey_registered",
         "passkey_removed",
         "security_policy_set",
@@ -135,6 +139,7 @@ class Change:
     also: tuple[str, ...] = ()
     notify_managed: bool = False
     admins_only: bool = False  # operational notices only admins can act on
+    exclude: tuple[str, ...] = ()  # never to these (the address a notice just bounced from)
     # wabaguard's own findings (flags, reviews) have their own words, not a change's
     paragraphs: list[str] | None = None
     footer: list[str] | None = None
@@ -252,8 +257,17 @@ def _describe(old: AccountsItem | None, new: AccountsItem | None, account: Accou
         return _meta_signal(new, account)
     elif isinstance(new, WabaDrift) and kind == "waba_drift":
         return _waba_drift(new, account)
+    elif isinstance(new, MailFailure) and kind == "notice_undeliverable":
+        return _undeliverable(new, account)
     elif isinstance(new, SecurityWebhook):
         return _security_webhook(old, new, account)
+    elif isinstance(new, User) and kind in ("user_email_changed", "own_email_changed"):
+        before = old.email if isinstance(old, User) else None
+        facts += [("User", f"{_fmt(before)} → {new.email}"), ("Role", new.role)]
+        headline = f"The email address of {before or new.user_id} ({name}) was changed to {new.email}"
+        subject = f"Email address of {before or new.user_id} changed"
+        highlight = frozenset({"User"})
+        also = (before,) if before else ()  # the old address hears of it: it may be the owner locked out
     elif isinstance(new, User) and kind in USER_NOTICES:
         facts.append(("User", new.email))
         headline_words, subject_words = USER_NOTICES[kind]
@@ -361,6 +375,59 @@ def _meta_signal(event: MetaEvent, account: Account) -> Change:
         ],
         footer=["This notice comes from WhatsApp's own account webhooks, not from a change made in wabaguard."],
         integrators=[f"The account's security events: GET /v1/accounts/{account.account_id}/security-events."],
+    )
+
+
+MAIL_KINDS = {
+    "code": "a one-time password",
+    "approval": "a passkey approval link",
+    "notice": "a security notice",
+    "invite": "an invite (their access to wabaguard)",
+    "replay": "a warning that a used code came back",
+    "lockout": "a lockout warning",
+    "recovery_code": "a warning that a recovery code was used",
+}
+MAIL_STATUS = {
+    "bounced": "bounced (the address does not accept mail)",
+    "complained": "was marked as spam by the recipient",
+    "rejected": "was rejected by Amazon SES",
+}
+
+
+def _undeliverable(failure: MailFailure, account: Account) -> Change:
+    """A security email did not arrive: the other admins and the Partner's admins hear who missed
+    what — never the address it bounced from."""
+    lc = failure.last_change
+    assert lc is not None
+    what = MAIL_KINDS.get(failure.kind, "a security email")
+    facts = [
+        ("Recipient", failure.recipient),
+        ("Email", f"{what}: {failure.subject or '(no subject)'}"),
+        ("What happened", MAIL_STATUS.get(failure.status, failure.status)),
+        ("Details", _fmt(failure.detail)),
+        ("When", clock.for_people(failure.at)),
+    ]
+    return Change(
+        lc.change_id,
+        lc.kind,
+        account.account_id,
+        f"Security mail to {failure.recipient} ({account.name}) did not arrive",
+        f"[wabaguard] Security mail to {failure.recipient} did not arrive"[:200],
+        facts,
+        notify_partner=True,
+        admins_only=True,
+        exclude=(failure.recipient,),
+        paragraphs=[
+            f"wabaguard sent {what} to {failure.recipient}, a user of {account.name}, and it "
+            f"{MAIL_STATUS.get(failure.status, failure.status)}. They did not get it, and they will not hear of "
+            "key changes on the account until their address works again.",
+            "If the address is wrong or the person left, set a working address for them, or remove them. If "
+            "nobody expected their address to change, someone may have changed it to lock them out.",
+        ],
+        integrators=[
+            f"Set a user's address: PUT /v1/accounts/{account.account_id}/users/{{user_id}}/email (a key action); "
+            f"users and their email_status: GET /v1/accounts/{account.account_id}/users."
+        ],
     )
 
 
@@ -512,7 +579,7 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
             f"Partner change for {name} submitted",
         ),
         "partner_change_expired": (
-            f"The request to move {name} to the Partner {target} expired: no other admin approved it",
+            f"The request to move {name} to the Partner {target} expired: {_expired_why(req)}",
             f"Partner change for {name} expired",
         ),
     }
@@ -542,6 +609,14 @@ def _partner_change(req: PartnerChangeRequest, account: Account) -> Change:
     )
 
 
+def _expired_why(req: PartnerChangeRequest) -> str:
+    """Why a request expired, as its timeline says (no approval, or no notice delivered)."""
+    last = (req.timeline or [])[-1:]
+    if last and last[0].event == "expired" and last[0].detail:
+        return str(last[0].detail)
+    return "no other admin approved it"
+
+
 def reviews_by(kind: str) -> str:
     return "wabaguard ops" if kind == "review_released" else "wabaguard monitoring"
 
@@ -567,6 +642,9 @@ def recipients(account: Account, change: Change) -> list[str]:
     if change.notify_partner and account.partner_id:
         emails += [u.email for u in active_users(account.partner_id) if u.role == "admin"]
     emails += change.also
+    if change.exclude:
+        gone = {e.lower() for e in change.exclude}
+        emails = [e for e in emails if e.lower() not in gone]
     if change.notify_managed and account.kind == "partner":
         for client in managed_accounts(account.account_id):
             emails += [u.email for u in active_users(client.account_id)]

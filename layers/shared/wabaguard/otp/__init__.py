@@ -19,6 +19,7 @@ _ENTRY = {
     "Asked": "challenges",
     "issue": "challenges",
     "resend": "challenges",
+    "status": "challenges",
     "count_request": "challenges",
     "challenge_view": "challenges",
     "reference": "emails",

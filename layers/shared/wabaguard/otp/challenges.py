@@ -17,6 +17,7 @@ from wabaguard.errors import InvalidRequest, NotFound, OtpDenied, RateLimited, U
 from wabaguard.models import (
     Account,
     Challenge,
+    MailDelivery,
     RateWindow,
     RequestWindow,
     User,
@@ -24,6 +25,7 @@ from wabaguard.models import (
     challenge_pk,
     condition_failed,
     iso,
+    mail_pk,
     rate_pk,
     request_window_pk,
     user_sk,
@@ -116,7 +118,7 @@ def issue(
         link.item.save()
     if seed is not None:
         try:
-            _mailer().send(code_email(user.email, ch, derive_code(pepper(), challenge_id, seed)))
+            _send_code(ch, user.email, derive_code(pepper(), challenge_id, seed))
         except _mailer().MailError:
             _discard(ch)
             _release_slot(user.user_id, t)
@@ -132,7 +134,11 @@ def _mail_approval(to: str, ch: Challenge, url: str) -> bool:
     """The approval page's link by email, for a user whose front end does not ask for the passkey
     itself. Best effort: the answer carries the same link, so a failed send loses nothing."""
     try:
-        _mailer().send(approval_email(to, ch, url))
+        about = _mailer().sent.About(
+            "approval", account_id=ch.account_id, user_id=ch.user_id, challenge_id=ch.challenge_id
+        )
+        message_id = _mailer().send(approval_email(to, ch, url))
+        _mailer().sent.record(message_id, to, "approval", about)
         return True
     except _mailer().MailError:
         return False
@@ -199,6 +205,18 @@ def count_request(principal: Principal, t: float) -> None:
 
 def new_challenge_id() -> str:
     return f"ch_{secrets.token_hex(16)}"
+
+
+def _about(kind: str, ch: Challenge) -> Any:
+    """What a challenge's email is, for its delivery (§Mail delivery)."""
+    return _mailer().sent.About(kind, account_id=ch.account_id, user_id=ch.user_id, challenge_id=ch.challenge_id)
+
+
+def _send_code(ch: Challenge, to: str, code: str) -> None:
+    """The code email, kept for SES's events and named on the challenge, whose answer shows how its
+    delivery went (a bounced code: the client offers another channel)."""
+    message_id = _mailer().send(code_email(to, ch, code), _about("code", ch))
+    ch.update(actions=[Challenge.mail_message_id.set(message_id)])
 
 
 def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
@@ -270,6 +288,33 @@ def _release_slot(user_id: str, t: float) -> None:
                 raise
 
 
+DELIVERY_SHOWN = {"complained": "delivered", "rejected": "bounced"}  # what the client can act on
+
+
+def status(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
+    """``GET /v1/otp/challenges/{id}``: the challenge as issued, with how its code email fared
+    (``delivery``: sent | delayed | delivered | bounced) — a bounced code lets the client offer
+    another channel. Only its own user sees it."""
+    t = _now(now)
+    if not valid_id(challenge_id):
+        raise NotFound("no such challenge")
+    try:
+        ch = Challenge.get(challenge_pk(challenge_id), consistent_read=True)
+    except Challenge.DoesNotExist:
+        raise NotFound(f"challenge {challenge_id} does not exist") from None
+    if ch.user_id != principal.user_id:
+        raise NotFound(f"challenge {challenge_id} does not exist")
+    view = challenge_view(ch, t)
+    view["used"] = bool(ch.used_at)
+    if ch.mail_message_id:
+        try:
+            delivery = MailDelivery.get(mail_pk(ch.mail_message_id), consistent_read=True)
+            view["delivery"] = DELIVERY_SHOWN.get(delivery.status, delivery.status)
+        except MailDelivery.DoesNotExist:
+            view["delivery"] = "sent"
+    return view
+
+
 def resend(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
     """Send the same code again: at most once per resend interval; attempts and expiry unchanged."""
     t = _now(now)
@@ -299,7 +344,7 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
         raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
     user = User.get(account_pk(principal.account_id), user_sk(ch.user_id))
     try:
-        _mailer().send(code_email(user.email, ch, derive_code(pepper(), ch.challenge_id, ch.code_seed)))
+        _send_code(ch, user.email, derive_code(pepper(), ch.challenge_id, str(ch.code_seed)))
     except _mailer().MailError:
         ch.update(actions=[Challenge.last_sent_at.set(previous)])
         raise Unavailable("the email could not be sent; try again") from None

@@ -340,6 +340,11 @@ def spend_attempt(ch: Challenge) -> int | None:
     return max(0, settings().otp_max_attempts - int(ch.attempts))
 
 
+def _about(kind: str, account_id: str, user_id: str | None) -> Any:
+    """What a security email of the authorizer is, for its delivery (§Mail delivery)."""
+    return _mailer().sent.About(kind, account_id=account_id, user_id=user_id)
+
+
 def recovery_left(user_id: str, digest: str) -> bool:
     """Whether ``digest`` is one of the user's unused recovery codes."""
     try:
@@ -376,7 +381,7 @@ def recovery_code_used(principal: Principal, meta: RequestMeta, now: datetime) -
         why=WHY,
     )
     try:
-        _mailer().send(mail)
+        _mailer().send(mail, _about("recovery_code", principal.account_id, user_id))
     except _mailer().MailError:
         pass  # audited above; the action itself stands
 
@@ -475,7 +480,9 @@ def _lock(cred: Credential, meta: RequestMeta, t: float) -> None:
         ]
     )
     try:
-        _mailer().send(lockout_email(cred.email or "", until, meta, at))
+        _mailer().send(
+            lockout_email(cred.email or "", until, meta, at), _about("lockout", cred.account_id, cred.user_id)
+        )
     except _mailer().MailError:
         pass  # the account notice (stream) still tells every user; the lock itself holds
 
@@ -504,7 +511,7 @@ def replayed(cred: Credential | Principal, ch: Challenge, meta: RequestMeta, t: 
         notify = False
     if notify and cred.email:
         try:
-            _mailer().send(replay_email(cred.email, ch, meta, at))
+            _mailer().send(replay_email(cred.email, ch, meta, at), _about("replay", cred.account_id, cred.user_id))
         except _mailer().MailError:
             pass  # the activity record above still raises the signal for the risk scan
     return OtpDenied("otp_used", "this challenge was already used; request a new one")

@@ -71,4 +71,5 @@ def user_view(user: User, last_active_at: str | None = None, stale: bool = False
         "last_active_at": last_active_at,
         "stale": stale,
         "access": access(user),
+        "email_status": user.email_status or "ok",
     }

@@ -21,6 +21,7 @@ from wabaguard.models import (
     AccountsItem,
     ApiKey,
     Flag,
+    MailFailure,
     MessageTemplate,
     MetaEvent,
     PartnerChangeRequest,
@@ -210,6 +211,22 @@ class WabaDriftEvent(EventData):
     compared_with: str | None = None  # when the read it was compared with was taken
 
 
+class UndeliverableRef(_Model):
+    """A security email that did not arrive (§Mail delivery): to whom, what it was, what SES said."""
+
+    recipient: str
+    kind: str
+    status: Literal["bounced", "complained", "rejected"]
+    subject: str | None = None
+    detail: str | None = None
+    message_id: str
+    change_id: str | None = None  # the change the notice was about
+
+
+class NoticeUndeliverable(EventData):
+    email: UndeliverableRef
+
+
 class EndpointRef(_Model):
     url: str | None
     status: str
@@ -251,6 +268,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     "partner_change.expired": PartnerChangeEvent,
     "user.added": UserEvent,
     "user.removed": UserEvent,
+    "user.email_changed": UserEvent,
     "authenticator.enrolled": UserEvent,
     "authenticator.reset": UserEvent,
     "access_token.replaced": UserEvent,
@@ -262,6 +280,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     "platform_change.failed": PlatformChangeFailed,
     "whatsapp.signal": MetaSignal,
     "whatsapp.drift": WabaDriftEvent,
+    "notice.undeliverable": NoticeUndeliverable,
     "security_webhook.updated": SecurityWebhookEvent,
     "security_webhook.removed": SecurityWebhookEvent,
     "security_webhook.secret_rotated": SecurityWebhookEvent,
@@ -287,6 +306,7 @@ OTHER_KINDS = {
     "platform_failed": "platform_change.failed",
     "meta_signal": "whatsapp.signal",
     "waba_drift": "whatsapp.drift",
+    "notice_undeliverable": "notice.undeliverable",
     "security_webhook_disabled": "security_webhook.disabled",
 }
 # The change kinds of wabaguard (``last_change.kind``) and the event type each becomes.
@@ -453,6 +473,17 @@ def _body(kind: str, old: AccountsItem | None, new: AccountsItem, account: Accou
             facts={str(k): str(v) for k, v in (new.facts or [])},
         )
         return {"meta": ref_m}
+    if isinstance(new, MailFailure):
+        ref_u = UndeliverableRef(
+            recipient=new.recipient,
+            kind=new.kind,
+            status=new.status,  # type: ignore[arg-type]
+            subject=new.subject,
+            detail=new.detail,
+            message_id=new.message_id,
+            change_id=new.change_id,
+        )
+        return {"email": ref_u}
     if isinstance(new, WabaDrift):
         return {
             "waba_id": new.waba_id,
