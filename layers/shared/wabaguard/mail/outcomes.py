@@ -176,7 +176,8 @@ def _failed(delivery: MailDelivery, status: str, event: MailEvent, now: datetime
     except PutError as exc:
         if not condition_failed(exc):
             raise
-    _flag_unreachable(delivery.account_id, now)
+    for account_id in {u.account_id for u in people} or {delivery.account_id}:
+        _flag_unreachable(account_id, now)  # the account the person belongs to (a Partner's admin: the Partner)
     return told
 
 
