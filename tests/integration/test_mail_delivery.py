@@ -217,6 +217,9 @@ def test_an_admin_sets_a_working_address_and_the_status_clears_on_the_next_deliv
     told = {m["to"] for m in api.outbox()[before:] if "Email address of gone+bounce@acme.test changed" in m["subject"]}
     assert {"back@acme.test", "gone+bounce@acme.test", admin["email"]} <= told  # the old address hears of it
     assert user_status(api, admin, acme["account_id"])["back@acme.test"] == "ok"
+    flags = api.call("GET", f"/v1/accounts/{acme['account_id']}/flags", admin["token"]).json()["flags"]
+    (hygiene,) = [f for f in flags if f["rule"] == "unreachable_users"]
+    assert hygiene["status"] == "resolved"  # everyone is reachable again: the flag closed itself
 
 
 def test_a_user_changes_their_own_address_as_a_key_action(

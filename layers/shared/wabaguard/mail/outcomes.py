@@ -17,17 +17,21 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard import clock
+from wabaguard.errors import Conflict
 from wabaguard.mail.ses import MailEvent
 from wabaguard.models import (
     Account,
     MailDelivery,
     MailFailure,
+    OpenFlag,
     PartnerChangeRequest,
     User,
+    account_pk,
     condition_failed,
     iso,
     mail_failure_key,
     mail_pk,
+    open_flag_sk,
     system_change,
 )
 from wabaguard.people.access import active_users
@@ -138,6 +142,7 @@ def _delivered(delivery: MailDelivery, now: datetime) -> None:
     for user in _people(delivery):
         if user.email_status and user.email_status != "ok":
             _set_status(user, "ok", None, now)
+            _close_when_everyone_is_reachable(user.account_id)
     if delivery.item_sk and delivery.item_pk and delivery.item_sk.startswith("PCR#"):
         try:  # one more person who has the Partner change's notice (the submission waits for one)
             PartnerChangeRequest(delivery.item_pk, delivery.item_sk).update(
@@ -156,6 +161,8 @@ def _failed(delivery: MailDelivery, status: str, event: MailEvent, now: datetime
         _set_status(user, EMAIL_STATUS[status], event.detail, now)
     if delivery.kind == "undeliverable" or not delivery.account_id:
         return 0  # the notice of a failure failed too: the status says so, nobody is told again
+    if not people:
+        return 0  # no user has this address any more (replaced, or removed): nothing to repair, nobody to tell
     told = 0
     failure = MailFailure(
         *mail_failure_key(delivery.account_id, delivery.message_id),
@@ -179,6 +186,20 @@ def _failed(delivery: MailDelivery, status: str, event: MailEvent, now: datetime
     for account_id in {u.account_id for u in people} or {delivery.account_id}:
         _flag_unreachable(account_id, now)  # the account the person belongs to (a Partner's admin: the Partner)
     return told
+
+
+def _close_when_everyone_is_reachable(account_id: str) -> None:
+    """The hygiene flag has done its work once security mail reaches everyone again."""
+    if unreachable(account_id):
+        return
+    try:
+        marker = OpenFlag.get(account_pk(account_id), open_flag_sk(RULE), consistent_read=True)
+    except OpenFlag.DoesNotExist:
+        return
+    try:
+        flags.resolve(marker.flag_id, "confirmed", "security mail reaches every user again", BY)
+    except Conflict:
+        pass  # resolved meanwhile (ops, or a delivery beside this one)
 
 
 def unreachable(account_id: str) -> list[User]:
