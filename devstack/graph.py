@@ -55,15 +55,6 @@ STATE_OPS = {
     "set_phone_quality": ("meta_phone_number_id", "quality_rating"),
     "set_phone_status": ("meta_phone_number_id", "status"),
 }
-PHONE_READ_FIELDS = (
-    "id",
-    "display_phone_number",
-    "verified_name",
-    "status",
-    "name_status",
-    "quality_rating",
-    "code_verification_status",
-)
 APP_CALLBACK = "https://bsp.example/meta/webhook"  # the provider app's own callback, as Meta reports it
 FAULT_KINDS = {"transient", "server_error", "throttle", "rate_limited", "permanent", "auth", "timeout", "lost_answer"}
 

@@ -288,14 +288,8 @@ def _release_slot(user_id: str, t: float) -> None:
                 raise
 
 
-DELIVERY_SHOWN = {"complained": "delivered", "rejected": "bounced"}  # what the client can act on
-
-
-def status(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
-    """``GET /v1/otp/challenges/{id}``: the challenge as issued, with how its code email fared
-    (``delivery``: sent | delayed | delivered | bounced) — a bounced code lets the client offer
-    another channel. Only its own user sees it."""
-    t = _now(now)
+def _own(principal: Principal, challenge_id: str) -> Challenge:
+    """The caller's own challenge; any other (or none) is 404 alike: ids are not confirmed to strangers."""
     if not valid_id(challenge_id):
         raise NotFound("no such challenge")
     try:
@@ -304,6 +298,18 @@ def status(principal: Principal, challenge_id: str, now: float | None = None) ->
         raise NotFound(f"challenge {challenge_id} does not exist") from None
     if ch.user_id != principal.user_id:
         raise NotFound(f"challenge {challenge_id} does not exist")
+    return ch
+
+
+DELIVERY_SHOWN = {"complained": "delivered", "rejected": "bounced"}  # what the client can act on
+
+
+def status(principal: Principal, challenge_id: str, now: float | None = None) -> dict[str, Any]:
+    """``GET /v1/otp/challenges/{id}``: the challenge as issued, with how its code email fared
+    (``delivery``: sent | delayed | delivered | bounced) — a bounced code lets the client offer
+    another channel. Only its own user sees it."""
+    t = _now(now)
+    ch = _own(principal, challenge_id)
     view = challenge_view(ch, t)
     view["used"] = bool(ch.used_at)
     if ch.mail_message_id:
@@ -320,14 +326,7 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
     t = _now(now)
     cfg = settings()
     count_request(principal, t)
-    if not valid_id(challenge_id):
-        raise NotFound("no such challenge")
-    try:
-        ch = Challenge.get(challenge_pk(challenge_id), consistent_read=True)
-    except Challenge.DoesNotExist:
-        raise NotFound(f"challenge {challenge_id} does not exist") from None
-    if ch.user_id != principal.user_id:
-        raise NotFound(f"challenge {challenge_id} does not exist")
+    ch = _own(principal, challenge_id)
     _refuse_closed(ch, t)
     if ch.channel != "email" or not ch.code_seed:
         raise InvalidRequest("channel", "this challenge is answered with your authenticator app; nothing to resend")

@@ -15,7 +15,15 @@ from typing import Any
 from wabaguard.urls import display_url
 from wabaguard.whatsapp.graph import Graph, Outcome
 
-PHONE_FIELDS = "id,display_phone_number,verified_name,status,name_status,quality_rating,code_verification_status"
+PHONE_KEPT = (
+    "display_phone_number",
+    "verified_name",
+    "status",
+    "name_status",
+    "quality_rating",
+    "code_verification_status",
+)
+PHONE_FIELDS = ",".join(("id", *PHONE_KEPT))
 TEMPLATE_FIELDS = "name,language,status,category"
 USER_FIELDS = "id,name,user_type,tasks"
 PAGE_LIMIT = 100  # Meta's largest page for these edges
@@ -118,17 +126,7 @@ def read_state(graph: Graph, budget: Budget, waba_id: str, business_id: str | No
     for item in pages(graph, budget, f"/{waba_id}/phone_numbers", {"fields": PHONE_FIELDS, "limit": str(PAGE_LIMIT)}):
         phone_id = _s(item.get("id"), 64)
         if phone_id:
-            phones[phone_id] = {
-                k: _s(item.get(k))
-                for k in (
-                    "display_phone_number",
-                    "verified_name",
-                    "status",
-                    "name_status",
-                    "quality_rating",
-                    "code_verification_status",
-                )
-            }
+            phones[phone_id] = {k: _s(item.get(k)) for k in PHONE_KEPT}
     for phone_id, phone in sorted(phones.items()):
         body = _get(graph, budget, f"/{phone_id}", {"fields": "webhook_configuration"})
         config = body.get("webhook_configuration")
