@@ -42,7 +42,11 @@ ACCESS_LOG_BYTES = 260  # one API Gateway access log line (the template's format
 
 
 # --------------------------------------------------------------------------- 1. cold import
-FUNCTIONS = ["otp_verify", "otp_challenge", "account_api", "change_notifier", "risk_scan"]
+# Every function of the template, the authorizer first (it runs before every request).
+FUNCTIONS = [
+    "otp_verify",
+    *sorted(p.name for p in (ROOT / "functions").iterdir() if p.is_dir() and p.name != "otp_verify"),
+]
 # A bare handler as Lambda's runtime has it: boto3 without pyOpenSSL (the venv has it, for
 # py_webauthn; the layer keeps botocore from loading it, wabaguard/__init__.py), so the ratio is fair.
 BARE = (
@@ -260,11 +264,12 @@ def _code(outbox: list[dict[str, Any]], email: str) -> str:
 def aws_calls_and_cost() -> dict[str, Any]:
     from devstack.gateway import HttpRequest
     from devstack.outbox import outbox
-    from devstack.seed import seed_demo
+    from devstack.seed import create_account, seed_demo
 
     meter, log = Meter(), Capture()
     with world() as w, meter.installed():
         demo = seed_demo("http://127.0.0.1/v1")
+        create_account("Bench Partners", kind="partner", account_id="prt_bench")  # a target wabaguard knows
         _tag(meter, w, log)
         acme = demo["accounts"][0]
         admin = acme["users"][0]
@@ -316,6 +321,7 @@ def aws_calls_and_cost() -> dict[str, Any]:
                 ),
             )
             code = _code(outbox("us-east-1"), admin["email"])
+            assert ch.status == 201, (name, ch.status, ch.body)
             challenge_id = json.loads(ch.body)["challenge_id"]
             resp = measure(
                 f"key_action:{name}", lambda m=method, p=path, b=body, otp=(challenge_id, code): call(m, p, b, otp)
