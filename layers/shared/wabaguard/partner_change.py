@@ -51,6 +51,7 @@ from wabaguard.models import (
 )
 from wabaguard.pages import LinkPage
 from wabaguard.people.access import (
+    account_or_none,
     active_users,
     load_account,
     managed_accounts,
@@ -595,7 +596,7 @@ def run_due(now: datetime | None = None, budget_s: float = 50.0) -> Summary:
 def event_detail(req: PartnerChangeRequest) -> dict[str, Any]:
     """The detail of the "Partner change submitted" event: what the BSP needs to move the WABA."""
     account = load_account(req.account_id)
-    target = _partner_or_none(req.target_partner_id)
+    target = account_or_none(req.target_partner_id)
     approvals = [{"by": req.approved_by, "at": req.approved_at}] if req.approved_by else []
     return {
         "request_id": req.request_id,
@@ -616,17 +617,8 @@ def event_detail(req: PartnerChangeRequest) -> dict[str, Any]:
     }
 
 
-def _partner_or_none(partner_id: str | None) -> Account | None:
-    if not partner_id:
-        return None
-    try:
-        return load_account(partner_id)
-    except NotFound:
-        return None
-
-
 def _partner_ref(partner_id: str | None) -> dict[str, Any]:
-    partner = _partner_or_none(partner_id)
+    partner = account_or_none(partner_id)
     return {"partner_id": partner_id, "name": partner.name if partner else None}
 
 

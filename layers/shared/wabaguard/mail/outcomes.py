@@ -20,7 +20,6 @@ from wabaguard import clock
 from wabaguard.errors import Conflict
 from wabaguard.mail.ses import MailEvent
 from wabaguard.models import (
-    Account,
     MailDelivery,
     MailFailure,
     OpenFlag,
@@ -34,7 +33,7 @@ from wabaguard.models import (
     open_flag_sk,
     system_change,
 )
-from wabaguard.people.access import active_users
+from wabaguard.people.access import account_or_none, active_users
 from wabaguard.risk import flags
 
 RANK = {"sent": 0, "delayed": 1, "delivered": 2, "bounced": 3, "complained": 3, "rejected": 3}
@@ -117,11 +116,8 @@ def apply(event: MailEvent, now: datetime | None = None) -> Outcome:
 def _people(delivery: MailDelivery) -> list[User]:
     """The users this address belongs to: of the account the email is about, and of its Partner
     (whose admins hear of their Clients)."""
-    if not delivery.account_id:
-        return []
-    try:
-        account = Account.get(*Account.key(delivery.account_id))
-    except Account.DoesNotExist:
+    account = account_or_none(delivery.account_id)
+    if account is None:
         return []
     accounts = [account.account_id, *([account.partner_id] if account.partner_id else [])]
     address = delivery.recipient.lower()
@@ -211,9 +207,8 @@ def _flag_unreachable(account_id: str, now: datetime) -> None:
     users = unreachable(account_id)
     if not users:
         return
-    try:
-        account = Account.get(*Account.key(account_id))
-    except Account.DoesNotExist:
+    account = account_or_none(account_id)
+    if account is None:
         return
     names = ", ".join(f"{u.email} ({u.role}, {u.email_status})" for u in users[:20])
     flags.raise_flag(

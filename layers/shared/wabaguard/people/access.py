@@ -52,6 +52,17 @@ def load_user(account_id: str, user_id: str) -> User:
     return user
 
 
+def account_or_none(account_id: str | None) -> Account | None:
+    """The account, or None where there is none (no id, or not onboarded here): for readers to whom
+    a missing Partner or account is an answer, not an error."""
+    if not account_id:
+        return None
+    try:
+        return load_account(account_id)
+    except NotFound:
+        return None
+
+
 def partner_name(partner_id: str | None) -> str:
     """A Partner as people know it: its name (its id only if it is not onboarded here)."""
     if not partner_id:

@@ -39,6 +39,7 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
+from wabaguard.people.access import account_or_none
 from wabaguard.risk import flags
 from wabaguard.security import new_id
 from wabaguard.watch import compare, reads, schedule
@@ -146,12 +147,8 @@ def run(
 def watch_one(snap: WabaSnapshot, graph: Graph, budget: reads.Budget, now: datetime) -> Summary:
     """Read one claimed WABA and settle what the read found."""
     out = Summary()
-    try:
-        account = Account.get(*Account.key(snap.account_id))
-    except Account.DoesNotExist:
-        _stop(snap)
-        return out
-    if account.waba_id != snap.waba_id:  # the account moved to another WABA: this one is not ours
+    account = account_or_none(snap.account_id)
+    if account is None or account.waba_id != snap.waba_id:  # gone, or moved to another WABA: not ours
         _stop(snap)
         return out
     try:
@@ -185,12 +182,8 @@ def watch_one(snap: WabaSnapshot, graph: Graph, budget: reads.Budget, now: datet
 
 def _business_of(account: Account) -> str | None:
     """The business portfolio ``assigned_users`` is asked about: the managing Partner's at Meta."""
-    if not account.partner_id:
-        return None
-    try:
-        return Account.get(*Account.key(account.partner_id)).meta_business_id
-    except Account.DoesNotExist:
-        return None
+    partner = account_or_none(account.partner_id)
+    return partner.meta_business_id if partner else None
 
 
 # ------------------------------------------------------------------ after a read
@@ -320,19 +313,11 @@ def applied_since(account: Account, since: datetime) -> list[Applied]:
         if request.status != "SUBMITTED" or (request.ended_at or "") < partner_since:
             continue
         for partner_id, moved in ((request.target_partner_id, "added"), (request.current_partner_id, "removed")):
-            app_id = _app_of(partner_id)
+            partner = account_or_none(partner_id)
+            app_id = partner.meta_app_id if partner else None
             if app_id:
                 out.append(Applied("app", app_id, moved, what=f"the Partner change {request.request_id}"))
     return out
-
-
-def _app_of(partner_id: str | None) -> str | None:
-    if not partner_id:
-        return None
-    try:
-        return Account.get(*Account.key(partner_id)).meta_app_id
-    except Account.DoesNotExist:
-        return None
 
 
 # ------------------------------------------------------------------ the flag

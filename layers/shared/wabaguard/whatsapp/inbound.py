@@ -38,6 +38,7 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
+from wabaguard.people.access import account_or_none
 from wabaguard.people.onboarding import account_by_waba
 from wabaguard.risk import flags
 from wabaguard.security import BadJson, new_id, parse_json_body
@@ -204,13 +205,8 @@ def _phone_of(account: Account, display: str | None) -> PhoneNumber | None:
 
 def _meta_ids(partner_id: str | None) -> set[str]:
     """The ids at Meta of a Partner wabaguard knows (none for one it does not)."""
-    if not partner_id:
-        return set()
-    try:
-        partner = Account.get(*Account.key(partner_id))
-    except Account.DoesNotExist:
-        return set()
-    return {i for i in (partner.meta_business_id, partner.meta_app_id) if i}
+    partner = account_or_none(partner_id)
+    return {i for i in (partner.meta_business_id, partner.meta_app_id) if i} if partner else set()
 
 
 def _explaining_partner_change(
