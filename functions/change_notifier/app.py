@@ -11,7 +11,10 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+import wabaguard  # noqa: F401  first: its __init__ keeps botocore off pyOpenSSL, which Idempotency's boto3 would load
+
+# isort: split
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -31,7 +34,7 @@ from wabaguard.people import invites
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
 
-logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+logger, metrics = observability.logger(), Metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
@@ -121,7 +124,6 @@ def _notify(record: DynamoDBRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)

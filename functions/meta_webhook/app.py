@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +15,7 @@ from wabaguard import observability
 from wabaguard.web import build_resolver, json_response
 from wabaguard.whatsapp import inbound
 
-logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+logger, metrics = observability.logger(), Metrics()
 app = build_resolver()
 
 
@@ -51,7 +51,6 @@ def receive_meta_webhook() -> Any:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

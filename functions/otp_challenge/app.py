@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import keyactions, observability, otp, schemas
 from wabaguard.web import build_resolver, json_response, principal_of, raw_json, request_meta
 
-logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+logger, metrics = observability.logger(), Metrics()
 app = build_resolver()
 
 
@@ -38,7 +38,6 @@ def resend_challenge(challenge_id: str) -> Any:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability
 from wabaguard.webhooks import deliveries
 
-logger, tracer, metrics = observability.logger(), Tracer(), Metrics()
+logger, metrics = observability.logger(), Metrics()
 
 
 def _metrics(summary: deliveries.Summary) -> None:
@@ -24,7 +24,6 @@ def _metrics(summary: deliveries.Summary) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     keys = [(str(k[0]), str(k[1])) for k in (event or {}).get("deliveries", []) if isinstance(k, list) and len(k) == 2]

@@ -58,17 +58,20 @@ class RequestMeta:
         return country_of(self.ip)
 
 
-def meta_of(event: Any) -> RequestMeta:
-    """Where a request came from, read off any API Gateway REST event data class (proxy or
-    REQUEST authorizer): the source IP API Gateway saw, the user agent (truncated), the request id.
-    No location header is read: a regional endpoint passes any header from the client."""
-    identity = event.request_context.identity
-    agent = identity.user_agent
+def request_meta(ip: str | None, user_agent: str | None, request_id: str | None) -> RequestMeta:
+    """Where a request came from: the source IP API Gateway saw, the user agent (truncated), the
+    request id. No location header is read: a regional endpoint passes any header from the client."""
     return RequestMeta(
-        ip=identity.source_ip,
-        user_agent=agent[:MAX_USER_AGENT] if agent else None,
-        request_id=event.request_context.request_id,
+        ip=ip or None,
+        user_agent=user_agent[:MAX_USER_AGENT] if user_agent else None,
+        request_id=request_id or None,
     )
+
+
+def meta_of(event: Any) -> RequestMeta:
+    """``request_meta`` read off any API Gateway REST event data class (proxy or REQUEST authorizer)."""
+    identity = event.request_context.identity
+    return request_meta(identity.source_ip, identity.user_agent, event.request_context.request_id)
 
 
 def shard_of(account_id: str) -> int:

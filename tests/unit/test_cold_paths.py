@@ -1,0 +1,104 @@
+"""What each function loads when Lambda imports it (issues #23 and #26): the heavy libraries stay
+off the paths that do not use them, and the authorizer's hand-read event and hand-built policies
+match Powertools' own data classes, which it no longer imports."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from devstack.cfn import ROOT, Stack
+
+FUNCTIONS = sorted(p.name for p in Path(ROOT, "functions").iterdir() if (p / "app.py").exists())
+# Loaded by no function at import: the passkey crypto (on the passkey path only), X-Ray's SDK
+# (tracing is a runtime concern), the data-class package that imports every event class.
+NEVER = ("webauthn", "cryptography", "OpenSSL", "aws_xray_sdk")
+NOT_ON_AUTHORIZER = (
+    *NEVER,
+    "aws_lambda_powertools.utilities.data_classes",
+    "pydantic",
+    "aws_lambda_powertools.event_handler",
+)
+
+
+def loaded_after_import(function: str) -> set[str]:
+    env = {
+        **os.environ,
+        **Stack().environment(),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "PYTHONPATH": str(Path(ROOT, "layers/shared")),
+    }
+    code = "import sys, json, app; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(ROOT, "functions", function),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _has(modules: set[str], prefix: str) -> bool:
+    return any(m == prefix or m.startswith(prefix + ".") for m in modules)
+
+
+def test_the_authorizer_loads_only_what_every_request_needs() -> None:
+    loaded = loaded_after_import("otp_verify")
+    assert "wabaguard.otp.gate" in loaded  # the check is real: the module was imported
+    assert [m for m in NOT_ON_AUTHORIZER if _has(loaded, m)] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_function_loads_passkey_crypto_or_xray_at_import(function: str) -> None:
+    loaded = loaded_after_import(function)
+    assert "wabaguard" in loaded
+    assert [m for m in NEVER if _has(loaded, m)] == []
+
+
+def _authorizer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("otp_verify_app", Path(ROOT, "functions/otp_verify/app.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_authorizers_policies_are_the_ones_powertools_builds() -> None:
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerRequestEvent,
+        APIGatewayAuthorizerResponse,
+    )
+
+    app = _authorizer()
+    raw = json.loads(Path(ROOT, "events/authorizer_key_action.json").read_text())
+    ev = APIGatewayAuthorizerRequestEvent(raw)
+    arn = ev.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id="usr_1",
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        partition=arn.partition,
+        context={"body": '{"error": "otp_invalid"}', "error": "otp_invalid"},
+    )
+    policy.deny_all_routes()
+    ours = app.deny(raw, "usr_1", {"error": "otp_invalid"})
+    assert ours == policy.asdict()
+    # headers are read without regard to case, as the data class reads them
+    for name in ("authorization", "X-OTP-Challenge", "x-otp-code"):
+        assert app.header(raw, name) == (ev.headers.get(name) or "")
+    shouted = {**raw, "headers": {k.upper(): v for k, v in raw["headers"].items()}}
+    assert app.header(shouted, "Authorization") == ev.headers.get("Authorization")
+    assert app.header(raw, "X-Missing") == ""
