@@ -178,9 +178,12 @@ class MailEvents:
         for message in new:
             source = str(getattr(message, "source", "") or "")
             destinations = getattr(message, "destinations", None)
-            to_list = (
+            listed = (
                 [a for v in destinations.values() for a in v] if isinstance(destinations, dict) else destinations or []
             )
+            # moto lists a raw email's recipient once per place it read it (the call's Destinations
+            # and the To header): SES publishes one event per recipient, so each counts once
+            to_list = list(dict.fromkeys(str(a) for a in listed))
             raw = getattr(message, "raw_data", None)
             subject = str(email.message_from_string(raw).get("Subject", "")) if raw else str(message.subject)
             for to in to_list:
