@@ -229,6 +229,36 @@ def test_a_redelivered_stream_record_addresses_the_event_once(
     assert len([d for d in deliveries(api, admin, acme["account_id"]) if d["type"] == "profile.updated"]) == 1
 
 
+def test_a_change_nobody_listens_to_builds_no_event(
+    api: Api,
+    world: World,
+    admin: dict[str, Any],
+    acme: dict[str, Any],
+    pn: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without an endpoint (and no old URL to tell) the event is never built, so the notifier does
+    not load its models (#26); with one, the same change is addressed."""
+    from wabaguard.clock import utcnow
+    from wabaguard.models import PhoneNumber
+    from wabaguard.people.access import load_account
+    from wabaguard.webhooks import deliveries as dl
+    from wabaguard.webhooks import events
+
+    built: list[str] = []
+    real = events.build
+    monkeypatch.setattr(events, "build", lambda *a: built.append("event") or real(*a))
+    profile_change(api, admin, pn)
+    settle(world)
+    phone, account = PhoneNumber.get(*PhoneNumber.key(pn)), load_account(acme["account_id"])
+    assert dl.enqueue(None, phone, account, "no one hears", utcnow()) == [] and built == []
+    register(api, admin, acme["account_id"], receiver.url())
+    settle(world)
+    built.clear()  # the registration's own event was built: its endpoint hears of it
+    assert len(dl.enqueue(None, phone, account, "now someone does", utcnow())) == 1 and built == ["event"]
+
+
 def test_410_disables_the_endpoint_tells_the_admins_and_stops_events(
     api: Api, world: World, acme: dict[str, Any], pn: str, receiver: Receiver
 ) -> None:

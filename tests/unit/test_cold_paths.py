@@ -66,6 +66,21 @@ def test_no_function_loads_passkey_crypto_or_xray_at_import(function: str) -> No
     assert [m for m in NEVER if _has(loaded, m)] == []
 
 
+# Functions that never validate a request body: pydantic (the body schemas, the security events'
+# models — built only when an event has a listener) stays off them; nor does any function load
+# Powertools' OpenAPI validation (every route parses its own body, its path parameters are strings).
+NO_PYDANTIC = ("change_notifier", "mail_events", "partner_change", "platform_apply", "security_webhook", "waba_watch")
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_function_loads_the_event_handlers_openapi_validation(function: str) -> None:
+    loaded = loaded_after_import(function)
+    assert not _has(loaded, "aws_lambda_powertools.event_handler.middlewares.openapi_validation")
+    if function in NO_PYDANTIC:
+        assert not _has(loaded, "pydantic"), function
+        assert "wabaguard.webhooks.events" not in loaded
+
+
 def _authorizer() -> ModuleType:
     spec = importlib.util.spec_from_file_location("otp_verify_app", Path(ROOT, "functions/otp_verify/app.py"))
     assert spec and spec.loader

@@ -22,7 +22,7 @@ _ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False, defer_build=True)
 
 
 def _email(value: str) -> str:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 from pynamodb.exceptions import PutError, UpdateError
@@ -47,7 +47,10 @@ from wabaguard.models import (
     redeliver_window_pk,
 )
 from wabaguard.urls import display_url
-from wabaguard.webhooks import endpoints, events
+from wabaguard.webhooks import endpoints
+
+if TYPE_CHECKING:
+    from wabaguard.webhooks import events
 
 DUE = "webhook"
 LEASE = timedelta(seconds=60)  # longer than one attempt's 10 s budget
@@ -73,27 +76,34 @@ def enqueue(
 ) -> list[tuple[str, str]]:
     """Address the event of a change to every URL that should hear of it; returns the keys of the
     deliveries written now (already written ones — a redelivered stream record — are skipped)."""
+    owners = [account.account_id] + ([account.partner_id] if account.partner_id else [])
+    listening: dict[str, SecurityWebhook] = {}
+    for owner in dict.fromkeys(owners):
+        endpoint = endpoints.load(owner)
+        if endpoints.registered(endpoint) and endpoint is not None and endpoint.status == "active":
+            listening[owner] = endpoint
+    before = getattr(old, "webhook_url", None) if isinstance(old, AccountsItem) else None
+    old_url = before if before and before != getattr(new, "webhook_url", None) else None
+    replaced = isinstance(new, SecurityWebhook) and isinstance(old, SecurityWebhook)
+    if not (listening or old_url or replaced):
+        return []  # nobody hears of it: the event is not built (its pydantic models load on first use)
+    from wabaguard.webhooks import events
+
     event = events.build(old, new, account, summary)
     if event is None:
         return []
     lc = new.last_change
     assert lc is not None
-    owners = [account.account_id] + ([account.partner_id] if account.partner_id else [])
     written: list[tuple[str, str]] = []
     if isinstance(new, SecurityWebhook) and isinstance(old, SecurityWebhook):
         written += _to_previous_endpoint(old, new, account, event, now)
-    for owner in dict.fromkeys(owners):
-        endpoint = endpoints.load(owner)
-        if not endpoints.registered(endpoint) or endpoint is None or endpoint.status != "active":
-            continue
+    for owner in listening:
         item = _item(owner, account, event, lc.change_id, lc.at, f"endpoint:{owner}", event.payload(), None, now)
         written += _put(item)
-    if event.type == "webhook_url.changed" and isinstance(old, AccountsItem):
-        before = getattr(old, "webhook_url", None)
-        if before and before != getattr(new, "webhook_url", None):
-            owner, target = account.account_id, f"old_url:{before}"
-            item = _item(owner, account, event, lc.change_id, lc.at, target, event.for_old_url(), before, now)
-            written += _put(item)
+    if event.type == "webhook_url.changed" and old_url:
+        target = f"old_url:{old_url}"
+        item = _item(account.account_id, account, event, lc.change_id, lc.at, target, event.for_old_url(), old_url, now)
+        written += _put(item)
     return written
 
 

@@ -37,7 +37,7 @@ from wabaguard.urls import display_url, host_of
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class AccountRef(_Model):
