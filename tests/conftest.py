@@ -10,6 +10,7 @@ import pytest
 
 from devstack.cfn import Stack
 from devstack.server import local_environment
+from tests import moto_speed
 
 REGION = "us-east-1"
 
@@ -19,6 +20,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.update(Stack(region=REGION).environment())
 os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "Wabaguard"
 os.environ["POWERTOOLS_SERVICE_NAME"] = "wabaguard"
+moto_speed.install()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """The simulator's scenarios through the local stack: every attack family detected, benign quiet —
-whatever way the records arrive (issue 12: verdicts do not depend on arrival batching)."""
+whatever way the records arrive (issue 12: verdicts do not depend on arrival batching). Each run
+has a stack of its own (``fresh_stack``): their thousands of records stay out of the other modules'."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from tests.e2e.conftest import Stack
 from tools.simulate import ARRIVALS, BENIGN, FAMILIES, HONEST, WATCH_ATTACKS, WATCH_BENIGN, simulate
 
 
-def test_simulated_attacks_are_detected_and_benign_accounts_stay_quiet(stack: Stack) -> None:
+def test_simulated_attacks_are_detected_and_benign_accounts_stay_quiet(fresh_stack: Stack) -> None:
     report = simulate(
-        stack.base, seed=3, per_benign=1, per_attack=1, days=5, ops_token=stack.demo["ops"]["token"],
-        partner=stack.demo["partner"],
+        fresh_stack.base, seed=3, per_benign=1, per_attack=1, days=5, ops_token=fresh_stack.demo["ops"]["token"],
+        partner=fresh_stack.demo["partner"],
     )  # fmt: skip
     for family in (*FAMILIES, *WATCH_ATTACKS):  # takeovers made only at Meta are found by the WABA watch
         assert report[family]["recall"] == 1.0, (family, report[family])
@@ -23,9 +24,9 @@ def test_simulated_attacks_are_detected_and_benign_accounts_stay_quiet(stack: St
 
 
 @pytest.mark.parametrize("arrival", [a for a in ARRIVALS if a != "incremental"])
-def test_every_arrival_mode_gives_the_same_verdicts(stack: Stack, arrival: str) -> None:
-    seed = 10 + ARRIVALS.index(arrival)  # each mode its own accounts in the shared stack
-    report = simulate(stack.base, seed=seed, per_benign=1, per_attack=1, days=4, arrival=arrival)
+def test_every_arrival_mode_gives_the_same_verdicts(fresh_stack: Stack, arrival: str) -> None:
+    seed = 10 + ARRIVALS.index(arrival)  # each mode its own accounts (and its own stack)
+    report = simulate(fresh_stack.base, seed=seed, per_benign=1, per_attack=1, days=4, arrival=arrival)
     for family in FAMILIES:
         assert report[family]["recall"] == 1.0, (arrival, family, report[family])
     for scenario in BENIGN:
