@@ -43,6 +43,7 @@ iac: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	$(TOOLS)/bin/sam validate --lint --region $(REGION) --template-file template.yaml
 	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(BIN)/python tools/check_lambda_wheels.py  # every compiled dependency loads on python3.11 arm64 (AL2)
 
 # pytest exits 5 when it collects nothing: each suite below must run tests or make fails.
 unit: $(VENV)/.installed

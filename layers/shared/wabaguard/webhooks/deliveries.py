@@ -86,7 +86,8 @@ def enqueue(
     old_url = before if before and before != getattr(new, "webhook_url", None) else None
     replaced = isinstance(new, SecurityWebhook) and isinstance(old, SecurityWebhook)
     if not (listening or old_url or replaced):
-        return []  # nobody hears of it: the event is not built (its pydantic models load on first use)
+        return []  # nobody hears of it: the event is not built
+    # here, not at the top: the events' pydantic models stay off the notifier's cold start
     from wabaguard.webhooks import events
 
     event = events.build(old, new, account, summary)
