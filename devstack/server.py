@@ -1,6 +1,6 @@
 """``make dev``: moto underneath, the template's resources, the API on 127.0.0.1:PORT, the stream
-pump, the schedules and the demo seed. Handlers run unchanged, their AWS calls answered by moto
-in-process; moto's server, on the same backends, is the endpoint for SDKs and the CLI outside."""
+pump, the schedules and the demo seed. Handlers run unchanged: boto3 finds moto through
+``AWS_ENDPOINT_URL``."""
 
 from __future__ import annotations
 
@@ -219,19 +219,10 @@ class LocalServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = port
         self.region = region
-        from moto import mock_aws
-
-        # The functions call moto in-process (as the integration tests do): a call through moto's
-        # HTTP server cost the stack as much again as the call itself, in every request. The
-        # server shares the same backends, for an SDK or the AWS CLI outside (demo.json's endpoint).
-        self.in_process = mock_aws()
-        self.in_process.start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
         self.moto.start()
         host, moto_port = self.moto.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{moto_port}"
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        os.environ.update(local_environment(None, region))
+        os.environ.update(local_environment(f"http://{host}:{moto_port}", region))
         # Links in emails point at this local stack instead of the production host, by the name
         # ``localhost``: passkeys need a secure context and an RP id that is no IP address (§Local).
         # Other template parameters can be overridden like ``sam deploy --parameter-overrides`` does.
@@ -417,7 +408,7 @@ class LocalServer:
             "note": "Meta's Graph API stand-in (or WABAGUARD_GRAPH_URL); calls: GET /_local/graph/calls",
         }
         demo["aws"] = {
-            "endpoint_url": self.endpoint_url,
+            "endpoint_url": os.environ["AWS_ENDPOINT_URL"],
             "region": self.region,
             "activity_ingest_queue": self.world.stack.physical["ActivityIngestQueue"],
             "note": "moto: any AWS SDK or CLI with --endpoint-url and the fake credentials 'testing'",
@@ -444,7 +435,6 @@ class LocalServer:
         self.world.pump.stop()
         self.world.queues.stop()
         self.moto.stop()
-        self.in_process.stop()
 
 
 def main() -> int:
