@@ -77,11 +77,11 @@ def enqueue(
     """Address the event of a change to every URL that should hear of it; returns the keys of the
     deliveries written now (already written ones — a redelivered stream record — are skipped)."""
     owners = [account.account_id] + ([account.partner_id] if account.partner_id else [])
-    listening: dict[str, SecurityWebhook] = {}
+    listening: list[str] = []  # the owners whose endpoint hears of it
     for owner in dict.fromkeys(owners):
         endpoint = endpoints.load(owner)
         if endpoints.registered(endpoint) and endpoint is not None and endpoint.status == "active":
-            listening[owner] = endpoint
+            listening.append(owner)
     before = getattr(old, "webhook_url", None) if isinstance(old, AccountsItem) else None
     old_url = before if before and before != getattr(new, "webhook_url", None) else None
     replaced = isinstance(new, SecurityWebhook) and isinstance(old, SecurityWebhook)
