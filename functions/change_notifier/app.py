@@ -1,8 +1,8 @@
 """Accounts table stream → one email per recipient per change, exactly once; and the change as a
 security event for the endpoints that hear of it (§Security webhooks).
 
-Powertools Batch reports failed records individually (the rest are checkpointed); Powertools
-Idempotency, keyed on the stream record's event id and the recipient, makes a redelivered record
+Failed records are reported individually (``wabaguard.batches``; the rest are checkpointed);
+Powertools Idempotency, keyed on the stream record's event id and the recipient, makes a redelivered record
 send only the emails that did not go out before.
 """
 
@@ -16,15 +16,13 @@ import wabaguard  # noqa: F401  first: its __init__ keeps botocore off pyOpenSSL
 # isort: split
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import clock, observability, partner_change
+from wabaguard import batches, clock, observability, partner_change
 from wabaguard.config import settings
 from wabaguard.errors import NotFound
 from wabaguard.mail import sent
@@ -35,7 +33,6 @@ from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
 
 logger, metrics = observability.logger(), Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
 _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", default=False)
@@ -68,20 +65,18 @@ def _about(kind: str, change: notify.Change, item: Any) -> sent.About:
     return sent.About(kind, account_id=change.account_id, change_id=change.change_id, item_pk=item.pk, item_sk=item.sk)
 
 
-def record_handler(record: DynamoDBRecord) -> None:
+def record_handler(record: dict[str, Any]) -> None:
     """One record; a record about something that no longer exists (an account deleted since) is
     skipped and counted: retrying it could never succeed and would hold up the shard."""
     try:
         _notify(record)
     except NotFound as gone:
         metrics.add_metric(name="StreamRecordsSkipped", unit=MetricUnit.Count, value=1)
-        logger.warning("stream record skipped", extra={"event_id": record.event_id, "reason": str(gone)})
+        logger.warning("stream record skipped", extra={"event_id": record["eventID"], "reason": str(gone)})
 
 
-def _notify(record: DynamoDBRecord) -> None:
-    ddb = record.dynamodb
-    assert ddb is not None
-    raw = record.raw_event["dynamodb"]
+def _notify(record: dict[str, Any]) -> None:
+    raw = record["dynamodb"]
     old = notify.load_image(raw.get("OldImage"))
     new = notify.load_image(raw.get("NewImage"))
     account_id = getattr(new, "account_id", None)
@@ -101,7 +96,7 @@ def _notify(record: DynamoDBRecord) -> None:
         _sent_now.set(False)
         try:
             send_once(
-                job={"event_id": record.event_id, "recipient": to, "change_id": change.change_id},
+                job={"event_id": record["eventID"], "recipient": to, "change_id": change.change_id},
                 change=change,
                 item=new,
                 account=account,
@@ -127,6 +122,4 @@ def _notify(record: DynamoDBRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
-    return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    )
+    return batches.stream(event, record_handler)

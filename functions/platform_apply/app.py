@@ -7,20 +7,17 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import observability
+from wabaguard import batches, observability
 from wabaguard.whatsapp import changes, graph
 
 logger, metrics = observability.logger(), Metrics()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _run = changes.Summary()
 
 
-def _record(record: DynamoDBRecord) -> None:
-    keys = record.dynamodb.keys if record.dynamodb else {}
-    _run.add(changes.apply(str(keys["pk"]), str(keys["sk"]), graph.from_environment))
+def _record(record: dict[str, Any]) -> None:
+    keys = record["dynamodb"]["Keys"]  # the stream's key attributes, as DynamoDB types them
+    _run.add(changes.apply(keys["pk"]["S"], keys["sk"]["S"], graph.from_environment))
 
 
 def _metrics(summary: changes.Summary) -> None:
@@ -37,9 +34,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _run
     _run = changes.Summary()
     if isinstance(event, dict) and "Records" in event:
-        out = process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+        out = batches.stream(event, _record)
         _metrics(_run)
-        return dict(out)
+        return out
     summary = changes.run_due(
         graph.from_environment, budget_s=max(5.0, context.get_remaining_time_in_millis() / 1000 - 15)
     )
