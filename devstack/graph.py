@@ -557,6 +557,7 @@ def serve(stand_in: GraphStandIn) -> tuple[ThreadingHTTPServer, str]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no delayed-ACK stall between headers and body (server.py)
 
         def log_message(self, fmt: str, *args: Any) -> None:
             pass

@@ -318,6 +318,10 @@ class LocalServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             server_version = "wabaguard-local"
+            # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for
+            # the client's delayed ACK of the headers (~40 ms on Linux) on every keep-alive request
+            # after the first few. API Gateway answers without that stall; so does the stand-in.
+            disable_nagle_algorithm = True
 
             def log_message(self, fmt: str, *args: Any) -> None:  # quiet; one line per request
                 sys.stderr.write(f"{self.command} {self.path.split('?')[0]} -> {args[1] if len(args) > 1 else ''}\n")
