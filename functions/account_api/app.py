@@ -8,7 +8,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import keyactions, observability, ops, pages, partner_change, queries, schemas
+from wabaguard import keyactions, observability, ops, pages, partner_change, queries
 from wabaguard.notices import report
 from wabaguard.passkeys import api as passkeys
 from wabaguard.passkeys import page as approval
@@ -16,6 +16,7 @@ from wabaguard.people import invites, onboarding
 from wabaguard.risk import flags
 from wabaguard.web import (
     approval_of,
+    body_of,
     build_resolver,
     html_response,
     json_response,
@@ -64,7 +65,7 @@ def set_my_email() -> Any:
 
 @app.post("/me/passkeys/options")
 def passkey_options() -> Any:
-    schemas.parse(schemas.Empty, raw_json(app), "body")  # takes no body: anything else is a 400
+    body_of(app, "Empty", "body")  # takes no body: anything else is a 400
     return json_response(200, passkeys.registration_options(principal_of(app)))
 
 
@@ -107,14 +108,14 @@ def approval_page(token: str) -> Any:
 
 @app.post("/approve/<token>")
 def approval_answer(token: str) -> Any:
-    body = schemas.parse(schemas.PasskeyApproval, raw_json(app))
+    body = body_of(app, "PasskeyApproval")
     status, out = approval.approve(token, body.credential, request_meta(app))
     return json_response(status, out)
 
 
 @app.post("/me/totp/confirm")
 def confirm_totp() -> Any:
-    body = schemas.parse(schemas.TotpConfirm, raw_json(app))
+    body = body_of(app, "TotpConfirm")
     return keyactions.confirm_totp(principal_of(app), body.code, request_meta(app))
 
 
@@ -243,14 +244,14 @@ def redeliver(account_id: str, delivery_id: str) -> Any:
 @app.post("/ops/flags/<flag_id>/resolve")
 def resolve_flag(flag_id: str) -> Any:
     who = ops_identity(app)
-    body = schemas.parse(schemas.FlagResolve, raw_json(app))
+    body = body_of(app, "FlagResolve")
     return flags.resolve(flag_id, body.verdict, body.note, who)
 
 
 @app.post("/ops/accounts")
 def onboard() -> Any:
     who = ops_identity(app)
-    body = schemas.parse(schemas.Onboard, raw_json(app))
+    body = body_of(app, "Onboard")
     return json_response(201, onboarding.onboard(body, who))
 
 
@@ -276,7 +277,7 @@ def ops_account(account_id: str) -> Any:
 @app.post("/ops/accounts/<account_id>/users/<user_id>/recover")
 def recover_user(account_id: str, user_id: str) -> Any:
     who = ops_identity(app)
-    schemas.parse(schemas.Empty, raw_json(app))  # no body: anything else is a mistake, said so
+    body_of(app, "Empty")  # no body: anything else is a mistake, said so
     return invites.start_recovery(account_id, user_id, who)
 
 

@@ -8,8 +8,8 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import keyactions, observability, otp, schemas
-from wabaguard.web import build_resolver, json_response, principal_of, raw_json, request_meta
+from wabaguard import keyactions, observability, otp
+from wabaguard.web import body_of, build_resolver, json_response, principal_of, request_meta
 
 logger, metrics = observability.logger(), Metrics()
 app = build_resolver()
@@ -17,7 +17,7 @@ app = build_resolver()
 
 @app.post("/otp/challenges")
 def create_challenge() -> Any:
-    request = schemas.parse(schemas.ChallengeRequest, raw_json(app))
+    request = body_of(app, "ChallengeRequest")
     principal, meta = principal_of(app), request_meta(app)
     out = keyactions.challenge(principal, request.method, request.path, request.body, request.channel, meta)
     metrics.add_dimension(name="channel", value=out["channel"])

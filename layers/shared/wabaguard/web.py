@@ -105,6 +105,16 @@ def raw_json(app: APIGatewayRestResolver) -> Any:
         raise InvalidRequest("body", "is not valid JSON") from None
 
 
+def body_of(app: APIGatewayRestResolver, model: str, prefix: str = "") -> Any:
+    """The request's JSON body as ``schemas.<model>`` reads it: a 400 naming the field otherwise
+    (invalid JSON included)."""
+    # Imported on first use by the routes that validate a body: pydantic stays off the routes
+    # that only read, and off the cold start.
+    from wabaguard import schemas
+
+    return schemas.parse(getattr(schemas, model), raw_json(app), prefix)
+
+
 def approval_of(app: APIGatewayRestResolver, action: str) -> Approval:
     """The OTP approval the authorizer checked for this action; none → 403 (fail closed)."""
     ctx = app.current_event.request_context.authorizer.raw_event or {}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 
-from wabaguard import activity, clock, schemas
+from wabaguard import activity, clock
 from wabaguard.activity import RequestMeta
 from wabaguard.config import API_STAGE
 from wabaguard.errors import Conflict, InvalidRequest, UnderReview
@@ -36,6 +36,9 @@ from wabaguard.people.access import (
     require_user_principal,
 )
 from wabaguard.people.principal import Principal
+
+if TYPE_CHECKING:
+    from wabaguard.schemas import Strict
 
 
 def challenge(
@@ -76,15 +79,27 @@ def performer(action: KeyAction) -> Performer:
     return getattr(family(action), f"do_{action.name}")  # type: ignore[no-any-return]
 
 
-def body_model(action: KeyAction) -> type[schemas.Strict]:
+def body_model(action: KeyAction) -> type[Strict]:
+    # Imported on a key action's first use: pydantic stays off a function whose request may
+    # only read, and off its cold start.
+    from wabaguard import schemas
+
     return getattr(schemas, action.body)  # type: ignore[no-any-return]
+
+
+def parse_body(action: KeyAction, body: Any) -> Any:
+    """The action's body as its model reads it; a 400 naming the field otherwise."""
+    # Imported on a key action's first use (cold start: pydantic only where a body is validated).
+    from wabaguard import schemas
+
+    return schemas.parse(body_model(action), body, "body")
 
 
 def prepare(principal: Principal, action_name: str, params: dict[str, str], body: Any) -> Prepared:
     """Authorise and validate a key action; 404/403/400/423 before anything is sent or written."""
     action = registry.BY_NAME[action_name]
     require_user_principal(principal)
-    model = schemas.parse(body_model(action), body, "body")
+    model = parse_body(action, body)
     phone: PhoneNumber | None = None
     if action.target == "phone":
         phone, account = require_phone(principal, params["phone_number_id"])
