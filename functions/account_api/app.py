@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import keyactions, observability, ops, pages, partner_change, queries
-from wabaguard.notices import report
-from wabaguard.passkeys import api as passkeys
-from wabaguard.passkeys import page as approval
-from wabaguard.people import invites, onboarding
-from wabaguard.risk import flags
+from wabaguard import keyactions, lazy, observability
 from wabaguard.web import (
     approval_of,
     body_of,
@@ -25,7 +20,23 @@ from wabaguard.web import (
     raw_json,
     request_meta,
 )
-from wabaguard.webhooks import manage
+
+if TYPE_CHECKING:
+    from wabaguard import ops, pages, partner_change, queries
+    from wabaguard.notices import report
+    from wabaguard.passkeys import api as passkeys
+    from wabaguard.passkeys import page as approval
+    from wabaguard.people import invites, onboarding
+    from wabaguard.risk import flags
+    from wabaguard.webhooks import manage
+else:  # each capability is imported by the first request that needs it, not by the cold start
+    ops, pages, partner_change, queries = (
+        lazy.module(f"wabaguard.{m}") for m in ("ops", "pages", "partner_change", "queries")
+    )
+    report = lazy.module("wabaguard.notices.report")
+    passkeys, approval = lazy.module("wabaguard.passkeys.api"), lazy.module("wabaguard.passkeys.page")
+    invites, onboarding = lazy.module("wabaguard.people.invites"), lazy.module("wabaguard.people.onboarding")
+    flags, manage = lazy.module("wabaguard.risk.flags"), lazy.module("wabaguard.webhooks.manage")
 
 logger, metrics = observability.logger(), Metrics()
 app = build_resolver()

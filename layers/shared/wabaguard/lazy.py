@@ -18,3 +18,25 @@ def entry(package: str, names: dict[str, str]) -> Callable[[str], Any]:
         return getattr(import_module(f"{package}.{module}"), name)
 
     return __getattr__
+
+
+class _Module:
+    """Stands for a module until an attribute is read; then that module is imported (the import
+    system's lock makes a first read from two threads at once safe) and answers."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
+def module(name: str) -> Any:
+    """Module ``name``, imported on first use: a handler with many routes loads each capability
+    with the first request that needs it, not all of them in its cold start (issue #26)."""
+    return _Module(name)

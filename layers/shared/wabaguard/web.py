@@ -7,7 +7,7 @@ import base64
 import hmac
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -23,10 +23,11 @@ from wabaguard.errors import (
     WabaguardError,
 )
 from wabaguard.models import transient
-from wabaguard.otp.checks import Approval
-from wabaguard.passkeys import assertions
 from wabaguard.people.principal import Principal
 from wabaguard.security import BadJson, parse_json_body
+
+if TYPE_CHECKING:
+    from wabaguard.otp.checks import Approval
 
 MAX_BODY = 64 * 1024
 logger = Logger(child=True)
@@ -117,6 +118,10 @@ def body_of(app: APIGatewayRestResolver, model: str, prefix: str = "") -> Any:
 
 def approval_of(app: APIGatewayRestResolver, action: str) -> Approval:
     """The OTP approval the authorizer checked for this action; none → 403 (fail closed)."""
+    # Imported by a key action's request, on first use (cold start: reads never load them).
+    from wabaguard.otp.checks import Approval
+    from wabaguard.passkeys import assertions  # (cold start, as above)
+
     ctx = app.current_event.request_context.authorizer.raw_event or {}
     approval = Approval.from_context(dict(ctx))
     if approval is None or approval.action != action:
