@@ -11,16 +11,61 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, field_validator
 from pynamodb.exceptions import PutError
 
-from wabaguard import activity, schemas
+from wabaguard import activity
 from wabaguard.aws import client
 from wabaguard.errors import InvalidRequest
 from wabaguard.models import Account, ActivityRecord, condition_failed, iso
+from wabaguard.strict import ID, Strict, parse
 
 MAX_RECORDS = 1000
+_COUNTRY = r"^[A-Z]{2}$"
+
+
+class ActivityIn(Strict):
+    """One §Activity record as producers send it."""
+
+    account_id: Annotated[str, Field(pattern=ID)]
+    kind: Literal["messages_sent", "api_request", "login", "otp_failed", "otp_locked", "key_action", "meta_event"]
+    at: Annotated[str, Field(min_length=10, max_length=40)]
+    record_id: Annotated[str, Field(pattern=ID)] | None = None
+    phone_number_id: Annotated[str, Field(pattern=ID)] | None = None
+    key_id: Annotated[str, Field(pattern=ID)] | None = None
+    user_id: Annotated[str, Field(pattern=ID)] | None = None
+    count: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    countries: dict[Annotated[str, Field(pattern=_COUNTRY)], Annotated[int, Field(ge=0, le=10**9)]] | None = None
+    ip: Annotated[str, Field(max_length=45)] | None = None
+    country: Annotated[str, Field(pattern=_COUNTRY)] | None = None
+    user_agent: Annotated[str, Field(max_length=512)] | None = None
+    action: Annotated[str, Field(max_length=64)] | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _check_at(cls, value: str) -> str:
+
+        try:
+            activity.parse_at(value)
+        except ValueError as exc:
+            raise ValueError("must be an ISO 8601 timestamp") from exc
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _check_ip(cls, value: str | None) -> str | None:
+        import ipaddress
+
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError as exc:
+            raise ValueError("must be an IP address") from exc
+
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     "messages_sent": ("phone_number_id", "count", "countries"),
     "api_request": ("phone_number_id", "key_id", "count", "ip"),
@@ -40,7 +85,7 @@ def ingest(records: Any) -> dict[str, Any]:
         raise InvalidRequest("body", f"at most {MAX_RECORDS} records per request")
     parsed = []
     for i, raw in enumerate(records):
-        rec = schemas.parse(schemas.ActivityIn, raw, f"[{i}]")
+        rec = parse(ActivityIn, raw, f"[{i}]")
         for name in REQUIRED[rec.kind]:
             if getattr(rec, name) is None:
                 raise InvalidRequest(f"[{i}].{name}", f"is required for kind {rec.kind}")

@@ -9,20 +9,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from wabaguard.activity import parse_at
 from wabaguard.config import settings
 from wabaguard.errors import InvalidRequest
 from wabaguard.keyactions.registry import BY_NAME
 from wabaguard.outbound import Refused, check_url
+from wabaguard.strict import ID as _ID
+from wabaguard.strict import Strict as Strict
+from wabaguard.strict import invalid_from as invalid_from
+from wabaguard.strict import parse as parse
 from wabaguard.whatsapp import forms
-
-_ID = r"^[A-Za-z0-9_-]{1,64}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False, defer_build=True)
 
 
 def _email(value: str) -> str:
@@ -198,72 +195,7 @@ class ChallengeRequest(Strict):
     channel: Literal["email", "totp", "passkey"] | None = None
 
 
-def invalid_from(exc: ValidationError, prefix: str = "") -> InvalidRequest:
-    """The first validation error as a 400 naming its field."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
-    field = ".".join(p for p in (prefix, loc) if p) or prefix or "body"
-    message = str(err.get("msg", "is invalid"))
-    if err.get("type") == "extra_forbidden":
-        message = "is not a known field"
-    elif err.get("type") == "missing":
-        message = "is required"
-    return InvalidRequest(field, message.removeprefix("Value error, "))
-
-
-def parse(model: type[Strict], body: Any, prefix: str = "") -> Any:
-    """Validate ``body`` against ``model``; raise InvalidRequest naming the field."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidRequest(prefix or "body", "must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise invalid_from(exc, prefix) from None
-
-
 _COUNTRY = r"^[A-Z]{2}$"
-
-
-class ActivityIn(Strict):
-    """One §Activity record as producers send it."""
-
-    account_id: Annotated[str, Field(pattern=_ID)]
-    kind: Literal["messages_sent", "api_request", "login", "otp_failed", "otp_locked", "key_action", "meta_event"]
-    at: Annotated[str, Field(min_length=10, max_length=40)]
-    record_id: Annotated[str, Field(pattern=_ID)] | None = None
-    phone_number_id: Annotated[str, Field(pattern=_ID)] | None = None
-    key_id: Annotated[str, Field(pattern=_ID)] | None = None
-    user_id: Annotated[str, Field(pattern=_ID)] | None = None
-    count: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    countries: dict[Annotated[str, Field(pattern=_COUNTRY)], Annotated[int, Field(ge=0, le=10**9)]] | None = None
-    ip: Annotated[str, Field(max_length=45)] | None = None
-    country: Annotated[str, Field(pattern=_COUNTRY)] | None = None
-    user_agent: Annotated[str, Field(max_length=512)] | None = None
-    action: Annotated[str, Field(max_length=64)] | None = None
-
-    @field_validator("at")
-    @classmethod
-    def _check_at(cls, value: str) -> str:
-
-        try:
-            parse_at(value)
-        except ValueError as exc:
-            raise ValueError("must be an ISO 8601 timestamp") from exc
-        return value
-
-    @field_validator("ip")
-    @classmethod
-    def _check_ip(cls, value: str | None) -> str | None:
-        import ipaddress
-
-        if value is None:
-            return None
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError as exc:
-            raise ValueError("must be an IP address") from exc
 
 
 class PhoneIn(Strict):
@@ -290,7 +222,7 @@ class Onboard(Strict):
     name: Annotated[str, Field(min_length=1, max_length=128)]
     waba_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
     partner_id: Annotated[str, Field(pattern=_ID)] | None = None
-    phone_numbers: Annotated[list[PhoneIn], Field(max_length=20)] = []
+    phone_numbers: Annotated[list[PhoneIn], Field(max_length=20)] = []  # noqa: RUF012 (pydantic copies defaults)
     # A Partner's business portfolio and app ids at Meta: Meta's Partner webhooks name it by them,
     # and only a submitted Partner change naming the same Partner explains such a webhook.
     meta_business_id: Annotated[str, Field(pattern=r"^[0-9]{1,32}$")] | None = None
