@@ -49,3 +49,29 @@ def install() -> None:
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _INSTALLED = True
+
+
+def cache_dispatch() -> None:
+    """Not a difference from AWS, a cost of moto's server: it finds the backend of every request
+    by listing its own package directory (``os.listdir`` and an ``isdir`` per entry) and then
+    matching the host against every service's URL patterns — about a tenth of the local stack's
+    CPU under load. Neither the package nor a host's backend changes while the process runs, so
+    both are looked up once (per host)."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if getattr(DomainDispatcherApplication, "_wabaguard_cached", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    original = DomainDispatcherApplication.get_backend_for_host
+    found: dict[str | None, Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in found:  # the caller holds the dispatcher's lock
+            found[host] = original(self, host)
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    DomainDispatcherApplication._wabaguard_cached = True  # type: ignore[attr-defined]

@@ -216,6 +216,9 @@ class LocalServer:
     def __init__(self, port: int, region: str = "us-east-1") -> None:
         from moto.server import ThreadedMotoServer
 
+        from devstack import moto_fixes
+
+        moto_fixes.cache_dispatch()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.port = port
         self.region = region

@@ -213,3 +213,21 @@ def test_the_onboarding_client_signs_with_sigv4_for_execute_api() -> None:
     with pytest.raises(SystemExit):
         api_url("http://api.example.com/v1")  # plain http only for the local stack
     assert api_url("http://127.0.0.1:3000/v1/") == "http://127.0.0.1:3000/v1"
+
+
+def test_the_cached_moto_dispatch_finds_the_backends_moto_finds() -> None:
+    """``moto_fixes.cache_dispatch`` (a speed-up of the local stack) changes no request's backend."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from devstack import moto_fixes
+
+    hosts = [None, "moto_api", "dynamodb.us-east-1.amazonaws.com", "streams.dynamodb.us-east-1.amazonaws.com",
+             "sqs.us-east-1.amazonaws.com", "email.us-east-1.amazonaws.com", "secretsmanager.eu-west-1.amazonaws.com",
+             "s3", "nothing.example"]  # fmt: skip
+    before = DomainDispatcherApplication(create_backend_app)
+    wanted = [before.get_backend_for_host(h) for h in hosts]
+    assert "dynamodb" in wanted and "sqs" in wanted  # the comparison is real
+    moto_fixes.cache_dispatch()
+    after = DomainDispatcherApplication(create_backend_app)
+    assert [after.get_backend_for_host(h) for h in hosts] == wanted
+    assert [after.get_backend_for_host(h) for h in hosts] == wanted  # from the cache, the same
