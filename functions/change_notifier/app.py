@@ -9,7 +9,7 @@ send only the emails that did not go out before.
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wabaguard  # noqa: F401  first: its __init__ keeps botocore off pyOpenSSL, which Idempotency's boto3 would load
 
@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from wabaguard import batches, clock, observability, partner_change
+from wabaguard import batches, clock, lazy, observability
 from wabaguard.config import settings
 from wabaguard.errors import NotFound
 from wabaguard.mail import sent
@@ -31,6 +31,11 @@ from wabaguard.notices import mailer, notify, report
 from wabaguard.people import invites
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
+
+if TYPE_CHECKING:
+    from wabaguard import partner_change
+else:  # only a Partner change request's notice needs it: imported then, not at cold start
+    partner_change = lazy.module("wabaguard.partner_change")
 
 logger, metrics = observability.logger(), Metrics()
 persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
