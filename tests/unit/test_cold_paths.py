@@ -122,3 +122,13 @@ def test_the_authorizers_policies_are_the_ones_powertools_builds() -> None:
     shouted = {**raw, "headers": {k.upper(): v for k, v in raw["headers"].items()}}
     assert app.header(shouted, "Authorization") == ev.headers.get("Authorization")
     assert app.header(raw, "X-Missing") == ""
+
+
+def test_the_account_api_loads_each_capability_with_the_request_that_needs_it() -> None:
+    """A read's cold start: no Partner changes, ops, passkeys, invites, security webhooks, and none
+    of the OTP approval checks, which the first key action imports."""
+    loaded = loaded_after_import("account_api")
+    assert "wabaguard.web" in loaded  # the check is real
+    deferred = ("wabaguard.ops", "wabaguard.partner_change", "wabaguard.passkeys.api", "wabaguard.people.invites",
+                "wabaguard.webhooks.manage", "wabaguard.otp.checks", "wabaguard.keyactions.run")  # fmt: skip
+    assert [m for m in deferred if m in loaded] == []
