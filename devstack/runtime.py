@@ -1,7 +1,9 @@
 """In-process Lambda invocation: import the handler the template names, call it with a context.
 
 One lock per function stands in for Lambda's one-event-per-container rule: Powertools resolvers
-keep the current event on the app object, exactly as they may on Lambda.
+keep the current event on the app object, exactly as they may on Lambda. On Lambda each function
+also has a process of its own; here they share one, so each function's Powertools ``Metrics`` gets
+a metric set of its own (``private_metrics``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def private_metrics(module: Any) -> None:
+    """Give the module's Powertools ``Metrics`` a metric set of its own. Powertools keeps metrics in
+    class attributes shared by every ``Metrics`` of the process, which on Lambda is one function's;
+    in-process, the authorizer's metric could be flushed by the handler running beside it, and a
+    flush that found a metric and then serialized an emptied set raised "Must contain at least one
+    metric" (seen in the fifty-thread OTP race test)."""
+    from aws_lambda_powertools import Metrics
+
+    for value in list(vars(module).values()):
+        if isinstance(value, Metrics):
+            value.metric_set, value.dimension_set, value.metadata_set = {}, {}, {}
+            provider = value.provider
+            provider.metric_set, provider.dimension_set = value.metric_set, value.dimension_set
+            provider.metadata_set = value.metadata_set
+
+
 class Functions:
     """The template's functions, imported lazily and invoked one event at a time each."""
 
@@ -54,6 +72,7 @@ class Functions:
         if logical_id not in self._handlers:
             spec = self.specs[logical_id]
             module = importlib.import_module(spec.module)
+            private_metrics(module)
             self._handlers[logical_id] = getattr(module, spec.handler)
         return self._handlers[logical_id]
 

@@ -231,3 +231,24 @@ def test_the_cached_moto_dispatch_finds_the_backends_moto_finds() -> None:
     after = DomainDispatcherApplication(create_backend_app)
     assert [after.get_backend_for_host(h) for h in hosts] == wanted
     assert [after.get_backend_for_host(h) for h in hosts] == wanted  # from the cache, the same
+
+
+def test_each_in_process_function_has_a_metric_set_of_its_own() -> None:
+    """Lambda gives every function a process; the local stack's functions share one, and Powertools
+    shares metrics between every ``Metrics`` of a process. ``private_metrics`` separates them."""
+    from types import SimpleNamespace
+
+    from aws_lambda_powertools import Metrics
+
+    from devstack.runtime import private_metrics
+
+    authorizer, handler = Metrics(namespace="T"), Metrics(namespace="T")
+    assert authorizer.metric_set is handler.metric_set  # what Powertools does in one process
+    private_metrics(SimpleNamespace(metrics=authorizer))
+    private_metrics(SimpleNamespace(metrics=handler))
+    authorizer.add_metric(name="OtpVerified", unit="Count", value=1)
+    assert handler.metric_set == {}
+    handler.add_metric(name="KeyActions", unit="Count", value=1)
+    handler.clear_metrics()
+    emitted = authorizer.serialize_metric_set()["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    assert emitted == [{"Name": "OtpVerified", "Unit": "Count"}]
