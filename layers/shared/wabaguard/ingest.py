@@ -20,10 +20,9 @@ from wabaguard import activity
 from wabaguard.aws import client
 from wabaguard.errors import InvalidRequest
 from wabaguard.models import Account, ActivityRecord, condition_failed, iso
-from wabaguard.strict import ID, Strict, parse
+from wabaguard.strict import COUNTRY, ID, Strict, parse
 
 MAX_RECORDS = 1000
-_COUNTRY = r"^[A-Z]{2}$"
 
 
 class ActivityIn(Strict):
@@ -37,16 +36,15 @@ class ActivityIn(Strict):
     key_id: Annotated[str, Field(pattern=ID)] | None = None
     user_id: Annotated[str, Field(pattern=ID)] | None = None
     count: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    countries: dict[Annotated[str, Field(pattern=_COUNTRY)], Annotated[int, Field(ge=0, le=10**9)]] | None = None
+    countries: dict[Annotated[str, Field(pattern=COUNTRY)], Annotated[int, Field(ge=0, le=10**9)]] | None = None
     ip: Annotated[str, Field(max_length=45)] | None = None
-    country: Annotated[str, Field(pattern=_COUNTRY)] | None = None
+    country: Annotated[str, Field(pattern=COUNTRY)] | None = None
     user_agent: Annotated[str, Field(max_length=512)] | None = None
     action: Annotated[str, Field(max_length=64)] | None = None
 
     @field_validator("at")
     @classmethod
     def _check_at(cls, value: str) -> str:
-
         try:
             activity.parse_at(value)
         except ValueError as exc:

@@ -17,7 +17,6 @@ from wabaguard.keyactions.registry import BY_NAME
 from wabaguard.outbound import Refused, check_url
 from wabaguard.strict import ID as _ID
 from wabaguard.strict import Strict as Strict
-from wabaguard.strict import invalid_from as invalid_from
 from wabaguard.strict import parse as parse
 from wabaguard.whatsapp import forms
 
@@ -193,9 +192,6 @@ class ChallengeRequest(Strict):
     path: Annotated[str, Field(min_length=1, max_length=512)]
     body: dict[str, Any] | None = None
     channel: Literal["email", "totp", "passkey"] | None = None
-
-
-_COUNTRY = r"^[A-Z]{2}$"
 
 
 class PhoneIn(Strict):

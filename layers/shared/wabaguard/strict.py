@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from wabaguard.errors import InvalidRequest
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
+COUNTRY = r"^[A-Z]{2}$"  # ISO 3166-1 alpha-2, as producers and Meta send it
 
 
 class Strict(BaseModel):

@@ -38,7 +38,7 @@ from wabaguard.people.access import (
 from wabaguard.people.principal import Principal
 
 if TYPE_CHECKING:
-    from wabaguard.schemas import Strict
+    from wabaguard.strict import Strict
 
 
 def challenge(
