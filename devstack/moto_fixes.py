@@ -13,9 +13,11 @@ shard back, cut to the records it had before the transaction.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 _INSTALLED = False
+_DYNAMODB = threading.RLock()  # one DynamoDB call at a time, as if each were atomic
 
 
 def install() -> None:
@@ -24,7 +26,16 @@ def install() -> None:
     if _INSTALLED:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
+    call_action = DynamoHandler.call_action
+
+    @functools.wraps(call_action)
+    def atomic_call(self: Any) -> Any:
+        with _DYNAMODB:
+            return call_action(self)
+
+    DynamoHandler.call_action = atomic_call  # type: ignore[method-assign]
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)

@@ -18,6 +18,66 @@ def notices_to(api: Api, to: str, words: str) -> list[dict[str, Any]]:
     return [m for m in api.outbox() if m["to"] == to and words in m["subject"]]
 
 
+# ------------------------------------------------------------------ many threads, one moto
+def test_dynamodb_calls_from_many_threads_are_each_atomic(world: World) -> None:
+    """The local stack calls moto from many threads at once. A transaction deep-copies the tables it
+    touches; a put from another thread during the copy made moto raise "dictionary changed size
+    during iteration" (CI: the WABA watch's snapshot transaction beside an asynchronous invoke),
+    and a conditional put could lose to another between its check and its write."""
+    import threading
+
+    import boto3
+
+    table = world.stack.environment()["ACCOUNTS_TABLE"]
+    client = boto3.client("dynamodb", region_name=world.stack.region)
+    for i in range(200):
+        client.put_item(TableName=table, Item={"pk": {"S": f"RACE#{i}"}, "sk": {"S": "SEED"}})
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                client.put_item(TableName=table, Item={"pk": {"S": f"RACE#w{n}-{i}"}, "sk": {"S": "W"}})
+            except Exception as e:
+                errors.append(e)
+            i += 1
+
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+    for t in writers:
+        t.start()
+    try:
+        for i in range(20):
+            try:
+                item = {"pk": {"S": f"RACE#t{i}"}, "sk": {"S": "T"}}
+                client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item}}])
+            except Exception as e:
+                errors.append(e)
+    finally:
+        stop.set()
+        for t in writers:
+            t.join()
+    assert errors == []
+
+    won: list[int] = []
+
+    def claim(n: int) -> None:
+        try:
+            client.put_item(TableName=table, Item={"pk": {"S": "RACE#claim"}, "sk": {"S": "C"}, "by": {"N": str(n)}},
+                            ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
+            won.append(n)
+        except client.exceptions.ConditionalCheckFailedException:
+            pass
+
+    claimers = [threading.Thread(target=claim, args=(n,)) for n in range(20)]
+    for t in claimers:
+        t.start()
+    for t in claimers:
+        t.join()
+    assert len(won) == 1
+
+
 # ------------------------------------------------------------------ 13: one poison record
 def test_a_failed_onboarding_writes_nothing_and_later_changes_are_still_notified(
     api: Api, world: World, demo: dict[str, Any], admin: dict[str, Any], pn: str
