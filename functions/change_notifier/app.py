@@ -16,11 +16,7 @@ import wabaguard  # noqa: F401  first: its __init__ keeps botocore off pyOpenSSL
 # isort: split
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import batches, clock, lazy, observability
 from wabaguard.config import settings
@@ -28,6 +24,7 @@ from wabaguard.errors import NotFound
 from wabaguard.mail import sent
 from wabaguard.models import PartnerChangeRequest
 from wabaguard.notices import mailer, notify, report
+from wabaguard.notices.once import DeferredDynamoDBPersistenceLayer
 from wabaguard.people import invites
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
@@ -38,7 +35,7 @@ else:  # only a Partner change request's notice needs it: imported then, not at 
     partner_change = lazy.module("wabaguard.partner_change")
 
 logger, metrics = observability.logger(), Metrics()
-persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+persistence = DeferredDynamoDBPersistenceLayer(table_name=settings().idempotency_table)
 idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
 _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", default=False)
 
