@@ -67,10 +67,19 @@ def test_no_function_loads_passkey_crypto_or_xray_at_import(function: str) -> No
     assert [m for m in NEVER if _has(loaded, m)] == []
 
 
-# Functions that never validate a request body: pydantic (the body schemas, the security events'
-# models — built only when an event has a listener) stays off them; nor does any function load
-# Powertools' OpenAPI validation (every route parses its own body, its path parameters are strings).
-NO_PYDANTIC = ("change_notifier", "mail_events", "partner_change", "platform_apply", "security_webhook", "waba_watch")
+# Functions that never validate a request body with pydantic: pydantic (the body schemas, the
+# security events' models — built only when an event has a listener) stays off them; activity
+# records are checked by hand (``ingest.check_record``). Nor does any function load Powertools'
+# OpenAPI validation (every route parses its own body, its path parameters are strings).
+NO_PYDANTIC = (
+    "activity_ingest",
+    "change_notifier",
+    "mail_events",
+    "partner_change",
+    "platform_apply",
+    "security_webhook",
+    "waba_watch",
+)
 # Functions with routes that only read: the body schemas are imported by the first request that
 # validates one (a key action, a challenge), not by the cold start of a read.
 PYDANTIC_ON_FIRST_BODY = ("account_api", "otp_challenge")

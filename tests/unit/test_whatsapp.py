@@ -99,8 +99,6 @@ def test_template_forms_meta_accepts() -> None:
 
 
 def test_every_activity_kind_producers_may_send_has_its_required_fields() -> None:
-    from typing import get_args
+    from wabaguard.ingest import KINDS, REQUIRED
 
-    from wabaguard.ingest import REQUIRED, ActivityIn
-
-    assert set(get_args(ActivityIn.model_fields["kind"].annotation)) == set(REQUIRED)
+    assert set(KINDS) == set(REQUIRED)

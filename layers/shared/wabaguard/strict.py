@@ -1,9 +1,9 @@
 """The base of every request model: pydantic with strict types and unknown fields refused, and
 the one way a validation error becomes a 400 naming its field.
 
-Apart from ``schemas`` (the API's bodies) so that a function validating only one kind of input
-(activity records: ``ingest``) loads pydantic and its own model, not every body of the API with
-the registry and URL checks they use (issue #26).
+Apart from ``schemas`` (the API's bodies, with the registry and URL checks they import), so that
+the base can be named without loading every body. Activity records are checked without pydantic
+(``ingest``, issue #26).
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wabaguard.errors import InvalidRequest
-
-ID = r"^[A-Za-z0-9_-]{1,64}$"
-COUNTRY = r"^[A-Z]{2}$"  # ISO 3166-1 alpha-2, as producers and Meta send it
+from wabaguard.patterns import COUNTRY as COUNTRY
+from wabaguard.patterns import ID as ID
 
 
 class Strict(BaseModel):
