@@ -313,6 +313,29 @@ def test_ses_failure_answers_503_and_leaves_no_usable_challenge(
         assert api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK).status == 201
 
 
+def test_an_email_challenge_is_written_once_with_its_code_emails_id(
+    api: Api, admin: dict[str, Any], webhook_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code goes out before the challenge is stored, so the challenge is one write (issue 26):
+    no update after it, and the item names the email whose delivery its answer shows."""
+    from wabaguard.models import Challenge, challenge_pk
+
+    updates: list[Any] = []
+    real = Challenge.update
+
+    def counted(self: Challenge, *args: Any, **kwargs: Any) -> Any:
+        updates.append(kwargs.get("actions"))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Challenge, "update", counted)
+    resp = api.challenge(admin["token"], "PUT", webhook_path, WEBHOOK)
+    assert resp.status == 201 and updates == []
+    stored = Challenge.get(challenge_pk(resp.json()["challenge_id"]), consistent_read=True)
+    assert stored.mail_message_id and stored.mail_message_id in {m["id"] for m in api.outbox()}
+    status = api.call("GET", f"/v1/otp/challenges/{stored.challenge_id}", admin["token"])
+    assert status.status == 200 and status.json()["delivery"] in ("sent", "delivered")
+
+
 def _enroll_totp(api: Api, user: dict[str, Any]) -> pyotp.TOTP:
     resp = api.approved(user, "POST", "/v1/me/totp")
     assert resp.status == 201

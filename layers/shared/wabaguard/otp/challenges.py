@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from wabaguard.activity import RequestMeta
 from wabaguard.aws import pepper
@@ -109,6 +109,15 @@ def issue(
     if use_channel == "passkey":
         ch.passkey_nonce = b64url(new_nonce())
         link = approval_page.new_link(ch, expires)
+    if seed is not None:
+        # The code goes out before the challenge is stored, so the challenge is written once, with
+        # its email's id (one write less per challenge, issue 26). Should the write then fail, the
+        # email holds a code no challenge answers to — and the caller is told to try again.
+        try:
+            ch.mail_message_id = _send_code(ch, user.email, derive_code(pepper(), challenge_id, seed))
+        except _mailer().MailError:
+            _release_slot(user.user_id, t)
+            raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
     try:
         ch.save(condition=Challenge.pk.does_not_exist())
     except PutError:
@@ -116,13 +125,6 @@ def issue(
         raise
     if link is not None:
         link.item.save()
-    if seed is not None:
-        try:
-            _send_code(ch, user.email, derive_code(pepper(), challenge_id, seed))
-        except _mailer().MailError:
-            _discard(ch)
-            _release_slot(user.user_id, t)
-            raise Unavailable("the email with your code could not be sent; nothing was changed, try again") from None
     view = challenge_view(ch, t)
     if link is not None:
         view.update(approval_page.offer(ch, passkeys, link.url))
@@ -212,11 +214,10 @@ def _about(kind: str, ch: Challenge) -> Any:
     return _mailer().sent.About(kind, account_id=ch.account_id, user_id=ch.user_id, challenge_id=ch.challenge_id)
 
 
-def _send_code(ch: Challenge, to: str, code: str) -> None:
-    """The code email, kept for SES's events and named on the challenge, whose answer shows how its
-    delivery went (a bounced code: the client offers another channel)."""
-    message_id = _mailer().send(code_email(to, ch, code), _about("code", ch))
-    ch.update(actions=[Challenge.mail_message_id.set(message_id)])
+def _send_code(ch: Challenge, to: str, code: str) -> str:
+    """The code email, kept for SES's events; its id is named on the challenge, whose answer shows
+    how its delivery went (a bounced code: the client offers another channel)."""
+    return _mailer().send(code_email(to, ch, code), _about("code", ch))
 
 
 def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
@@ -232,15 +233,6 @@ def challenge_view(ch: Challenge, now: float) -> dict[str, Any]:
         "expires_at": iso(ch.expires_at),
         "expires_in": max(0, int(ch.expires_at - now)),
     }
-
-
-def _discard(ch: Challenge) -> None:
-    """Delete a challenge whose code never left (the SES send failed): nothing usable remains."""
-    try:
-        ch.delete()
-    except DeleteError:
-        # Still unusable: mark it dead so it can never be consumed.
-        ch.update(actions=[Challenge.attempts.set(10**6)])
 
 
 def _reserve_slot(user_id: str, t: float) -> None:
@@ -343,10 +335,11 @@ def resend(principal: Principal, challenge_id: str, now: float | None = None) ->
         raise RateLimited(f"the code can be re-sent once every {cfg.otp_resend_seconds} s", retry_after=retry) from None
     user = User.get(account_pk(principal.account_id), user_sk(ch.user_id))
     try:
-        _send_code(ch, user.email, derive_code(pepper(), ch.challenge_id, str(ch.code_seed)))
+        message_id = _send_code(ch, user.email, derive_code(pepper(), ch.challenge_id, str(ch.code_seed)))
     except _mailer().MailError:
         ch.update(actions=[Challenge.last_sent_at.set(previous)])
         raise Unavailable("the email could not be sent; try again") from None
+    ch.update(actions=[Challenge.mail_message_id.set(message_id)])
     return challenge_view(ch, t)
 
 
