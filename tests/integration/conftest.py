@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -192,21 +191,6 @@ def moving(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
 @pytest.fixture
 def api(world: World) -> Api:
     return Api(world)
-
-
-@pytest.fixture
-def serial_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serialise moto's DynamoDB operations (DynamoDB is atomic per item; moto is not, under threads)."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    original = DynamoHandler.call_action
-
-    def locked(self: Any) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", locked)
 
 
 @pytest.fixture

@@ -247,7 +247,7 @@ def test_other_fields_are_recorded_only(api: Api, world: World, acme: dict[str, 
 
 # ------------------------------------------------------------------ once, unknown, batches, malformed
 def test_a_redelivered_change_is_recorded_and_told_once(
-    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], serial_dynamodb: None
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any]
 ) -> None:
     body = sample("phone_number_name_update", acme)
     first = post(api, world, body)

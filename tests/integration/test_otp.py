@@ -228,7 +228,7 @@ def test_resend_of_someone_elses_challenge_is_not_found(api: Api, acme: dict[str
 
 
 def test_fifty_threads_racing_one_valid_code_act_exactly_once(
-    api: Api, admin: dict[str, Any], acme: dict[str, Any], webhook_path: str, serial_dynamodb: None
+    api: Api, admin: dict[str, Any], acme: dict[str, Any], webhook_path: str
 ) -> None:
     """The challenge is consumed in the transaction that makes the change: one use acts; the
     others — the same user, code and body, i.e. retries — get its answer, marked replayed."""

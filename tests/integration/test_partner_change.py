@@ -244,7 +244,6 @@ def test_cancel_and_submit_at_once_end_one_way(
     acme: dict[str, Any],
     admin: dict[str, Any],
     moving: dict[str, Any],
-    serial_dynamodb: None,
     attempt: int,
 ) -> None:
     from wabaguard import partner_change
@@ -282,7 +281,7 @@ def test_cancel_and_submit_at_once_end_one_way(
 
 
 def test_approve_and_cancel_at_once_never_leave_an_approved_cancelled_request_submitted(
-    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any], serial_dynamodb: None
+    api: Api, world: World, acme: dict[str, Any], admin: dict[str, Any], moving: dict[str, Any]
 ) -> None:
     other = second_admin(api, admin, acme)
     req = request(api, admin, acme["account_id"]).json()

@@ -247,7 +247,7 @@ def test_a_sign_counter_that_goes_back_is_refused_and_raises_a_high_flag(
 
 
 def test_parallel_uses_of_one_approval_change_exactly_once(
-    api: Api, admin: dict[str, Any], pn: str, serial_dynamodb: None
+    api: Api, admin: dict[str, Any], pn: str
 ) -> None:
     auth = authenticator()
     api.register_passkey(admin, auth)

@@ -83,7 +83,7 @@ def test_an_invite_dies_with_its_user_after_seven_days_and_for_garbage(
 
 
 def test_two_clicks_at_once_make_exactly_one_token(
-    api: Api, acme: dict[str, Any], admin: dict[str, Any], serial_dynamodb: None
+    api: Api, acme: dict[str, Any], admin: dict[str, Any]
 ) -> None:
     _add(api, admin, acme)
     path = _invite_path(api, NEW["email"])

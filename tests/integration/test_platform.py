@@ -253,7 +253,7 @@ def test_changes_of_one_profile_reach_meta_in_the_order_they_were_approved(
 
 
 def test_two_workers_on_one_change_make_one_call(
-    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], serial_dynamodb: None
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any]
 ) -> None:
     from wabaguard.models import PlatformChange
     from wabaguard.whatsapp import changes, graph

@@ -318,7 +318,7 @@ def test_the_last_admin_cannot_be_removed_even_by_the_partner(world: World, demo
 
 
 def test_two_admins_removing_each_other_at_once_leave_one(
-    world: World, demo: dict[str, Any], api: Api, serial_dynamodb: None
+    world: World, demo: dict[str, Any], api: Api
 ) -> None:
     """Item 4: both removals used to succeed (204/204) and the account had no admin left."""
     import threading

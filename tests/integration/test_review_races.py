@@ -76,7 +76,7 @@ def test_the_same_rule_is_not_raised_twice_even_from_a_stale_read(world: World, 
 
 
 def test_two_ops_resolving_the_last_two_high_flags_at_once_release_the_review_once(
-    world: World, acme: dict[str, Any], serial_dynamodb: None, monkeypatch: pytest.MonkeyPatch
+    world: World, acme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account_id = acme["account_id"]
     raised = [flags.raise_flag(load_account(account_id), f"rule_{i}", "high", "x", []) for i in range(2)]

@@ -184,7 +184,6 @@ def test_two_workers_never_send_one_attempt_twice(
     acme: dict[str, Any],
     pn: str,
     receiver: Receiver,
-    serial_dynamodb: None,
 ) -> None:
     from wabaguard.webhooks import deliveries as dl
 

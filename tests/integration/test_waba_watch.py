@@ -344,7 +344,7 @@ def test_a_waba_meta_no_longer_shares_waits_for_its_next_turn(world: World, demo
 
 # ------------------------------------------------------------------ races
 def test_two_runs_at_once_read_a_waba_once(
-    world: World, demo: dict[str, Any], moving: dict[str, Any], serial_dynamodb: None
+    world: World, demo: dict[str, Any], moving: dict[str, Any]
 ) -> None:
     acme = demo["accounts"][0]
     run(world)
