@@ -276,6 +276,33 @@ def test_two_workers_on_one_change_make_one_call(
     assert len(graph_calls(world)) == 1
 
 
+
+@pytest.mark.parametrize("action", ["profile", "template"])
+def test_a_change_another_worker_ended_is_neither_written_nor_audited_again(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, action: str
+) -> None:
+    """A worker whose lease ran out while Meta was slow ends the change late: its conditional end
+    (one update for a profile, a transaction with the template for a template) writes nothing."""
+    from wabaguard import clock
+    from wabaguard.models import ActivityRecord, PlatformChange
+    from wabaguard.whatsapp import changes
+    from wabaguard.whatsapp.graph import Outcome
+
+    if action == "profile":
+        api.approved(admin, "PATCH", f"/v1/phone-numbers/{pn}/profile", {"about": "Late"})
+    else:
+        api.approved(admin, "POST", f"/v1/accounts/{acme['account_id']}/templates", TEMPLATE)
+    (stale,) = list(PlatformChange.scan())
+    PlatformChange.get(stale.pk, stale.sk).update(actions=[PlatformChange.status.set("applied")])
+    audited = len([r for r in ActivityRecord.scan() if getattr(r, "kind", None) == "platform_change"])
+    outcome = Outcome("applied", 200, {"success": True, "id": "1"})
+    changes._applied(stale, outcome, clock.utcnow())
+    changes._failed(stale, "refused late", clock.utcnow())
+    after = PlatformChange.get(stale.pk, stale.sk)
+    assert after.status == "applied" and after.detail != "refused late"
+    assert len([r for r in ActivityRecord.scan() if getattr(r, "kind", None) == "platform_change"]) == audited
+
+
 # ------------------------------------------------------------------ refused before a code is sent
 @pytest.mark.parametrize(
     ("path_kind", "body", "field"),
