@@ -41,7 +41,9 @@ _sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", def
 
 
 @idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
-def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: Any) -> dict[str, Any]:
+def send_once(
+    job: dict[str, Any], change: notify.Change, item: Any, account: Any, links: report.Links
+) -> dict[str, Any]:
     """Send one notice (with its own report link) — or, to the person a change invites, their
     invite; a redelivery returns the stored result unsent."""
     invite = invites.mail_for(change.kind, item, account, job["recipient"])
@@ -49,10 +51,7 @@ def send_once(job: dict[str, Any], change: notify.Change, item: Any, account: An
         message_id = mailer.send(invite, _about("invite", change, item))
         _sent_now.set(True)
         return {"message_id": message_id}
-    link = None
-    if notify.gets_report_link(account, change, job["recipient"]):
-        facts = [*change.facts, *notify.actor_facts(item)]
-        link = report.new_link(change.account_id, change.change_id, change.headline, job["recipient"], facts)
+    link = links.url_for(job["recipient"]) if notify.gets_report_link(account, change, job["recipient"]) else None
     cancel = None
     if change.kind == "partner_change_requested" and isinstance(item, PartnerChangeRequest):
         cancel = partner_change.cancel_link(item, job["recipient"])
@@ -94,7 +93,10 @@ def _notify(record: dict[str, Any]) -> None:
     # change and URL, so a retried record addresses nothing twice); attempted at once.
     deliveries.kick(deliveries.enqueue(old, new, account, change.headline, clock.utcnow()))
     failures = 0
-    for to in notify.recipients(account, change):
+    recipients = notify.recipients(account, change)
+    facts = [*change.facts, *notify.actor_facts(new)]
+    links = report.Links(change.account_id, change.change_id, change.headline, recipients, facts)
+    for to in recipients:
         _sent_now.set(False)
         try:
             send_once(
@@ -102,6 +104,7 @@ def _notify(record: dict[str, Any]) -> None:
                 change=change,
                 item=new,
                 account=account,
+                links=links,
             )
         except mailer.MailError:
             failures += 1

@@ -356,3 +356,86 @@ def test_change_notices_link_with_a_real_anchor_and_never_to_a_missing_page(
     assert len(anchors) == 1 and "/v1/report/wgr_" in anchors[0]
     assert anchors[0] in mail["text"]
     assert "security.wabaguard.example." not in mail["text"], "no link to a page that is not served"
+
+
+# ------------------------------------------------------------------ one report item per change
+def _report_items() -> list[Any]:
+    from wabaguard.models import ReportToken
+
+    return [i for i in ReportToken.scan() if isinstance(i, ReportToken)]
+
+
+def _report_link(mail: dict[str, Any]) -> str:
+    found = re.search(r"/v1/report/(\S+)", mail["text"])
+    assert found, mail["text"]
+    return found.group(1)
+
+
+def test_a_changes_report_links_are_one_item_each_recipient_their_own_and_reported_once(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str
+) -> None:
+    """The facts of a change are stored once for all its notices (issue 26: one write per change,
+    not per recipient); each recipient still has a link of their own, the report names who made
+    it, and the change is reported once."""
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://r.example.com/"})
+    deliver(world)
+    links = {m["to"]: _report_link(m) for m in notices(api)}
+    assert set(links) == acme_emails(acme) and len(set(links.values())) == len(links)
+    (item,) = _report_items()
+    assert sorted(item.recipients.values()) == sorted(links)
+    assert not any(token in json.dumps(item.attribute_values, default=str) for token in links.values())
+    member = acme["users"][1]["email"]
+    assert "Was this change not made by you?" in api.call("GET", f"/v1/report/{links[member]}").body.decode()
+    done = api.call("POST", f"/v1/report/{links[member]}")
+    assert done.status == 200 and "under review" in done.body.decode()
+    (item,) = _report_items()
+    assert item.reported_by == member
+    flags = api.call("GET", f"/v1/accounts/{acme['account_id']}/flags", admin["token"]).json()["flags"]
+    assert member in flags[0]["explanation"]
+    assert "Already reported" in api.call("POST", f"/v1/report/{links[admin['email']]}").body.decode()
+    assert "Already reported" in api.call("GET", f"/v1/report/{links[admin['email']]}").body.decode()
+
+
+def test_a_report_link_is_refused_with_another_recipients_part_or_none(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str
+) -> None:
+    from wabaguard.notices.report import CHANGE_PART
+
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://s.example.com/"})
+    deliver(world)
+    token = _report_link(next(m for m in notices(api) if m["to"] == admin["email"]))
+    for forged in (token[:CHANGE_PART], token[:CHANGE_PART] + "A" * (len(token) - CHANGE_PART), token + "x"):
+        assert api.call("GET", f"/v1/report/{forged}").status == 404
+        assert api.call("POST", f"/v1/report/{forged}").status == 404
+    assert _report_items()[0].used_at is None
+
+
+def test_a_redelivered_record_whose_notices_went_out_writes_no_report_links(
+    api: Api, world: World, admin: dict[str, Any], pn: str
+) -> None:
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://t.example.com/"})
+    deliver(world)
+    assert len(_report_items()) == 1
+    event = world.pump.delivered_to("ChangeNotifierFunction")[-1]
+    assert world.functions.invoke("ChangeNotifierFunction", event) == {"batchItemFailures": []}
+    assert len(_report_items()) == 1
+
+
+def test_a_report_link_sent_before_links_were_shared_still_works_for_its_seven_days(
+    api: Api, world: World, acme: dict[str, Any]
+) -> None:
+    """Links mailed before issue 26 are one item per recipient, keyed by the whole token."""
+    from wabaguard import clock
+    from wabaguard.models import ReportToken, report_pk
+    from wabaguard.notices.report import VALID_FOR
+    from wabaguard.security import new_token, token_digest
+
+    member = acme["users"][1]["email"]
+    token = new_token("wgr")
+    ReportToken(
+        report_pk(token_digest(token)), account_id=acme["account_id"], change_id="chg_old", headline="An old change",
+        facts=[], recipient=member, ttl=clock.utcnow() + VALID_FOR,
+    ).save()  # fmt: skip
+    assert "An old change" in api.call("GET", f"/v1/report/{token}").body.decode()
+    assert api.call("POST", f"/v1/report/{token}").status == 200
+    assert ReportToken.get(report_pk(token_digest(token))).reported_by == member

@@ -141,14 +141,18 @@ class Challenge(ChallengesItem, discriminator="challenge"):
 
 
 class ReportToken(ChallengesItem, discriminator="report"):
-    """A "this wasn't me" link of one change notice: single use, 7 days, stored as a digest."""
+    """The "this wasn't me" links of one change's notices: one item for every recipient (issue 26),
+    keyed by the digest of the change's part of the links; 7 days; reported once."""
 
     account_id = UnicodeAttribute()
     change_id = UnicodeAttribute()
     headline = UnicodeAttribute()
     facts = JSONAttribute(null=True)  # type: ignore[arg-type]  # [[label, value]]: the change in full, for the page
-    recipient = UnicodeAttribute()
+    # {digest of a recipient's part of the link: their email}; only digests, as for every token
+    recipients = JSONAttribute(null=True)  # type: ignore[arg-type]
+    recipient = UnicodeAttribute(null=True)  # a link written before issue 26: one item per recipient
     used_at = UnicodeAttribute(null=True)
+    reported_by = UnicodeAttribute(null=True)
 
 
 class Invite(ChallengesItem, discriminator="invite"):
