@@ -1,9 +1,9 @@
 """Accounts table stream → one email per recipient per change, exactly once; and the change as a
 security event for the endpoints that hear of it (§Security webhooks).
 
-Failed records are reported individually (``wabaguard.batches``; the rest are checkpointed);
-Powertools Idempotency, keyed on the stream record's event id and the recipient, makes a redelivered record
-send only the emails that did not go out before.
+Failed records are reported individually (``wabaguard.batches``; the rest are checkpointed); a
+progress item per stream record (``wabaguard.notices.progress``) makes a redelivered record send
+only the emails that did not go out before, and keeps two invocations off one record.
 """
 
 from __future__ import annotations
@@ -11,20 +11,14 @@ from __future__ import annotations
 import contextvars
 from typing import TYPE_CHECKING, Any
 
-import wabaguard  # noqa: F401  first: its __init__ keeps botocore off pyOpenSSL, which Idempotency's boto3 would load
-
-# isort: split
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import batches, clock, lazy, observability
-from wabaguard.config import settings
 from wabaguard.errors import NotFound
 from wabaguard.mail import sent
 from wabaguard.models import PartnerChangeRequest
-from wabaguard.notices import mailer, notify, report
-from wabaguard.notices.once import DeferredDynamoDBPersistenceLayer
+from wabaguard.notices import mailer, notify, progress, report
 from wabaguard.people import invites
 from wabaguard.people.access import load_account
 from wabaguard.webhooks import deliveries
@@ -35,30 +29,23 @@ else:  # only a Partner change request's notice needs it: imported then, not at 
     partner_change = lazy.module("wabaguard.partner_change")
 
 logger, metrics = observability.logger(), Metrics()
-persistence = DeferredDynamoDBPersistenceLayer(table_name=settings().idempotency_table)
-idempotency = IdempotencyConfig(event_key_jmespath="[event_id, recipient]", expires_after_seconds=7 * 24 * 3600)
-_sent_now: contextvars.ContextVar[bool] = contextvars.ContextVar("sent_now", default=False)
+# How long this invocation may hold a record: until Lambda would stop it (set per invocation).
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("deadline", default=0.0)
+CLAIM_FLOOR_SECONDS = 60  # never less, should the context not say
 
 
-@idempotent_function(data_keyword_argument="job", config=idempotency, persistence_store=persistence)
-def send_once(
-    job: dict[str, Any], change: notify.Change, item: Any, account: Any, links: report.Links
-) -> dict[str, Any]:
+def send(to: str, change: notify.Change, item: Any, account: Any, links: report.Links) -> str:
     """Send one notice (with its own report link) — or, to the person a change invites, their
-    invite; a redelivery returns the stored result unsent."""
-    invite = invites.mail_for(change.kind, item, account, job["recipient"])
+    invite; returns SES's message id."""
+    invite = invites.mail_for(change.kind, item, account, to)
     if invite is not None:
-        message_id = mailer.send(invite, _about("invite", change, item))
-        _sent_now.set(True)
-        return {"message_id": message_id}
-    link = links.url_for(job["recipient"]) if notify.gets_report_link(account, change, job["recipient"]) else None
+        return mailer.send(invite, _about("invite", change, item))
+    link = links.url_for(to) if notify.gets_report_link(account, change, to) else None
     cancel = None
     if change.kind == "partner_change_requested" and isinstance(item, PartnerChangeRequest):
-        cancel = partner_change.cancel_link(item, job["recipient"])
+        cancel = partner_change.cancel_link(item, to)
     kind = "undeliverable" if change.kind == "notice_undeliverable" else "notice"
-    message_id = mailer.send(notify.render(job["recipient"], change, item, link, cancel), _about(kind, change, item))
-    _sent_now.set(True)
-    return {"message_id": message_id}
+    return mailer.send(notify.render(to, change, item, link, cancel), _about(kind, change, item))
 
 
 def _about(kind: str, change: notify.Change, item: Any) -> sent.About:
@@ -92,39 +79,41 @@ def _notify(record: dict[str, Any]) -> None:
     # The same change as a security event to the endpoints that hear of it (idempotent per
     # change and URL, so a retried record addresses nothing twice); attempted at once.
     deliveries.kick(deliveries.enqueue(old, new, account, change.headline, clock.utcnow()))
-    failures = 0
     recipients = notify.recipients(account, change)
     facts = [*change.facts, *notify.actor_facts(new)]
     links = report.Links(change.account_id, change.change_id, change.headline, recipients, facts)
-    for to in recipients:
-        _sent_now.set(False)
-        try:
-            send_once(
-                job={"event_id": record["eventID"], "recipient": to, "change_id": change.change_id},
-                change=change,
-                item=new,
-                account=account,
-                links=links,
+    now = clock.now()
+    record_progress = progress.Progress(record["eventID"], now, max(_deadline.get(), now + CLAIM_FLOOR_SECONDS))
+    record_progress.claim()  # Busy: another invocation sends these; the record fails and is retried
+    failures = 0
+    try:
+        pending = [to for to in recipients if not record_progress.was_told(to)]
+        if len(pending) < len(recipients):
+            metrics.add_metric(
+                name="NotificationsDeduplicated", unit=MetricUnit.Count, value=len(recipients) - len(pending)
             )
-        except mailer.MailError:
-            failures += 1
-            metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
-            continue
-        if _sent_now.get():
+        for i, to in enumerate(pending):
+            try:
+                send(to, change, new, account, links)
+            except mailer.MailError:
+                failures += 1
+                metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
+                continue
+            record_progress.told(to, last=i == len(pending) - 1)
             metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
-        else:
-            metrics.add_metric(name="NotificationsDeduplicated", unit=MetricUnit.Count, value=1)
+    finally:
+        record_progress.release()
     logger.info(
         "change notified",
         extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": failures},
     )
     if failures:
-        # Report the record failed: the stream retries it, and idempotency skips who got it.
+        # Report the record failed: the stream retries it, and the progress item skips who got it.
         raise mailer.MailError(f"{failures} notice(s) of change {change.change_id} not sent")
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency.register_lambda_context(context)
+    _deadline.set(clock.now() + context.get_remaining_time_in_millis() / 1000)
     return batches.stream(event, record_handler)

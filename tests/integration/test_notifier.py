@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from wabaguard.batches import BatchFailed
 
 from devstack.server import World
 from tests.integration.conftest import Api
@@ -439,3 +440,98 @@ def test_a_report_link_sent_before_links_were_shared_still_works_for_its_seven_d
     assert "An old change" in api.call("GET", f"/v1/report/{token}").body.decode()
     assert api.call("POST", f"/v1/report/{token}").status == 200
     assert ReportToken.get(report_pk(token_digest(token))).reported_by == member
+
+
+# ------------------------------------------------------------------ one progress item per record
+def test_two_invocations_of_one_record_at_once_send_each_notice_once(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream (or a replay beside it) can hand one record to two containers at once: the
+    progress item lets one send; the other reports the record failed, and its retry finds everyone
+    told."""
+    import contextlib
+    import threading
+    import time
+
+    from wabaguard.models import NoticeProgress
+    from wabaguard.notices import mailer
+
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://u.example.com/"})
+    deliver(world)
+    event = world.pump.delivered_to("ChangeNotifierFunction")[-1]
+    for item in NoticeProgress.scan():  # as if the record were new: both containers get it first
+        item.delete()
+    before = len(notices(api))
+    real_send = mailer.send
+
+    def slow(mail: mailer.Email, about: Any = None) -> str:
+        time.sleep(0.05)  # both containers are inside the record at once
+        return real_send(mail, about)
+
+    monkeypatch.setattr(mailer, "send", slow)
+    monkeypatch.setitem(world.functions._locks, "ChangeNotifierFunction", contextlib.nullcontext())  # two containers
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def container() -> None:
+        barrier.wait()
+        try:
+            results.append(world.functions.invoke("ChangeNotifierFunction", event))
+        except BatchFailed:  # every record of the batch failed: Lambda retries the batch
+            results.append("failed")
+
+    threads = [threading.Thread(target=container) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(m["to"] for m in notices(api)[before:]) == sorted(acme_emails(acme))  # each once
+    assert sorted(map(str, results)) == ["failed", str({"batchItemFailures": []})]  # one found it claimed
+    assert world.functions.invoke("ChangeNotifierFunction", event) == {"batchItemFailures": []}  # the retry
+    assert len(notices(api)) == before + len(acme_emails(acme))
+
+
+def test_a_record_claimed_by_an_invocation_that_died_waits_for_its_claim_then_sends_the_rest(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, moving: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    from wabaguard.models import NoticeProgress
+    from wabaguard.notices import progress
+
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://v.example.com/"})
+    deliver(world)
+    event = world.pump.delivered_to("ChangeNotifierFunction")[-1]
+    record_id = event["Records"][0]["eventID"]
+    before = len(notices(api))
+    (item,) = [i for i in NoticeProgress.scan() if i.id == f"notices#{record_id}"]
+    assert item.claimed_until is None and len(item.told) == len(acme_emails(acme))  # let go by the last notice
+    # a dead invocation: it told the admin, then was killed holding the record for 5 minutes
+    member = acme["users"][1]["email"]
+    item.update(actions=[NoticeProgress.told.set({progress._digest(admin["email"])}),
+                         NoticeProgress.claimed_until.set(moving["now"].timestamp() + 300)])  # fmt: skip
+    with pytest.raises(BatchFailed):  # busy: the batch is retried later
+        world.functions.invoke("ChangeNotifierFunction", event)
+    assert len(notices(api)) == before
+    moving["now"] += timedelta(minutes=6)
+    assert world.functions.invoke("ChangeNotifierFunction", event) == {"batchItemFailures": []}
+    assert [m["to"] for m in notices(api)[before:]] == [member]  # only who was not told
+
+
+def test_a_record_costs_its_claim_and_one_write_per_notice(
+    api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Powertools Idempotency wrote twice per recipient; the progress item once, plus the claim."""
+    from wabaguard.models import NoticeProgress
+
+    writes: list[Any] = []
+    real = NoticeProgress.update
+
+    def counted(self: NoticeProgress, *args: Any, **kwargs: Any) -> Any:
+        writes.append(self.id)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(NoticeProgress, "update", counted)
+    api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://w.example.com/"})
+    deliver(world)
+    assert len(writes) == 1 + len(acme_emails(acme)) and len(set(writes)) == 1

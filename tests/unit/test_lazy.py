@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from wabaguard import lazy
@@ -61,27 +60,3 @@ def test_threads_reading_it_first_at_once_all_get_the_module() -> None:
 
     assert got == [pages.html_page] * 8
 
-
-def test_the_notifiers_idempotency_layer_makes_no_client_until_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Powertools' DynamoDB layer makes a client in ``__init__`` (at import, ~a fifth of the
-    notifier's cold start); ours uses the layer's shared client, made on first use and anew after
-    ``reset_clients``."""
-    import boto3.session
-    from wabaguard import aws
-    from wabaguard.notices.once import DeferredDynamoDBPersistenceLayer
-
-    aws.reset_clients()
-    made: list[str] = []
-    real = boto3.session.Session.client
-
-    def counted(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
-        made.append(service)
-        return real(self, service, *args, **kwargs)
-
-    monkeypatch.setattr(boto3.session.Session, "client", counted)
-    layer = DeferredDynamoDBPersistenceLayer(table_name="idempotency")
-    assert made == [] and layer.table_name == "idempotency"
-    first = layer.client
-    assert made == ["dynamodb"] and first is aws.client("dynamodb") and layer.client is first
-    aws.reset_clients()  # the layer's client is asked for anew (the tests share botocore's)
-    assert layer.client is aws.client("dynamodb") and made == ["dynamodb", "dynamodb"]

@@ -48,7 +48,7 @@ from wabaguard.models.accounts import (
 from wabaguard.models.activity import (
     ActivityRecord,
     BucketIndex,
-    IdempotencyRecord,
+    NoticeProgress,
 )
 from wabaguard.models.base import (
     META,
@@ -117,7 +117,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Credential,
     ChallengesItem,
     ActivityRecord,
-    IdempotencyRecord,
+    NoticeProgress,
 )
 
 __all__ = [
@@ -140,7 +140,6 @@ __all__ = [
     "DueIndex",
     "FailureWindow",
     "Flag",
-    "IdempotencyRecord",
     "Invite",
     "Link",
     "ListingIndex",
@@ -149,6 +148,7 @@ __all__ = [
     "MessageTemplate",
     "MetaEvent",
     "MetaSeen",
+    "NoticeProgress",
     "OpenFlag",
     "OpenPartnerChange",
     "PartnerChangeRequest",

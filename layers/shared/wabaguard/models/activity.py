@@ -1,5 +1,5 @@
-"""The Activity table (usage records and security events, §Activity) and Powertools'
-idempotency records."""
+"""The Activity table (usage records and security events, §Activity) and the notifier's progress
+records (the Idempotency table)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -59,14 +60,15 @@ class ActivityRecord(Model):
 
 
 # ------------------------------------------------------------------ Idempotency table
-class IdempotencyRecord(Model):
-    """The item Powertools Idempotency writes (its DynamoDBPersistenceLayer owns the fields)."""
+class NoticeProgress(Model):
+    """Which recipients of one stream record's notices were told (``notices.progress``): one item
+    per record, not two writes per recipient as Powertools Idempotency kept (issue 26)."""
 
     class Meta:
         table_name = _str("IDEMPOTENCY_TABLE")
         region = _region()
 
-    id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(hash_key=True)  # "notices#" + the stream record's event id
     expiration = TTLAttribute(null=True)
-    status = UnicodeAttribute(null=True)
-    data = UnicodeAttribute(null=True)
+    claimed_until = NumberAttribute(null=True)  # an invocation works on the record until then
+    told = UnicodeSetAttribute(null=True)  # short digests of the recipients whose notice went out

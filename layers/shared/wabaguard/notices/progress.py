@@ -1,0 +1,77 @@
+"""Exactly once per recipient, kept per stream record: which of a record's notices went out.
+
+The stream delivers a record at least once (a retry after a failed send, a replay from the DLQ,
+two invocations overlapping). Powertools Idempotency kept a record per recipient, written twice
+(in progress, then done): two writes per notice. Here one item per stream record holds the
+recipients told so far. An invocation claims the record for as long as it may run (one write),
+adds each recipient once their notice is out (one write each; the last one also lets go of the
+claim) — a notice costs one write, and the guarantee is the same: a notice whose send succeeded but
+whose mark was lost (the function killed between the two) goes out again on the retry, as with
+Powertools; nothing else is ever sent twice, and two invocations never work on one record at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
+
+from wabaguard.models import NoticeProgress, condition_failed
+
+KEPT_FOR = timedelta(days=7)  # beyond the stream's 24 h and the failure queue's replays
+
+
+class Busy(Exception):
+    """Another invocation holds the record: this one must fail it, so the stream retries later."""
+
+
+def _digest(recipient: str) -> str:
+    return hashlib.sha256(recipient.encode()).hexdigest()[:24]
+
+
+class Progress:
+    """One stream record's notices: ``claim`` first, then ``told`` for each notice sent, and
+    ``release`` whatever happens (a no-op once the last notice let go of the claim)."""
+
+    def __init__(self, event_id: str, now: float, claim_until: float) -> None:
+        self.item = NoticeProgress(f"notices#{event_id}")
+        self.now, self.claim_until = now, claim_until
+        self.held = False
+        self._told: set[str] = set()
+
+    def claim(self) -> None:
+        """Take the record until ``claim_until``; raises Busy while another invocation has it."""
+        try:
+            self.item.update(
+                actions=[
+                    NoticeProgress.claimed_until.set(self.claim_until),
+                    NoticeProgress.expiration.set(datetime.fromtimestamp(self.now, UTC) + KEPT_FOR),
+                ],
+                condition=NoticeProgress.claimed_until.does_not_exist() | (NoticeProgress.claimed_until < self.now),
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise Busy(f"another invocation is sending the notices of {self.item.id}") from None
+            raise
+        self.held = True
+        self._told = set(self.item.told or ())
+
+    def was_told(self, recipient: str) -> bool:
+        return _digest(recipient) in self._told
+
+    def told(self, recipient: str, last: bool) -> None:
+        """``recipient``'s notice went out; ``last``: no other is left to send, let go of the claim."""
+        actions: list[Action] = [NoticeProgress.told.add({_digest(recipient)})]
+        if last:
+            actions.append(NoticeProgress.claimed_until.remove())
+        self.item.update(actions=actions)
+        self._told.add(_digest(recipient))
+        self.held = self.held and not last
+
+    def release(self) -> None:
+        """Let go of the claim (a send failed, or nothing was left to send): the retry may start at once."""
+        if self.held:
+            self.item.update(actions=[NoticeProgress.claimed_until.remove()])
+            self.held = False
