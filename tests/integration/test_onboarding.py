@@ -58,7 +58,7 @@ def test_meta_ids_are_unique_across_accounts(world: World, demo: dict[str, Any],
     assert again.status == 409 and again.json()["error"] == "conflict"
     phone_taken = {**CLIENT, "waba_id": "999", "phone_numbers": CLIENT["phone_numbers"][:1]}
     assert api.call("POST", "/v1/ops/accounts", world.ops_token, phone_taken).status == 409
-    from wabaguard.people.onboarding import account_by_waba
+    from wabaguard.people.access import account_by_waba
 
     found = account_by_waba("102290129340398")
     assert found is not None and found.name == "Initech"

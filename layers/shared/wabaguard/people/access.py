@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 
 from wabaguard.errors import Forbidden, NotFound
-from wabaguard.models import Account, Link, PhoneNumber, User, account_pk, user_sk
+from wabaguard.models import META, Account, Link, PhoneNumber, User, account_pk, user_sk, waba_pk
 from wabaguard.people.principal import Principal
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,6 +29,19 @@ def load_account(account_id: str, consistent: bool = False) -> Account:
         return Account.get(*Account.key(account_id), consistent_read=consistent)
     except Account.DoesNotExist:
         raise NotFound(f"account {account_id} does not exist") from None
+
+
+def account_by_waba(waba_id: str) -> Account | None:
+    """The account that owns a WABA (Meta's webhooks name accounts by it), or None. Here, not
+    with onboarding, which writes the link: Meta's webhook function reads it and loads no more."""
+    try:
+        link = Link.get(waba_pk(waba_id), META)
+    except Link.DoesNotExist:
+        return None
+    try:
+        return load_account(link.target_id)
+    except NotFound:
+        return None
 
 
 def load_phone(phone_number_id: str) -> PhoneNumber:

@@ -146,13 +146,3 @@ def _unique(pk: str, target_id: str) -> Link:
     return Link(pk, META_SK, target_id=target_id)
 
 
-def account_by_waba(waba_id: str) -> Account | None:
-    """The account that owns a WABA (Meta's webhooks name accounts by it), or None."""
-    try:
-        link = Link.get(waba_pk(waba_id), META_SK)
-    except Link.DoesNotExist:
-        return None
-    try:
-        return load_account(link.target_id)
-    except NotFound:
-        return None

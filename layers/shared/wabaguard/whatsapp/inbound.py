@@ -38,8 +38,7 @@ from wabaguard.models import (
     system_change,
     transaction,
 )
-from wabaguard.people.access import account_or_none
-from wabaguard.people.onboarding import account_by_waba
+from wabaguard.people.access import account_by_waba, account_or_none
 from wabaguard.risk import flags
 from wabaguard.security import BadJson, new_id, parse_json_body
 from wabaguard.watch import schedule as watch_schedule
