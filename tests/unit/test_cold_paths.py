@@ -141,3 +141,14 @@ def test_the_account_api_loads_each_capability_with_the_request_that_needs_it() 
     deferred = ("wabaguard.ops", "wabaguard.partner_change", "wabaguard.passkeys.api", "wabaguard.people.invites",
                 "wabaguard.webhooks.manage", "wabaguard.otp.checks", "wabaguard.keyactions.run")  # fmt: skip
     assert [m for m in deferred if m in loaded] == []
+
+
+def test_metas_webhook_and_the_notifier_load_no_onboarding_and_no_powertools_idempotency() -> None:
+    """Meta's webhook looks an account up by its WABA (``people.access``), it onboards nobody; the
+    notifier keeps its own progress items, without Powertools Idempotency's import-time client."""
+    meta = loaded_after_import("meta_webhook")
+    assert "wabaguard.whatsapp.inbound" in meta  # the check is real
+    assert [m for m in ("wabaguard.people.onboarding", "wabaguard.people.invites") if m in meta] == []
+    notifier = loaded_after_import("change_notifier")
+    assert "wabaguard.notices.progress" in notifier
+    assert not _has(notifier, "aws_lambda_powertools.utilities.idempotency")
