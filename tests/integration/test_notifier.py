@@ -451,10 +451,9 @@ def test_two_invocations_of_one_record_at_once_send_each_notice_once(
     told."""
     import contextlib
     import threading
-    import time
 
     from wabaguard.models import NoticeProgress
-    from wabaguard.notices import mailer
+    from wabaguard.notices import mailer, progress
 
     api.approved(admin, "PUT", f"/v1/phone-numbers/{pn}/webhook", {"url": "https://u.example.com/"})
     deliver(world)
@@ -462,13 +461,24 @@ def test_two_invocations_of_one_record_at_once_send_each_notice_once(
     for item in NoticeProgress.scan():  # as if the record were new: both containers get it first
         item.delete()
     before = len(notices(api))
-    real_send = mailer.send
+    real_send, real_claim = mailer.send, progress.Progress.claim
+    attempts: list[bool] = []
+    both_tried = threading.Event()
 
-    def slow(mail: mailer.Email, about: Any = None) -> str:
-        time.sleep(0.05)  # both containers are inside the record at once
+    def claim(self: progress.Progress) -> None:
+        try:
+            real_claim(self)
+        finally:
+            attempts.append(True)
+            if len(attempts) == 2:
+                both_tried.set()
+
+    def held(mail: mailer.Email, about: Any = None) -> str:
+        assert both_tried.wait(10)  # the sender is inside the record when the other container comes
         return real_send(mail, about)
 
-    monkeypatch.setattr(mailer, "send", slow)
+    monkeypatch.setattr(progress.Progress, "claim", claim)
+    monkeypatch.setattr(mailer, "send", held)
     monkeypatch.setitem(world.functions._locks, "ChangeNotifierFunction", contextlib.nullcontext())  # two containers
     barrier = threading.Barrier(2)
     results: list[Any] = []
