@@ -83,26 +83,18 @@ def _notify(record: dict[str, Any]) -> None:
     facts = [*change.facts, *notify.actor_facts(new)]
     links = report.Links(change.account_id, change.change_id, change.headline, recipients, facts)
     now = clock.now()
-    record_progress = progress.Progress(record["eventID"], now, max(_deadline.get(), now + CLAIM_FLOOR_SECONDS))
-    record_progress.claim()  # Busy: another invocation sends these; the record fails and is retried
-    failures = 0
-    try:
-        pending = [to for to in recipients if not record_progress.was_told(to)]
-        if len(pending) < len(recipients):
-            metrics.add_metric(
-                name="NotificationsDeduplicated", unit=MetricUnit.Count, value=len(recipients) - len(pending)
-            )
-        for i, to in enumerate(pending):
-            try:
-                send(to, change, new, account, links)
-            except mailer.MailError:
-                failures += 1
-                metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
-                continue
-            record_progress.told(to, last=i == len(pending) - 1)
-            metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
-    finally:
-        record_progress.release()
+    told = progress.tell_each(  # Busy: another invocation sends these; the record fails, is retried
+        record["eventID"],
+        recipients,
+        lambda to: send(to, change, new, account, links),
+        now,
+        claim_until=max(_deadline.get(), now + CLAIM_FLOOR_SECONDS),
+    )
+    for name, value in (("NotificationsSent", told.sent), ("NotificationsFailed", told.failed),
+                        ("NotificationsDeduplicated", told.deduplicated)):  # fmt: skip
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    failures = told.failed
     logger.info(
         "change notified",
         extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": failures},

@@ -13,12 +13,15 @@ Powertools; nothing else is ever sent twice, and two invocations never work on o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from wabaguard.models import NoticeProgress, condition_failed
+from wabaguard.notices.mailer import MailError
 
 KEPT_FOR = timedelta(days=7)  # beyond the stream's 24 h and the failure queue's replays
 
@@ -75,3 +78,37 @@ class Progress:
         if self.held:
             self.item.update(actions=[NoticeProgress.claimed_until.remove()])
             self.held = False
+
+
+@dataclass
+class Told:
+    """What became of one record's notices."""
+
+    sent: int = 0
+    failed: int = 0  # SES refused them: the record is retried, and only these go out again
+    deduplicated: int = 0  # told by an earlier delivery of the record
+
+
+def tell_each(
+    event_id: str, recipients: Sequence[str], send: Callable[[str], object], now: float, claim_until: float
+) -> Told:
+    """Send ``send(to)`` to each recipient of one stream record not told before, exactly once.
+    Raises Busy while another invocation has the record; anything but a MailError propagates, the
+    claim let go first."""
+    progress = Progress(event_id, now, claim_until)
+    progress.claim()
+    out = Told()
+    try:
+        pending = [to for to in recipients if not progress.was_told(to)]
+        out.deduplicated = len(recipients) - len(pending)
+        for i, to in enumerate(pending):
+            try:
+                send(to)
+            except MailError:
+                out.failed += 1
+                continue
+            progress.told(to, last=i == len(pending) - 1)
+            out.sent += 1
+    finally:
+        progress.release()
+    return out
