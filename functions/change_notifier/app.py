@@ -90,10 +90,12 @@ def _notify(record: dict[str, Any]) -> None:
         now,
         claim_until=max(_deadline.get(), now + CLAIM_FLOOR_SECONDS),
     )
-    for name, value in (("NotificationsSent", told.sent), ("NotificationsFailed", told.failed),
-                        ("NotificationsDeduplicated", told.deduplicated)):  # fmt: skip
-        if value:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if told.sent:
+        metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=told.sent)
+    if told.failed:
+        metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=told.failed)
+    if told.deduplicated:
+        metrics.add_metric(name="NotificationsDeduplicated", unit=MetricUnit.Count, value=told.deduplicated)
     failures = told.failed
     logger.info(
         "change notified",
