@@ -96,14 +96,13 @@ def _notify(record: dict[str, Any]) -> None:
         metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=told.failed)
     if told.deduplicated:
         metrics.add_metric(name="NotificationsDeduplicated", unit=MetricUnit.Count, value=told.deduplicated)
-    failures = told.failed
     logger.info(
         "change notified",
-        extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": failures},
+        extra={"change_id": change.change_id, "kind": change.kind, "account_id": account_id, "failures": told.failed},
     )
-    if failures:
+    if told.failed:
         # Report the record failed: the stream retries it, and the progress item skips who got it.
-        raise mailer.MailError(f"{failures} notice(s) of change {change.change_id} not sent")
+        raise mailer.MailError(f"{told.failed} notice(s) of change {change.change_id} not sent")
 
 
 @logger.inject_lambda_context(clear_state=True)

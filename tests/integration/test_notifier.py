@@ -397,7 +397,7 @@ def test_a_changes_report_links_are_one_item_each_recipient_their_own_and_report
     assert "Already reported" in api.call("GET", f"/v1/report/{links[admin['email']]}").body.decode()
 
 
-def test_a_report_link_is_refused_with_another_recipients_part_or_none(
+def test_a_report_link_is_refused_with_a_forged_recipient_part_or_none(
     api: Api, world: World, admin: dict[str, Any], acme: dict[str, Any], pn: str
 ) -> None:
     from wabaguard.notices.report import CHANGE_PART

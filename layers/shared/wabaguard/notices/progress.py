@@ -42,7 +42,7 @@ class Progress:
         self.item = NoticeProgress(f"notices#{event_id}")
         self.now, self.claim_until = now, claim_until
         self.held = False
-        self._told: set[str] = set()
+        self._told: frozenset[str] = frozenset()  # as the claim found them
 
     def claim(self) -> None:
         """Take the record until ``claim_until``; raises Busy while another invocation has it."""
@@ -59,7 +59,7 @@ class Progress:
                 raise Busy(f"another invocation is sending the notices of {self.item.id}") from None
             raise
         self.held = True
-        self._told = set(self.item.told or ())
+        self._told = frozenset(self.item.told or ())
 
     def was_told(self, recipient: str) -> bool:
         return _digest(recipient) in self._told
@@ -70,8 +70,8 @@ class Progress:
         if last:
             actions.append(NoticeProgress.claimed_until.remove())
         self.item.update(actions=actions)
-        self._told.add(_digest(recipient))
-        self.held = self.held and not last
+        if last:
+            self.held = False
 
     def release(self) -> None:
         """Let go of the claim (a send failed, or nothing was left to send): the retry may start at once."""

@@ -11,9 +11,10 @@ from enum import StrEnum
 
 from wabaguard.errors import Forbidden, NotFound
 from wabaguard.models import META, Account, Link, PhoneNumber, User, account_pk, user_sk, waba_pk
+from wabaguard.patterns import ID
 from wabaguard.people.principal import Principal
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(ID)
 
 
 def valid_id(value: str) -> bool:
