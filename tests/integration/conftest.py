@@ -19,9 +19,9 @@ from tests.passkey_authenticator import header as passkey_header
 
 def _fresh_world() -> Iterator[World]:
     with mock_aws():
-        from wabaguard.models import ALL_MODELS
+        from wabaguard.models import every_model
 
-        for model in ALL_MODELS:
+        for model in every_model():
             model._connection = None
         yield World(Stack(region=REGION))
 

@@ -29,8 +29,8 @@ NOT_ON_AUTHORIZER = (
 )
 
 
-def loaded_after_import(function: str) -> set[str]:
-    env = {
+def _env() -> dict[str, str]:
+    return {
         **os.environ,
         **Stack().environment(),
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -38,11 +38,14 @@ def loaded_after_import(function: str) -> set[str]:
         "AWS_SECRET_ACCESS_KEY": "x",
         "PYTHONPATH": str(Path(ROOT, "layers/shared")),
     }
+
+
+def loaded_after_import(function: str) -> set[str]:
     code = "import sys, json, app; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(ROOT, "functions", function),
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -152,3 +155,54 @@ def test_metas_webhook_and_the_notifier_load_no_onboarding_and_no_powertools_ide
     notifier = loaded_after_import("change_notifier")
     assert "wabaguard.notices.progress" in notifier
     assert not _has(notifier, "aws_lambda_powertools.utilities.idempotency")
+
+
+# Run in the function's directory after ``import app``: every model class's table connection, a
+# transaction and the hand-made DynamoDB and Secrets Manager clients, counting the botocore
+# clients made on the way.
+EVERY_CLIENT = """
+import json
+import botocore.session
+made = []
+create = botocore.session.Session.create_client
+def counting(self, service, *args, **kwargs):
+    made.append([id(self), service])
+    return create(self, service, *args, **kwargs)
+botocore.session.Session.create_client = counting
+import app
+from pynamodb.models import Model
+from wabaguard import aws
+from wabaguard.models import every_model, transaction
+def below(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from below(sub)
+models = every_model()
+assert set(models) == {m for m in below(Model) if getattr(getattr(m, "Meta", None), "table_name", None)}
+clients = [m._get_connection().connection.client for m in models]
+clients.append(transaction()._connection.client)
+clients.append(aws.client("dynamodb"))
+aws._secrets()
+print(json.dumps({"made": made, "models": len(models), "distinct": len({id(c) for c in clients})}))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_makes_one_client_per_service_however_many_models_it_touches(function: str) -> None:
+    """PynamoDB makes a botocore session and client per model class (~40 ms each on a cold start:
+    2 s for the layer's 41 classes), Powertools Parameters one per provider; the layer gives them
+    the container's one client per service (``models.base.shared_client``, ``aws.secret``)."""
+    out = subprocess.run(
+        [sys.executable, "-c", EVERY_CLIENT],
+        cwd=Path(ROOT, "functions", function),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["models"] > 30  # the check is real: every model class of the layer was touched
+    assert seen["distinct"] == 1
+    services = [service for _, service in seen["made"]]
+    assert sorted(services) == ["dynamodb", "secretsmanager"]
+    assert len({session for session, _ in seen["made"]}) == 1

@@ -120,6 +120,19 @@ ALL_MODELS: tuple[type[Model], ...] = (
     NoticeProgress,
 )
 
+
+def every_model() -> list[type[Model]]:
+    """Every model class with a table: the bases and each item type under them (PynamoDB keeps a
+    table connection per class that is used before its base)."""
+    found: list[type[Model]] = []
+    todo: list[type[Model]] = list(ALL_MODELS)
+    while todo:
+        cls = todo.pop(0)
+        found.append(cls)
+        todo.extend(sub for sub in cls.__subclasses__() if sub not in found)
+    return found
+
+
 __all__ = [
     "ALL_MODELS",
     "META",
@@ -182,6 +195,7 @@ __all__ = [
     "delivery_sk",
     "display_phone_pk",
     "drift_sk",
+    "every_model",
     "failure_window_pk",
     "flag_pk",
     "flag_sk",

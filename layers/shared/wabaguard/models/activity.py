@@ -11,10 +11,9 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from wabaguard.config import _str
-from wabaguard.models.base import _region
+from wabaguard.models.base import Item, _region
 
 
 class BucketIndex(GlobalSecondaryIndex["ActivityRecord"]):
@@ -28,7 +27,7 @@ class BucketIndex(GlobalSecondaryIndex["ActivityRecord"]):
     bucket_sk = UnicodeAttribute(range_key=True)
 
 
-class ActivityRecord(Model):
+class ActivityRecord(Item):
     """A usage record or security event (§Activity). Kept 90 days."""
 
     class Meta:
@@ -60,7 +59,7 @@ class ActivityRecord(Model):
 
 
 # ------------------------------------------------------------------ Idempotency table
-class NoticeProgress(Model):
+class NoticeProgress(Item):
     """Which recipients of one stream record's notices were told (``notices.progress``): one item
     per record, not two writes per recipient as Powertools Idempotency kept (issue 26)."""
 

@@ -10,11 +10,12 @@ from pynamodb.attributes import (
     MapAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from wabaguard import aws
 from wabaguard.config import _str, region
 from wabaguard.security import new_id
 
@@ -72,13 +73,36 @@ def transient(exc: Exception) -> bool:
 _connections: dict[str | None, Connection] = {}
 
 
+def shared_client(connection: Connection) -> Connection:
+    """Give a PynamoDB connection the container's one DynamoDB client (``wabaguard.aws.client``).
+
+    PynamoDB makes a botocore session and client for each connection, and a connection for each
+    model class first used on its own (``User`` before ``AccountsItem``, say): ~40 ms each on a
+    cold start, several per first invocation (issue #26). botocore clients are thread-safe, so one
+    serves every model, transaction and hand-made call; it is looked up per call, so a test that
+    forgets the clients (``reset_clients``) is followed by every model at once."""
+    dynamodb = aws.client("dynamodb")
+    if connection._client is not dynamodb:
+        connection._client = dynamodb
+    return connection
+
+
 def transaction() -> TransactWrite:
-    """A write transaction across our tables (all in one region). The connection (and its botocore
-    client, ~50 ms to build) is made once per container, as the models' own are."""
+    """A write transaction across our tables (all in one region), on the shared client."""
     region = _region()
     if region not in _connections:
         _connections[region] = Connection(region=region)
-    return TransactWrite(connection=_connections[region])
+    return TransactWrite(connection=shared_client(_connections[region]))
+
+
+class Item(Model):
+    """Base of our models: the table connection uses the container's one DynamoDB client."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        shared_client(table.connection)
+        return table
 
 
 def reset_transactions() -> None:
@@ -184,7 +208,7 @@ class ListingIndex(GlobalSecondaryIndex["AccountsItem"]):
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class AccountsItem(Model):
+class AccountsItem(Item):
     """Base of every item in the Accounts table (single-table design, typed by ``item_type``)."""
 
     class Meta:

@@ -18,14 +18,13 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.models import Model
 
 from wabaguard.config import _str
-from wabaguard.models.base import _region
+from wabaguard.models.base import Item, _region
 from wabaguard.security import token_digest
 
 
-class Credential(Model):
+class Credential(Item):
     """A bearer credential by the SHA-256 of its token: a user's access token or an API key.
 
     It carries what the authorizer needs in one read: who, which account, which role, and the
@@ -57,7 +56,7 @@ class Credential(Model):
 
 
 # ------------------------------------------------------------------ Challenges table
-class ChallengesItem(Model):
+class ChallengesItem(Item):
     class Meta:
         table_name = _str("CHALLENGES_TABLE")
         region = _region()

@@ -18,6 +18,7 @@ from typing import Any
 
 import urllib3
 
+from wabaguard import aws
 from wabaguard.config import settings
 
 # Graph error codes Meta documents as throttling or temporary (codes, not titles: titles change).
@@ -121,12 +122,10 @@ class NotConfigured(RuntimeError):
 def from_environment() -> Graph:
     """The Graph API of this deployment: base URL and version from the template's parameters, the
     system-user token from Secrets Manager (cached 5 minutes, so a rotated token is picked up)."""
-    from aws_lambda_powertools.utilities import parameters
-
     cfg = settings()
     if not cfg.graph_token_secret_id or not cfg.graph_api_base_url:
         raise NotConfigured("GRAPH_TOKEN_SECRET_ID and GRAPH_API_BASE_URL are required to reach Meta")
-    secret = parameters.get_secret(cfg.graph_token_secret_id, transform="json", max_age=300)
+    secret = aws.secret(cfg.graph_token_secret_id, transform="json")
     token = secret.get("token") if isinstance(secret, dict) else None
     if not isinstance(token, str) or not token:
         raise NotConfigured("the Graph token secret holds no token")

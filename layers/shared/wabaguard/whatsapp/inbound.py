@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from wabaguard import activity, clock
+from wabaguard.aws import secret
 from wabaguard.config import settings
 from wabaguard.errors import InvalidRequest, Unauthorized
 from wabaguard.models import (
@@ -81,7 +81,7 @@ def app_secrets() -> dict[str, Any]:
     secret_id = settings().meta_app_secret_id
     if not secret_id:
         return {}
-    value = parameters.get_secret(secret_id, transform="json", max_age=300)
+    value = secret(secret_id, transform="json")
     return value if isinstance(value, dict) else {}
 
 
