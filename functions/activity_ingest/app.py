@@ -6,6 +6,10 @@ message becomes — written, or refused to the DLQ with its reason — is decide
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -29,3 +33,6 @@ def record_handler(record: dict[str, Any]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return batches.sqs(event, record_handler)
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -8,6 +8,10 @@ only the emails that did not go out before, and keeps two invocations off one re
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 import contextvars
 from typing import TYPE_CHECKING, Any
 
@@ -110,3 +114,6 @@ def _notify(record: dict[str, Any]) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _deadline.set(clock.now() + context.get_remaining_time_in_millis() / 1000)
     return batches.stream(event, record_handler)
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -4,6 +4,10 @@ through EventBridge: matched to what wabaguard sent (§Mail delivery). Decisions
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -35,3 +39,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="MailEventsDuplicate", unit=MetricUnit.Count, value=out.duplicates)
     logger.info("mail event", extra={"type": mail_event.type, "message_id": mail_event.message_id, **vars(out)})
     return vars(out)
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -4,6 +4,10 @@ the signature, what each change means — are ``whatsapp.inbound``'s; this handl
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 import base64
 from typing import Any
 
@@ -54,3 +58,6 @@ def receive_meta_webhook() -> Any:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

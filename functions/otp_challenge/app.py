@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -41,3 +45,6 @@ def resend_challenge(challenge_id: str) -> Any:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

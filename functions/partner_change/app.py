@@ -3,6 +3,10 @@ minute, each submission announced on EventBridge. Every decision is in ``wabagua
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -30,3 +34,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "announced": summary.announced,
         "announce_failed": summary.announce_failed,
     }
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -3,6 +3,10 @@ minute for the changes whose retry is due. Every decision is in ``wabaguard.what
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -42,3 +46,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     _metrics(summary)
     return {"applied": summary.applied, "failed": summary.failed, "retried": summary.retried, "waited": summary.waited}
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -43,3 +47,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if flag["severity"] == "high":
             metrics.add_metric(name="HighFlagsRaised", unit=MetricUnit.Count, value=1)
     return result
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

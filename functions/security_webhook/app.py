@@ -4,6 +4,10 @@ Every decision is in ``wabaguard.webhooks.deliveries``."""
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -38,3 +42,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "abandoned": summary.gave_up,
         "disabled": summary.disabled,
     }
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

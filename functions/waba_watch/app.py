@@ -3,6 +3,10 @@ Meta without passing through wabaguard (§WABA watch). Every decision is in ``wa
 
 from __future__ import annotations
 
+from wabaguard import coldstart
+
+# isort: split
+
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -35,3 +39,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     out = {k: v for k, v in vars(summary).items() if k != "outcomes"}
     logger.info("waba watch", extra=out)
     return out
+
+
+coldstart.imported("dynamodb")  # last: its client made, what the import built frozen, the collector on

@@ -148,13 +148,16 @@ def test_the_account_api_loads_each_capability_with_the_request_that_needs_it() 
 
 def test_metas_webhook_and_the_notifier_load_no_onboarding_and_no_powertools_idempotency() -> None:
     """Meta's webhook looks an account up by its WABA (``people.access``), it onboards nobody; the
-    notifier keeps its own progress items, without Powertools Idempotency's import-time client."""
+    notifier keeps its own progress items, without Powertools Idempotency's import-time client, and
+    words a template's notice without loading the performers (``keyactions.facts``)."""
     meta = loaded_after_import("meta_webhook")
     assert "wabaguard.whatsapp.inbound" in meta  # the check is real
     assert [m for m in ("wabaguard.people.onboarding", "wabaguard.people.invites") if m in meta] == []
     notifier = loaded_after_import("change_notifier")
     assert "wabaguard.notices.progress" in notifier
     assert not _has(notifier, "aws_lambda_powertools.utilities.idempotency")
+    assert "wabaguard.keyactions.facts" in notifier
+    assert [m for m in ("wabaguard.keyactions.content", "wabaguard.queries") if m in notifier] == []
 
 
 # Run in the function's directory after ``import app``: every model class's table connection, a
@@ -206,3 +209,27 @@ def test_a_function_makes_one_client_per_service_however_many_models_it_touches(
     services = [service for _, service in seen["made"]]
     assert sorted(services) == ["dynamodb", "secretsmanager"]
     assert len({session for session, _ in seen["made"]}) == 1
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_imports_without_the_collector_and_freezes_what_it_built(function: str) -> None:
+    """``wabaguard.coldstart`` first (the rest of the import runs without the cyclic collector),
+    ``coldstart.imported("dynamodb")`` last (its client made in init, what the import built
+    frozen, the collector back on)."""
+    source = Path(ROOT, "functions", function, "app.py").read_text()
+    body = [line for line in source.splitlines() if line and not line.startswith((" ", "#", ")", '"'))]
+    imports = [line for line in body if line.startswith(("import ", "from ")) and "__future__" not in line]
+    assert imports[0] == "from wabaguard import coldstart"
+    assert body[-1].startswith('coldstart.imported("dynamodb")')
+    code = "import gc, app; print(gc.isenabled(), gc.get_freeze_count())"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(ROOT, "functions", function),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    enabled, frozen = out.stdout.split()
+    assert enabled == "True"
+    assert int(frozen) > 10_000  # the import's objects, never scanned again

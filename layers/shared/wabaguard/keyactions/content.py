@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from wabaguard.activity import RequestMeta
+from wabaguard.keyactions.facts import template_facts
 from wabaguard.keyactions.work import Outcome, Prepared, Work
 from wabaguard.models import MessageTemplate, PhoneNumber, account_pk, iso, template_sk
 from wabaguard.people.principal import Principal
 from wabaguard.queries import profile_view
 from wabaguard.security import new_id
-from wabaguard.urls import display_url
 from wabaguard.whatsapp import changes as platform
 
 
@@ -27,23 +27,6 @@ def words_create_template(prep: Prepared) -> str:
 def words_update_profile(prep: Prepared) -> str:
     parts = [f"{k} to {_value_words(v)}" for k, v in sorted(prep.body.changes().items())]
     return f"Change the business profile of {prep.phone_words}: set " + "; ".join(parts)
-
-
-def template_facts(name: str, language: str, category: str, components: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """What a template says, for the person approving it: a template is what customers will read."""
-    facts = [("Template name", name), ("Language", language), ("Category", category)]
-    for comp in components:
-        kind = str(comp.get("type", "")).upper()
-        if kind in ("HEADER", "BODY", "FOOTER") and isinstance(comp.get("text"), str):
-            facts.append((f"{kind.title()} text", comp["text"][:1024]))
-        elif kind == "BUTTONS" and isinstance(comp.get("buttons"), list):
-            labels = [
-                f"{b.get('text', '?')}" + (f" → {display_url(str(b['url']))}" if b.get("url") else "")
-                for b in comp["buttons"]
-                if isinstance(b, dict)
-            ]
-            facts.append(("Buttons", "; ".join(labels)[:1024]))
-    return facts
 
 
 def _value_words(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from wabaguard import clock
 from wabaguard.config import settings
-from wabaguard.keyactions.content import template_facts
+from wabaguard.keyactions.facts import template_facts
 from wabaguard.keyactions.registry import BY_NOTICE
 from wabaguard.models import (
     Account,
