@@ -1,6 +1,7 @@
 """Key actions (§API): the registry that declares each one (``registry``), how one runs —
 prepared the same way for its challenge and for the request, then one transaction (``run``) — and
-the families that say each in words and perform it: ``content`` (templates, profiles),
+the families that say each in words and perform it: ``content`` (templates, profiles; ``facts``
+words a template for its approval and its notice),
 ``integration`` (webhook URLs, API keys, the security webhook), ``people`` (users, authenticators,
 tokens), ``partner`` (Partner changes).
 
