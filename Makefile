@@ -44,6 +44,9 @@ iac: $(VENV)/.installed $(TOOLS)/.installed $(CHECKOV)/.installed
 	$(TOOLS)/bin/sam validate --lint --region $(REGION) --template-file template.yaml
 	$(CHECKOV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(BIN)/python tools/check_lambda_wheels.py  # every compiled dependency loads on python3.11 arm64 (AL2)
+	@mkdir -p .aws-sam && $(TOOLS)/bin/sam build SharedLayer --template-file template.yaml >.aws-sam/layer.log 2>&1 \
+		|| { cat .aws-sam/layer.log; exit 1; }  # layers/shared/Makefile
+	$(BIN)/python tools/check_layer_bytecode.py .aws-sam/build/SharedLayer/python  # none compiled at cold start
 
 # pytest exits 5 when it collects nothing: each suite below must run tests or make fails.
 unit: $(VENV)/.installed

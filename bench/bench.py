@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,7 +69,7 @@ USER_AGENT = (
 )
 
 
-def _import_seconds(directory: Path, env: dict[str, str]) -> tuple[float, float]:
+def _import_seconds(directory: Path, env: dict[str, str], first_client: bool = True) -> tuple[float, float]:
     """The module's import (Lambda's init: ours make their DynamoDB client there, as the bare
     handler does — ``coldstart.imported``), and then what a first invocation could still make:
     every model class's table connection, a transaction's, the hand-made calls' client (one shared
@@ -81,6 +82,8 @@ def _import_seconds(directory: Path, env: dict[str, str]) -> tuple[float, float]
         "for m in models.every_model(): m._get_connection().connection.client\n"
         "print(a, time.perf_counter() - t)"
     )
+    if not first_client:  # the bare handler: the import alone
+        code = code.split("\n", 1)[0] + "\nprint(a, 0.0)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=directory, env=env, capture_output=True, text=True, check=True
     )
@@ -88,7 +91,43 @@ def _import_seconds(directory: Path, env: dict[str, str]) -> tuple[float, float]
     return float(imported), float(client)
 
 
-def cold_imports(runs: int = 15) -> dict[str, Any]:
+LAMBDA_ZIP_DATE = 315532800  # 1980-01-01: the date SAM's zip gives every file (no timestamps kept)
+
+
+def _as_lambda_unpacks(tree: Path) -> Path:
+    """``tree`` dated as Lambda unpacks it: a timestamp-checked .pyc is stale there."""
+    for path in [tree, *tree.rglob("*")]:
+        os.utime(path, (LAMBDA_ZIP_DATE, LAMBDA_ZIP_DATE), follow_symlinks=False)
+    return tree
+
+
+def shipped_layer(into: Path, bytecode: bool = True) -> Path:
+    """The layer as ``sam build`` makes it (layers/shared/Makefile), for this machine's platform:
+    the arm64 wheels' compiled modules would not load here, the bytecode is the same. Without
+    ``bytecode``, as SAM's python3.11 builder made it until issue #26: sources only."""
+    subprocess.run(
+        ["make", "--silent", "-C", str(ROOT / "layers" / "shared"), "build-SharedLayer", f"ARTIFACTS_DIR={into}",
+         "PLATFORM=", f"PYTHON={sys.executable}"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    layer = into / "python"
+    if not bytecode:
+        for cache in list(layer.rglob("__pycache__")):
+            shutil.rmtree(cache)
+    return _as_lambda_unpacks(layer)
+
+
+def _function_package(name: str, into: Path) -> Path:
+    """A function's package as Lambda unpacks it: its sources (SAM ships no bytecode for them)."""
+    target = into / name
+    shutil.copytree(ROOT / "functions" / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return _as_lambda_unpacks(target)
+
+
+def cold_imports(runs: int = 15, runs_without_bytecode: int = 5) -> dict[str, Any]:
+    """Each function's import from its package and the layer as shipped, where nothing can be
+    written (Lambda's /var/task and /opt are read-only), against a bare boto3 handler whose boto3
+    has its bytecode (the runtime's own; the favourable case for the bare handler)."""
     from devstack.cfn import Stack
 
     env = {
@@ -99,23 +138,37 @@ def cold_imports(runs: int = 15) -> dict[str, Any]:
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
-    env["PYTHONPATH"] = str(ROOT / "layers" / "shared")
     times: dict[str, list[float]] = defaultdict(list)
     with_client: dict[str, list[float]] = defaultdict(list)
+    without: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
-        bare = Path(tmp)
+        root = Path(tmp)
+        layers = {True: shipped_layer(root / "layer"), False: shipped_layer(root / "sources", bytecode=False)}
+        packages = {fn: _function_package(fn, root / "functions") for fn in FUNCTIONS}
+        bare = root / "bare"
+        bare.mkdir()
         (bare / "app.py").write_text(BARE)
-        for _ in range(runs):  # interleaved, so drift on a shared machine hits all alike
-            times["bare_boto3_client"].append(_import_seconds(bare, env)[0])
+        bare_env = {**env, "PYTHONPATH": ""}
+        shipped = {**env, "PYTHONPATH": str(layers[True])}
+        sources = {**env, "PYTHONPATH": str(layers[False])}
+        for run in range(runs):  # interleaved, so drift on a shared machine hits all alike
+            times["bare_boto3_client"].append(_import_seconds(bare, bare_env, first_client=False)[0])
             for fn in FUNCTIONS:
-                imported, client = _import_seconds(ROOT / "functions" / fn, env)
+                imported, client = _import_seconds(packages[fn], shipped)
                 times[fn].append(imported)
                 with_client[fn].append(imported + client)
+                if run < runs_without_bytecode:
+                    without[fn].append(_import_seconds(packages[fn], sources, first_client=False)[0])
     med = {k: statistics.median(v) for k, v in times.items()}
     first = {k: statistics.median(v) for k, v in with_client.items()}
+    before = {k: statistics.median(v) for k, v in without.items()}
     return {
         "runs": runs,
+        "what": "each function's package and the layer as sam build makes them (layers/shared/Makefile; this "
+        "machine's wheels), dated 1980 as SAM's zip leaves them, nothing writable; the bare handler's boto3 "
+        "with its bytecode",
         "median_seconds": med,
         "ratio_to_bare": {k: med[k] / med["bare_boto3_client"] for k in FUNCTIONS},
         "with_first_client": {
@@ -124,6 +177,13 @@ def cold_imports(runs: int = 15) -> dict[str, Any]:
             "like the bare handler's)",
             "median_seconds": first,
             "ratio_to_bare": {k: first[k] / med["bare_boto3_client"] for k in FUNCTIONS},
+        },
+        "layer_without_bytecode": {
+            "what": "the same, with the layer as SAM's python3.11 builder made it before issue #26: sources "
+            "only, so every module is compiled at every cold start",
+            "runs": runs_without_bytecode,
+            "median_seconds": before,
+            "ratio_to_bare": {k: before[k] / med["bare_boto3_client"] for k in FUNCTIONS},
         },
     }
 
@@ -951,11 +1011,13 @@ def table(r: dict[str, Any]) -> str:
         f"| cold import, bare handler (boto3 + DynamoDB client), median of {ci['runs']} | "
         f"{ci['median_seconds']['bare_boto3_client'] * 1000:.0f} ms |"
     )
+    unbuilt = ci["layer_without_bytecode"]["ratio_to_bare"]
     for fn in FUNCTIONS:
         rows.append(
-            f"| cold import {fn} (its DynamoDB client made in init) | "
+            f"| cold import {fn} (as shipped; its DynamoDB client made in init) | "
             f"{ci['median_seconds'][fn] * 1000:.0f} ms ({ci['ratio_to_bare'][fn]:.2f}× bare); "
-            f"then every model class's connection {ci['with_first_client']['ratio_to_bare'][fn]:.2f}× |"
+            f"then every model class's connection {ci['with_first_client']['ratio_to_bare'][fn]:.2f}×; "
+            f"layer without bytecode {unbuilt[fn]:.2f}× |"
         )
     sizes = r["package_sizes"].get("unzipped_bytes", {})
     for name, size in sizes.items():
