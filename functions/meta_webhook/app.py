@@ -12,11 +12,10 @@ import base64
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from wabaguard import observability
-from wabaguard.web import build_resolver, json_response
+from wabaguard.web import Response, build_resolver, json_response
 from wabaguard.whatsapp import inbound
 
 logger, metrics = observability.logger(), Metrics()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,107 @@ def test_threads_reading_it_first_at_once_all_get_the_module() -> None:
 
     assert got == [pages.html_page] * 8
 
+
+
+# ``lazy.submodule``: one module of a package without the package's ``__init__`` (Powertools'
+# event_handler/__init__ loads every resolver it has; the HTTP functions use the REST one).
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A package whose ``__init__`` counts its runs (in ``<name>_runs``), is slow, and defines a
+    name of its own besides re-exporting its light submodule's."""
+    name = f"pkg_{request.node.name.split('[')[0][5:][:40]}"
+    root = tmp_path / name
+    root.mkdir()
+    (tmp_path / f"{name}_runs.py").write_text("runs = 0\n")
+    (root / "__init__.py").write_text(
+        f"import time, {name}_runs\n{name}_runs.runs += 1\ntime.sleep(0.05)\n"
+        f"from {name}.light import LIGHT\nfrom {name} import heavy\nHEAVY = heavy.HEAVY\n"
+    )
+    (root / "light.py").write_text(f"from {name} import other\nLIGHT = 'light'\n")
+    (root / "other.py").write_text("OTHER = 'other'\n")
+    (root / "heavy.py").write_text("HEAVY = 'heavy'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.") or m == f"{name}_runs"]:
+        del sys.modules[module]
+
+
+def test_a_submodule_comes_without_its_packages_init(package: str) -> None:
+    light = lazy.submodule(package, "light")
+    assert light.LIGHT == "light"
+    assert f"{package}.heavy" not in sys.modules  # the __init__ did not run...
+    assert f"{package}_runs" not in sys.modules
+    assert sys.modules[package].light is light  # ...yet the package knows its submodules
+    assert sys.modules[package].other.OTHER == "other"  # `from package import submodule` inside it worked
+
+
+def test_a_name_of_the_packages_init_runs_it_then_once(package: str) -> None:
+    lazy.submodule(package, "light")
+    exec(f"from {package} import HEAVY, LIGHT", namespace := {})
+    assert (namespace["HEAVY"], namespace["LIGHT"]) == ("heavy", "light")
+    assert sys.modules[f"{package}_runs"].runs == 1
+    assert sys.modules[package].LIGHT == "light"
+    assert sys.modules[f"{package}_runs"].runs == 1
+
+
+def test_threads_reading_an_init_name_at_once_run_the_init_once(package: str) -> None:
+    lazy.submodule(package, "light")
+    stub = sys.modules[package]
+    barrier = threading.Barrier(8)
+    got: list[object] = []
+
+    def read() -> None:
+        barrier.wait()
+        got.append(stub.HEAVY)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["heavy"] * 8
+    assert sys.modules[f"{package}_runs"].runs == 1
+
+
+def test_a_name_nobody_defines_is_still_an_attribute_error(package: str) -> None:
+    lazy.submodule(package, "light")
+    with pytest.raises(AttributeError, match="no attribute 'NOPE'"):
+        sys.modules[package].NOPE  # noqa: B018
+    with pytest.raises(ImportError):
+        exec(f"from {package} import NOPE", {})
+
+
+def test_a_package_already_imported_is_used_as_it_is(package: str) -> None:
+    real = __import__(package)
+    assert lazy.submodule(package, "light") is real.light
+    assert sys.modules[package] is real
+    assert sys.modules[f"{package}_runs"].runs == 1
+
+
+def test_only_a_package_can_be_opened_so() -> None:
+    with pytest.raises(ImportError, match="not a package"):
+        lazy.submodule("wabaguard.clock", "anything")
+    with pytest.raises(ImportError, match="not a package"):
+        lazy.submodule("no_such_package_here", "x")
+
+
+def test_the_rest_resolver_comes_without_powertools_other_resolvers() -> None:
+    """What ``wabaguard.web`` does, in a fresh interpreter: then Powertools' own names still work."""
+    code = (
+        "import sys; from wabaguard import web\n"
+        "others = [m for m in sys.modules if m.startswith('aws_lambda_powertools.event_handler.') and "
+        "m.rsplit('.', 1)[1] in ('appsync', 'bedrock_agent', 'vpc_lattice', 'lambda_function_url', 'http_resolver')]\n"
+        "before = (others, 'asyncio' in sys.modules)\n"
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver, AppSyncResolver, Response\n"
+        "print(before == ([], False), APIGatewayRestResolver is web.APIGatewayRestResolver, Response is web.Response)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **Stack().environment(), "PYTHONPATH": str(Path(ROOT, "layers/shared"))},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["True", "True", "True"]

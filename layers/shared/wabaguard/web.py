@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from wabaguard import lazy
 from wabaguard.activity import RequestMeta, meta_of
 from wabaguard.errors import (
     Forbidden,
@@ -27,7 +27,13 @@ from wabaguard.people.principal import Principal
 from wabaguard.security import BadJson, parse_json_body
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
     from wabaguard.otp.checks import Approval
+else:  # the REST resolver without the other resolvers Powertools' event_handler/__init__ loads
+    _rest = lazy.submodule("aws_lambda_powertools.event_handler", "api_gateway")
+    APIGatewayRestResolver, Response = _rest.APIGatewayRestResolver, _rest.Response
+    content_types = lazy.submodule("aws_lambda_powertools.event_handler", "content_types")
 
 MAX_BODY = 64 * 1024
 logger = Logger(child=True)
