@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,7 @@ from wabaguard import lazy
 from devstack.cfn import ROOT, Stack
 
 
-def test_a_lazy_module_is_imported_by_its_first_attribute_and_not_before() -> None:
-    code = (
-        "import sys; from wabaguard import lazy; m = lazy.module('wabaguard.risk.flags');"
-        "before = 'wabaguard.risk.flags' in sys.modules; f = m.resolve;"
-        "print(before, 'wabaguard.risk.flags' in sys.modules, f is sys.modules['wabaguard.risk.flags'].resolve)"
-    )
+def _printed_by_a_fresh_interpreter(code: str) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, **Stack().environment(), "PYTHONPATH": str(Path(ROOT, "layers/shared"))},
@@ -29,7 +24,16 @@ def test_a_lazy_module_is_imported_by_its_first_attribute_and_not_before() -> No
         text=True,
         check=True,
     )
-    assert out.stdout.split() == ["False", "True", "True"]
+    return out.stdout.split()
+
+
+def test_a_lazy_module_is_imported_by_its_first_attribute_and_not_before() -> None:
+    code = (
+        "import sys; from wabaguard import lazy; m = lazy.module('wabaguard.risk.flags');"
+        "before = 'wabaguard.risk.flags' in sys.modules; f = m.resolve;"
+        "print(before, 'wabaguard.risk.flags' in sys.modules, f is sys.modules['wabaguard.risk.flags'].resolve)"
+    )
+    assert _printed_by_a_fresh_interpreter(code) == ["False", "True", "True"]
 
 
 def test_a_name_the_module_does_not_have_is_an_attribute_error() -> None:
@@ -43,20 +47,26 @@ def test_a_module_that_does_not_exist_fails_on_first_use() -> None:
         missing.anything  # noqa: B018
 
 
+def _read_from_threads_at_once(read: Callable[[], object], threads: int = 8) -> list[object]:
+    """What ``read`` returned in each of ``threads`` threads released together."""
+    got: list[object] = []
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        barrier.wait()
+        got.append(read())
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    return got
+
+
 def test_threads_reading_it_first_at_once_all_get_the_module() -> None:
     target = lazy.module("wabaguard.pages")
-    got: list[object] = []
-    barrier = threading.Barrier(8)
-
-    def read() -> None:
-        barrier.wait()
-        got.append(target.html_page)
-
-    threads = [threading.Thread(target=read) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = _read_from_threads_at_once(lambda: target.html_page)
     from wabaguard import pages
 
     assert got == [pages.html_page] * 8
@@ -109,19 +119,7 @@ def test_a_name_of_the_packages_init_runs_it_then_once(package: str) -> None:
 def test_threads_reading_an_init_name_at_once_run_the_init_once(package: str) -> None:
     lazy.submodule(package, "light")
     stub = sys.modules[package]
-    barrier = threading.Barrier(8)
-    got: list[object] = []
-
-    def read() -> None:
-        barrier.wait()
-        got.append(stub.HEAVY)
-
-    threads = [threading.Thread(target=read) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert got == ["heavy"] * 8
+    assert _read_from_threads_at_once(lambda: stub.HEAVY) == ["heavy"] * 8
     assert sys.modules[f"{package}_runs"].runs == 1
 
 
@@ -157,11 +155,4 @@ def test_the_rest_resolver_comes_without_powertools_other_resolvers() -> None:
         "from aws_lambda_powertools.event_handler import APIGatewayRestResolver, AppSyncResolver, Response\n"
         "print(before == ([], False), APIGatewayRestResolver is web.APIGatewayRestResolver, Response is web.Response)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, **Stack().environment(), "PYTHONPATH": str(Path(ROOT, "layers/shared"))},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.split() == ["True", "True", "True"]
+    assert _printed_by_a_fresh_interpreter(code) == ["True", "True", "True"]
