@@ -1,5 +1,5 @@
 """The layer ships bytecode Lambda will use (issue #26): its /opt is read-only, so a module
-without it is compiled at every cold start — 2.6-2.8x a bare handler as SAM's python3.11
+without it is compiled at every cold start — 2.2-3.0x a bare handler as SAM's python3.11
 builder made the layer. `make iac` builds the layer with SAM and runs the checker on it; these
 tests hold the checker to what CPython accepts, and the build to the recipe that satisfies it."""
 
