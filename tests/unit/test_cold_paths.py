@@ -53,8 +53,8 @@ def _env() -> dict[str, str]:
     }
 
 
-def loaded_after_import(function: str) -> set[str]:
-    code = "import sys, json, app; print(json.dumps(sorted(sys.modules)))"
+def printed_in(function: str, code: str) -> str:
+    """The last line ``code`` prints, run in a fresh interpreter in ``function``'s directory."""
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(ROOT, "functions", function),
@@ -63,7 +63,11 @@ def loaded_after_import(function: str) -> set[str]:
         text=True,
         check=True,
     )
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return out.stdout.strip().splitlines()[-1]
+
+
+def loaded_after_import(function: str) -> set[str]:
+    return set(json.loads(printed_in(function, "import sys, json, app; print(json.dumps(sorted(sys.modules)))")))
 
 
 def _has(modules: set[str], prefix: str) -> bool:
@@ -208,15 +212,7 @@ def test_a_function_makes_one_client_per_service_however_many_models_it_touches(
     """PynamoDB makes a botocore session and client per model class (~40 ms each on a cold start:
     2 s for the layer's 41 classes), Powertools Parameters one per provider; the layer gives them
     the container's one client per service (``models.base.shared_client``, ``aws.secret``)."""
-    out = subprocess.run(
-        [sys.executable, "-c", EVERY_CLIENT],
-        cwd=Path(ROOT, "functions", function),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = json.loads(printed_in(function, EVERY_CLIENT))
     assert seen["models"] > 30  # the check is real: every model class of the layer was touched
     assert seen["distinct"] == 1
     services = [service for _, service in seen["made"]]
@@ -234,15 +230,6 @@ def test_a_function_imports_without_the_collector_and_freezes_what_it_built(func
     imports = [line for line in body if line.startswith(("import ", "from ")) and "__future__" not in line]
     assert imports[0] == "from wabaguard import coldstart"
     assert body[-1].startswith('coldstart.imported("dynamodb")')
-    code = "import gc, app; print(gc.isenabled(), gc.get_freeze_count())"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(ROOT, "functions", function),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    enabled, frozen = out.stdout.split()
+    enabled, frozen = printed_in(function, "import gc, app; print(gc.isenabled(), gc.get_freeze_count())").split()
     assert enabled == "True"
     assert int(frozen) > 10_000  # the import's objects, never scanned again
