@@ -75,15 +75,16 @@ def _import_seconds(directory: Path, env: dict[str, str], first_client: bool = T
     every model class's table connection, a transaction's, the hand-made calls' client (one shared
     client since issue #26, made in init; PynamoDB alone made a session and client per model
     class), so the second figure is what the import figure might leave out."""
-    code = (
-        "import time; t = time.perf_counter(); import app; a = time.perf_counter() - t\n"
-        "from wabaguard import aws, models; t = time.perf_counter()\n"
-        "aws.client('dynamodb'); models.transaction()._connection.client\n"
-        "for m in models.every_model(): m._get_connection().connection.client\n"
-        "print(a, time.perf_counter() - t)"
-    )
-    if not first_client:  # the bare handler: the import alone
-        code = code.split("\n", 1)[0] + "\nprint(a, 0.0)"
+    code = "import time; t = time.perf_counter(); import app; a = time.perf_counter() - t\n"
+    if first_client:
+        code += (
+            "from wabaguard import aws, models; t = time.perf_counter()\n"
+            "aws.client('dynamodb'); models.transaction()._connection.client\n"
+            "for m in models.every_model(): m._get_connection().connection.client\n"
+            "print(a, time.perf_counter() - t)"
+        )
+    else:  # the bare handler, or the import alone
+        code += "print(a, 0.0)"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=directory, env=env, capture_output=True, text=True, check=True
     )
@@ -101,20 +102,21 @@ def _as_lambda_unpacks(tree: Path) -> Path:
     return tree
 
 
-def shipped_layer(into: Path, bytecode: bool = True) -> Path:
+def shipped_layer(into: Path) -> Path:
     """The layer as ``sam build`` makes it (layers/shared/Makefile), for this machine's platform:
-    the arm64 wheels' compiled modules would not load here, the bytecode is the same. Without
-    ``bytecode``, as SAM's python3.11 builder made it until issue #26: sources only."""
+    the arm64 wheels' compiled modules would not load here, the bytecode is the same."""
     subprocess.run(
         ["make", "--silent", "-C", str(ROOT / "layers" / "shared"), "build-SharedLayer", f"ARTIFACTS_DIR={into}",
          "PLATFORM=", f"PYTHON={sys.executable}"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    layer = into / "python"
-    if not bytecode:
-        for cache in list(layer.rglob("__pycache__")):
-            shutil.rmtree(cache)
-    return _as_lambda_unpacks(layer)
+    return _as_lambda_unpacks(into / "python")
+
+
+def _without_bytecode(layer: Path, into: Path) -> Path:
+    """``layer`` as SAM's python3.11 builder made it until issue #26: the same sources, no bytecode."""
+    shutil.copytree(layer, into, ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    return _as_lambda_unpacks(into)
 
 
 def _function_package(name: str, into: Path) -> Path:
@@ -146,14 +148,14 @@ def cold_imports(runs: int = 15, runs_without_bytecode: int = 5) -> dict[str, An
     bare_times: list[float] = []  # the bare handler beside the runs without bytecode
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        layers = {True: shipped_layer(root / "layer"), False: shipped_layer(root / "sources", bytecode=False)}
+        layer = shipped_layer(root / "layer")
         packages = {fn: _function_package(fn, root / "functions") for fn in FUNCTIONS}
         bare = root / "bare"
         bare.mkdir()
         (bare / "app.py").write_text(BARE)
         bare_env = {**env, "PYTHONPATH": ""}
-        shipped = {**env, "PYTHONPATH": str(layers[True])}
-        sources = {**env, "PYTHONPATH": str(layers[False])}
+        shipped = {**env, "PYTHONPATH": str(layer)}
+        sources = {**env, "PYTHONPATH": str(_without_bytecode(layer, root / "sources"))}
         for _ in range(runs):  # interleaved, so drift on a shared machine hits all alike
             times["bare_boto3_client"].append(_import_seconds(bare, bare_env, first_client=False)[0])
             for fn in FUNCTIONS:
