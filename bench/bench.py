@@ -36,6 +36,19 @@ PRICES = {
     "cw_logs_ingest_per_gb": 0.50,  # aws.amazon.com/cloudwatch/pricing (standard logs)
     "xray_per_million_traces": 5.00,  # aws.amazon.com/xray/pricing (recorded traces)
     "ses_per_thousand_emails": 0.10,  # aws.amazon.com/ses/pricing (outbound email)
+    "waf_per_million_requests": 0.60,  # aws.amazon.com/waf/pricing (requests the web ACL inspects)
+    "ddb_storage_per_gb_month": 0.25,  # aws.amazon.com/dynamodb/pricing/on-demand (Standard table class)
+    "ddb_pitr_per_gb_month": 0.20,  # aws.amazon.com/dynamodb/pricing/on-demand (continuous backups)
+    "cw_logs_storage_per_gb_month": 0.03,  # aws.amazon.com/cloudwatch/pricing (archived logs)
+    "scheduler_per_million_invocations": 1.00,  # aws.amazon.com/eventbridge/pricing (after 14M free)
+    # What a resource costs every month whatever the traffic:
+    "waf_web_acl_per_month": 5.00,  # aws.amazon.com/waf/pricing
+    "waf_rule_per_month": 1.00,  # aws.amazon.com/waf/pricing (an AWS managed rule group counts as one)
+    "secret_per_month": 0.40,  # aws.amazon.com/secrets-manager/pricing
+    "kms_key_per_month": 1.00,  # aws.amazon.com/kms/pricing (customer managed key)
+    "alarm_metric_per_month": 0.10,  # aws.amazon.com/cloudwatch/pricing (standard resolution, per metric)
+    "dashboard_per_month": 3.00,  # aws.amazon.com/cloudwatch/pricing
+    "custom_metric_per_month": 0.30,  # aws.amazon.com/cloudwatch/pricing (first 10k metrics)
 }
 # A typical in-region round trip per AWS call, client work included (modelled: moto answers in-process,
 # so a call's real latency cannot be measured here). DynamoDB's single-item calls are single-digit ms.
@@ -44,6 +57,11 @@ CALL_SECONDS_OTHER = 0.02
 XRAY_SAMPLED = 0.05  # X-Ray default sampling rule: 1 request/s reservoir, then 5 %
 MEMORY_GB = 0.5  # 512 MB, the template's Globals
 ACCESS_LOG_BYTES = 260  # one API Gateway access log line (the template's format, typical values)
+# Lambda bills the INIT phase since 2025-08-01; AWS's own figure is that INITs occur in under 1 % of
+# invocations ("AWS Lambda standardizes billing for INIT phase", AWS Compute Blog, 2025-04).
+COLD_START_SHARE = 0.01
+ITEM_OVERHEAD_BYTES = 100  # DynamoDB stores 100 bytes of overhead with every item and index entry
+NO_TTL_MONTHS = 12  # an item without a TTL is priced as kept for a year (it is kept for as long as the account)
 
 
 # --------------------------------------------------------------------------- 1. cold import
@@ -227,6 +245,8 @@ class Meter:
         self.transact_items: list[int] = []
         self.aws_seconds = 0.0
         self.current = "-"
+        self.raw: Any = None
+        self.tables: Any = None
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -275,6 +295,7 @@ class Meter:
             finally:
                 meter.aws_seconds += time.perf_counter() - started
 
+        meter.raw = original  # the bench's own look at the tables, not counted as a function's call
         BaseClient._make_api_call = counted  # type: ignore[method-assign]
         try:
             yield
@@ -494,6 +515,7 @@ def key_action_counts() -> dict[str, Any]:
     from devstack.seed import seed_demo
 
     meter, log = Meter(), Capture()
+    snapshot: dict[str, Any] = {}
     with world() as w, meter.installed():
         demo = seed_demo("http://127.0.0.1/v1")
         _tag(meter, w, log)
@@ -505,6 +527,8 @@ def key_action_counts() -> dict[str, Any]:
 
         def act(url: str) -> None:
             w.pump.pump()
+            if meter.count_units:  # the counted action: what it leaves stored is measured
+                snapshot["before"] = _every_item(meter)
             meter.reset()
             log.bytes = 0
             for durations in [*w.durations.values(), *w.own_seconds.values()]:
@@ -529,6 +553,7 @@ def key_action_counts() -> dict[str, Any]:
             "request_units": summary["request_units"],
             "items_per_transaction": summary["items_per_transaction"],
             "log_bytes": log.bytes,
+            "items_left": _items_left(meter, snapshot["before"], _every_item(meter)),
         }
         # Timed: the same key action again, warm — as a Lambda container serves its second request
         # (boto3 clients made, secrets cached), and without the meter's sizing reads.
@@ -539,6 +564,80 @@ def key_action_counts() -> dict[str, Any]:
             "handler_seconds": {k: sum(v) for k, v in sorted(w.durations.items()) if v},
             "own_seconds": {k: sum(v) for k, v in sorted(w.own_seconds.items()) if v},
         }
+
+
+def _every_item(meter: Meter) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every item of every table by (table, key), read around the meter: the bench's own look."""
+    client = _dynamodb()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for table in meter.raw(client, "ListTables", {})["TableNames"]:
+        params: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        while True:
+            page = meter.raw(client, "Scan", params)
+            for item in page["Items"]:
+                key = _tables(meter, client).key_of(table, item)
+                out[(table, json.dumps(key, sort_keys=True))] = item
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return out
+
+
+def _logical_table(name: str) -> str:
+    """``wabaguard-local-AccountsTable`` → ``AccountsTable``, the template's name for it."""
+    return name.rsplit("-", 1)[-1]
+
+
+def _dynamodb() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def _tables(meter: Meter, client: Any) -> Any:
+    """The tables' key and index shapes (``units.Tables``), described once per meter, unmetered."""
+    from units import Tables
+
+    if meter.tables is None:
+        meter.tables = Tables(lambda t: meter.raw(client, "DescribeTable", {"TableName": t}))
+    return meter.tables
+
+
+def _items_left(
+    meter: Meter, before: dict[tuple[str, str], dict[str, Any]], after: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The items a key action adds and leaves behind (what it stores): their size, the lasting
+    index entries each has, how long the table's TTL keeps it. The input of the storage cost.
+    Items it only changes (the phone number's last change) do not grow with the number of actions
+    and are not counted; ``by_due`` entries are work waiting minutes for its turn, not storage."""
+    from units import item_size
+
+    client = _dynamodb()
+    now = time.time()
+    left = []
+    for (table, key), item in sorted(after.items()):
+        if (table, key) in before:
+            continue
+        described = meter.raw(client, "DescribeTable", {"TableName": table})["Table"]
+        ttl_spec = meter.raw(client, "DescribeTimeToLive", {"TableName": table})["TimeToLiveDescription"]
+        ttl_attr = ttl_spec.get("AttributeName") if ttl_spec.get("TimeToLiveStatus") == "ENABLED" else None
+        ttl = float(item[ttl_attr]["N"]) if ttl_attr and ttl_attr in item else None
+        lasting = [
+            i["IndexName"]
+            for i in described.get("GlobalSecondaryIndexes", [])
+            if i["IndexName"] != "by_due" and all(k["AttributeName"] in item for k in i["KeySchema"])
+        ]
+        left.append(
+            {
+                "table": _logical_table(table),
+                "kind": (item.get("item_type") or item.get("kind") or {"S": "-"})["S"],
+                "bytes": item_size(item) + ITEM_OVERHEAD_BYTES,
+                "indexes": lasting,
+                "kept_days": round((ttl - now) / 86400, 1) if ttl is not None else None,
+            }
+        )
+    # by what they are, not by their keys (random ids), so two runs compare equal
+    return sorted(left, key=lambda i: (i["table"], i["kind"], i["bytes"]))
 
 
 def _change_webhook(pn: str, n: int) -> None:
@@ -688,8 +787,9 @@ def warm_latency(calls: int = 500) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- 5. cost
-# Scheduled functions run whatever the traffic, so their share of a key action depends on how many
-# key actions there are. Modelled, not measured: a deployment approving 1M key actions a month.
+# Scheduled functions, the web ACL, secrets, alarms and metrics cost the same whatever the traffic:
+# they are a month's fixed cost, not a key action's. The month's total is shown for a deployment
+# approving 1M key actions a month (modelled, not measured).
 ACTIONS_PER_MONTH = 1_000_000
 MINUTES_PER_MONTH = 43_200
 SCHEDULED_MS = 50  # a scheduled run that finds nothing to do
@@ -720,77 +820,145 @@ def _call_seconds(calls: dict[str, int]) -> float:
     return total
 
 
-def cost(scenario: dict[str, Any]) -> dict[str, Any]:
+def cost(scenario: dict[str, Any], cold: dict[str, float]) -> dict[str, Any]:
     """Per 1M key actions, from what one key action caused in the moto run: the functions it
     invoked (stream consumers and mail events included), the request units of the calls they made,
-    the log bytes they wrote. Scheduled runs and Lambda durations are modelled, and labelled so."""
+    the items it left stored, the log bytes it wrote. Then what the deployment costs a month
+    whatever the traffic (``bench/fixed.py``: the template's priced resources, the metrics the code
+    publishes, the schedules). Lambda durations, cold starts and retention are modelled, and say so.
+    ``cold`` is each function's measured cold import (seconds, by function directory)."""
+    import fixed
+
+    from devstack.cfn import Stack
+
     invocations = dict(scenario["invocations"])
     p = PRICES
+    resources = Stack().template["Resources"]
     apigw = 2 * p["apigw_rest_per_million"]  # the challenge request and the key action's request
+    waf = 2 * p["waf_per_million_requests"]  # the web ACL inspects both
     lambda_requests = sum(invocations.values()) * p["lambda_per_million_requests"]
     # Duration (modelled): each function's own code as measured here (its calls to moto taken out)
     # plus, for every AWS call it made, a typical in-region round trip (CALL_SECONDS); 1 ms minimum.
     waits = {fn: _call_seconds(scenario["calls"].get(fn, {})) for fn in invocations}
-    billed = sum(
-        max(n / 1000, scenario["own_seconds"].get(fn, 0.0) + waits[fn]) for fn, n in invocations.items()
-    )
+    billed = sum(max(n / 1000, scenario["own_seconds"].get(fn, 0.0) + waits[fn]) for fn, n in invocations.items())
     lambda_duration = billed * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
-    schedules = schedules_per_month()
-    scheduled_share = sum(schedules.values()) / ACTIONS_PER_MONTH
-    scheduled_lambda = scheduled_share * (
-        p["lambda_per_million_requests"] + SCHEDULED_MS / 1000 * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
-    )
+    # INIT (modelled): the share of invocations that start a container, each billed its cold import as
+    # measured here, slowed to the CPU Lambda gives 512 MB (a full vCPU comes at 1,769 MB).
+    cpu_slowdown = 1.769 / MEMORY_GB
+    init_seconds = {
+        fn: COLD_START_SHARE * n * cold[_function_dir(resources, fn)] * cpu_slowdown for fn, n in invocations.items()
+    }
+    lambda_init = sum(init_seconds.values()) * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
     units = scenario["request_units"]
     reads = sum(u["read"] for u in units.values())
     writes = sum(u["write"] + u["index_write"] for u in units.values())
     dynamodb = reads * p["ddb_read_request_unit_per_million"] + writes * p["ddb_write_request_unit_per_million"]
+    # Storage: every item the action left, for as long as its TTL keeps it (a table's PITR backs up
+    # the table, not its global indexes).
+    stored_gb_months = {"table": 0.0, "index": 0.0}
+    for item in scenario["items_left"]:
+        months = item["kept_days"] / 30.4 if item["kept_days"] is not None else NO_TTL_MONTHS
+        stored_gb_months["table"] += item["bytes"] / 1e9 * months
+        stored_gb_months["index"] += len(item["indexes"]) * item["bytes"] / 1e9 * months
+    storage = (
+        stored_gb_months["table"] * (p["ddb_storage_per_gb_month"] + p["ddb_pitr_per_gb_month"])
+        + stored_gb_months["index"] * p["ddb_storage_per_gb_month"]
+    ) * 1e6
     log_bytes = scenario["log_bytes"] + 2 * ACCESS_LOG_BYTES
-    logs = log_bytes / 1e9 * p["cw_logs_ingest_per_gb"] * 1e6
+    log_months = _log_retention_days() / 30.4
+    logs = log_bytes / 1e9 * (p["cw_logs_ingest_per_gb"] + log_months * p["cw_logs_storage_per_gb_month"]) * 1e6
     xray = 2 * XRAY_SAMPLED * p["xray_per_million_traces"]
     emails = sum(n for ops in scenario["calls"].values() for k, n in ops.items() if k == "ses:SendRawEmail")
     ses = emails * p["ses_per_thousand_emails"] * 1000
-    infra = {
+    per_action = {
         "api_gateway": apigw,
-        "lambda": lambda_requests + lambda_duration + scheduled_lambda,
+        "waf": waf,
+        "lambda": lambda_requests + lambda_duration + lambda_init,
         "dynamodb": dynamodb,
+        "dynamodb_storage": storage,
         "other (CloudWatch Logs, X-Ray)": logs + xray,
     }
+    # What runs or stands whatever the traffic, a month.
+    schedules = schedules_per_month()
+    runs = sum(schedules.values())
+    series = fixed.metric_series(sorted((ROOT / "functions").glob("*/app.py")), fixed.dimension_values())
+    monthly = fixed.fixed_per_month(resources, p, series)
+    monthly["usd"]["scheduled_functions"] = (
+        runs
+        / 1e6
+        * (
+            p["lambda_per_million_requests"]
+            + SCHEDULED_MS / 1000 * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
+            + p["scheduler_per_million_invocations"]
+        )
+    )
+    fixed_total = sum(monthly["usd"].values())
+    variable = sum(per_action.values())
     return {
-        "per_million_key_actions_usd": {**{k: round(v, 2) for k, v in infra.items()}, "ses": round(ses, 2)},
-        "total_excluding_ses_usd": round(sum(infra.values()), 2),
-        "total_including_ses_usd": round(sum(infra.values()) + ses, 2),
+        "per_million_key_actions_usd": {**{k: round(v, 2) for k, v in per_action.items()}, "ses": round(ses, 2)},
+        "total_excluding_ses_usd": round(variable, 2),
+        "total_including_ses_usd": round(variable + ses, 2),
+        "fixed_per_month_usd": {k: round(v, 2) for k, v in monthly["usd"].items()},
+        "fixed_per_month_total_usd": round(fixed_total, 2),
+        "actions_per_month": ACTIONS_PER_MONTH,
+        "total_a_month_excluding_ses_usd": round(variable * ACTIONS_PER_MONTH / 1e6 + fixed_total, 2),
         "dynamodb_units_by_function": units,
         "inputs": {
             "lambda_invocations": invocations,
             "scheduled_runs_per_month": schedules,
             "billed_seconds_per_action": round(billed, 4),
+            "init_billed_seconds_per_action": round(sum(init_seconds.values()), 4),
             "own_seconds_per_action": {fn: round(v, 4) for fn, v in scenario["own_seconds"].items()},
             "aws_call_seconds_per_action": {fn: round(v, 4) for fn, v in waits.items()},
             "modelled_call_seconds": CALL_SECONDS,
             "dynamodb_read_units": reads,
             "dynamodb_write_units": writes,
             "items_per_transaction": scenario["items_per_transaction"],
+            "items_left_per_action": len(scenario["items_left"]),
+            "stored_bytes_per_action": sum(i["bytes"] for i in scenario["items_left"]),
+            "stored_gb_months_per_million_actions": {k: round(v * 1e6, 2) for k, v in stored_gb_months.items()},
             "log_bytes_per_action": log_bytes,
             "emails_per_action": emails,
             "xray_sampled_share": XRAY_SAMPLED,
+            "fixed_counted": monthly["counted"],
+            "custom_metric_series": series,
             "prices": PRICES,
         },
         "measured": [
             "lambda_invocations: counted in the moto run, every function the key action caused",
             "dynamodb units: from each call's own items (bench/units.py), index writes included",
+            "items_left: the items the action added, their sizes (+100 bytes each) and lasting index entries",
             "log_bytes_per_action: the handlers' captured stdout (logs and EMF metrics)",
             "emails_per_action: SES sends in the run",
+            "fixed: the template's web ACL rules, secrets, keys, alarm metrics, dashboards; the metric "
+            "names and dimensions in the functions' code, with the dimensions' values from the registries",
         ],
         "modelled": {
             "lambda_duration": "each function's own code as timed here (moto's time serving its calls taken out), "
             "plus a typical in-region round trip per AWS call it made (modelled_call_seconds), at 512 MB arm64",
-            "scheduled_runs": f"the template's schedules, shared by {ACTIONS_PER_MONTH:,} key actions a month, "
-            f"{SCHEDULED_MS} ms each",
-            "api_gateway": "2 REST requests per key action (challenge + action) at list price",
+            "lambda_init": f"{COLD_START_SHARE:.0%} of invocations start a container (AWS's figure), each billed "
+            f"its cold import as measured here × {cpu_slowdown:.1f} (the CPU share of 512 MB)",
+            "storage": f"each item for its TTL; an item without one for {NO_TTL_MONTHS} months; PITR on table data",
+            "scheduled_runs": f"the template's schedules, {SCHEDULED_MS} ms each (a run that finds nothing to do)",
+            "custom_metrics": "at most: every dimension value published in the month (CloudWatch prorates by "
+            "the hour a series is published, so rarely seen values cost less)",
+            "api_gateway": "2 REST requests per key action (challenge + action) at list price; WAF inspects both",
             "access_logs": f"{ACCESS_LOG_BYTES} bytes per request (the template's format, typical values)",
+            "logs_storage": "the template's default LogRetentionDays",
             "xray": f"{XRAY_SAMPLED:.0%} of 2 requests sampled (the default rule)",
         },
     }
+
+
+def _function_dir(resources: dict[str, Any], logical_id: str) -> str:
+    """``AccountApiFunction`` → ``account_api``: the function's directory, from its CodeUri."""
+    return str(resources[logical_id]["Properties"]["CodeUri"]).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _log_retention_days() -> int:
+    from devstack.cfn import Stack
+
+    return int(Stack().template["Parameters"]["LogRetentionDays"]["Default"])
 
 
 # --------------------------------------------------------------------------- 6. scan scaling
@@ -1044,7 +1212,12 @@ def table(r: dict[str, Any]) -> str:
     parts = ", ".join(f"{name} ${v}" for name, v in c["per_million_key_actions_usd"].items())
     rows.append(
         f"| cost per 1M OTP-protected key actions | ${c['total_excluding_ses_usd']} without SES, "
-        f"${c['total_including_ses_usd']} with SES ({parts}); Lambda durations and schedules modelled |"
+        f"${c['total_including_ses_usd']} with SES ({parts}); Lambda durations, cold starts and retention modelled |"
+    )
+    monthly = ", ".join(f"{name} ${v}" for name, v in c["fixed_per_month_usd"].items())
+    rows.append(
+        f"| fixed cost a month, whatever the traffic | ${c['fixed_per_month_total_usd']} ({monthly}); "
+        f"with {c['actions_per_month']:,} key actions a month ${c['total_a_month_excluding_ses_usd']} without SES |"
     )
     rows.append(f"| functions one key action invokes (counted) | {json.dumps(k['invocations'])} |")
     i = c["inputs"]
@@ -1090,7 +1263,7 @@ def main() -> int:
     results["aws_calls"] = aws_calls_and_cost()
     results["warm_latency"] = warm_latency()
     results["key_action"] = key_action_counts()
-    results["cost"] = cost(results["key_action"])
+    results["cost"] = cost(results["key_action"], results["cold_import"]["with_first_client"]["median_seconds"])
     results["scan_scaling"] = scan_scaling()
     results["scan_cpu"] = scan_cpu()
     results["scan_drain"] = drain_arithmetic(results["scan_cpu"]["records_per_second"])

@@ -49,6 +49,20 @@ def test_the_committed_request_units_are_what_the_calls_spend(run: dict[str, Any
     assert max(run["items_per_transaction"]) >= 4  # the change's own transaction, not an assumed 2
 
 
+def test_the_committed_storage_is_what_a_key_action_leaves(run: dict[str, Any]) -> None:
+    def shape(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(i["table"], i["kind"], i["indexes"], i["kept_days"]) for i in items]
+
+    left, was = run["items_left"], committed()["items_left"]
+    assert shape(left) == shape(was)
+    # a number's size follows its digits (a window's start, a time): a few bytes either way
+    assert all(abs(a["bytes"] - b["bytes"]) <= 8 for a, b in zip(left, was, strict=True))
+    kinds = {i["kind"] for i in run["items_left"]}
+    # the change's own records, the notices' and the code email's delivery records among them
+    assert {"platform_change", "challenge", "mail_delivery", "webhook_delivery"} <= kinds
+    assert all(i["bytes"] > 100 for i in run["items_left"])  # each with DynamoDB's 100 bytes of overhead
+
+
 def test_every_dynamodb_call_of_the_run_is_billed(run: dict[str, Any]) -> None:
     for fn, ops in run["calls"].items():
         dynamo = {op: n for op, n in ops.items() if op.startswith("dynamodb:")}
