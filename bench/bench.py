@@ -248,18 +248,23 @@ class Meter:
         self.raw: Any = None
         self.tables: Any = None
 
+    def table_shapes(self, client: Any) -> Any:
+        """The tables' keys and indexes (``units.Tables``), described once, around the meter."""
+        from units import Tables
+
+        if self.tables is None:
+            self.tables = Tables(lambda t: self.raw(client, "DescribeTable", {"TableName": t}))
+        return self.tables
+
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         from botocore.client import BaseClient
-        from units import Tables, Units
+        from units import Units
 
         original = BaseClient._make_api_call
         meter = self
-        state: dict[str, Any] = {}
 
         def units_for(client: Any) -> Any:
-            if "tables" not in state:
-                state["tables"] = Tables(lambda t: original(client, "DescribeTable", {"TableName": t}))
             fn = meter.current
             if fn not in meter.units:
 
@@ -268,7 +273,7 @@ class Meter:
                         "Item"
                     )
 
-                meter.units[fn] = Units(get, state["tables"])
+                meter.units[fn] = Units(get, meter.table_shapes(client))
             return meter.units[fn]
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -575,7 +580,7 @@ def _every_item(meter: Meter) -> dict[tuple[str, str], dict[str, Any]]:
         while True:
             page = meter.raw(client, "Scan", params)
             for item in page["Items"]:
-                key = _tables(meter, client).key_of(table, item)
+                key = meter.table_shapes(client).key_of(table, item)
                 out[(table, json.dumps(key, sort_keys=True))] = item
             if "LastEvaluatedKey" not in page:
                 break
@@ -594,15 +599,6 @@ def _dynamodb() -> Any:
     return boto3.client("dynamodb")
 
 
-def _tables(meter: Meter, client: Any) -> Any:
-    """The tables' key and index shapes (``units.Tables``), described once per meter, unmetered."""
-    from units import Tables
-
-    if meter.tables is None:
-        meter.tables = Tables(lambda t: meter.raw(client, "DescribeTable", {"TableName": t}))
-    return meter.tables
-
-
 def _items_left(
     meter: Meter, before: dict[tuple[str, str], dict[str, Any]], after: dict[tuple[str, str], dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -613,18 +609,21 @@ def _items_left(
     from units import item_size
 
     client = _dynamodb()
+    tables = meter.table_shapes(client)
+    ttl_of: dict[str, str | None] = {}  # table → its TTL attribute, asked once
     now = time.time()
     left = []
-    for (table, key), item in sorted(after.items()):
+    for (table, key), item in after.items():
         if (table, key) in before:
             continue
-        described = meter.raw(client, "DescribeTable", {"TableName": table})["Table"]
-        ttl_spec = meter.raw(client, "DescribeTimeToLive", {"TableName": table})["TimeToLiveDescription"]
-        ttl_attr = ttl_spec.get("AttributeName") if ttl_spec.get("TimeToLiveStatus") == "ENABLED" else None
+        if table not in ttl_of:
+            spec = meter.raw(client, "DescribeTimeToLive", {"TableName": table})["TimeToLiveDescription"]
+            ttl_of[table] = spec.get("AttributeName") if spec.get("TimeToLiveStatus") == "ENABLED" else None
+        ttl_attr = ttl_of[table]
         ttl = float(item[ttl_attr]["N"]) if ttl_attr and ttl_attr in item else None
         lasting = [
             i["IndexName"]
-            for i in described.get("GlobalSecondaryIndexes", [])
+            for i in tables.described(table).get("GlobalSecondaryIndexes", [])
             if i["IndexName"] != "by_due" and all(k["AttributeName"] in item for k in i["KeySchema"])
         ]
         left.append(
@@ -795,14 +794,12 @@ MINUTES_PER_MONTH = 43_200
 SCHEDULED_MS = 50  # a scheduled run that finds nothing to do
 
 
-def schedules_per_month() -> dict[str, float]:
+def schedules_per_month(resources: dict[str, Any]) -> dict[str, float]:
     """Each scheduled function's runs a month, from the template's ScheduleV2 rates."""
     import re
 
-    from devstack.cfn import Stack
-
     out: dict[str, float] = {}
-    for name, res in Stack().template["Resources"].items():
+    for name, res in resources.items():
         for event in res.get("Properties", {}).get("Events", {}).values():
             if event.get("Type") == "ScheduleV2":
                 found = re.fullmatch(r"rate\((\d+) minutes?\)", event["Properties"]["ScheduleExpression"])
@@ -833,7 +830,8 @@ def cost(scenario: dict[str, Any], cold: dict[str, float]) -> dict[str, Any]:
 
     invocations = dict(scenario["invocations"])
     p = PRICES
-    resources = Stack().template["Resources"]
+    template = Stack().template
+    resources = template["Resources"]
     apigw = 2 * p["apigw_rest_per_million"]  # the challenge request and the key action's request
     waf = 2 * p["waf_per_million_requests"]  # the web ACL inspects both
     lambda_requests = sum(invocations.values()) * p["lambda_per_million_requests"]
@@ -865,7 +863,7 @@ def cost(scenario: dict[str, Any], cold: dict[str, float]) -> dict[str, Any]:
         + stored_gb_months["index"] * p["ddb_storage_per_gb_month"]
     ) * 1e6
     log_bytes = scenario["log_bytes"] + 2 * ACCESS_LOG_BYTES
-    log_months = _log_retention_days() / 30.4
+    log_months = int(template["Parameters"]["LogRetentionDays"]["Default"]) / 30.4  # the default retention
     logs = log_bytes / 1e9 * (p["cw_logs_ingest_per_gb"] + log_months * p["cw_logs_storage_per_gb_month"]) * 1e6
     xray = 2 * XRAY_SAMPLED * p["xray_per_million_traces"]
     emails = sum(n for ops in scenario["calls"].values() for k, n in ops.items() if k == "ses:SendRawEmail")
@@ -879,19 +877,16 @@ def cost(scenario: dict[str, Any], cold: dict[str, float]) -> dict[str, Any]:
         "other (CloudWatch Logs, X-Ray)": logs + xray,
     }
     # What runs or stands whatever the traffic, a month.
-    schedules = schedules_per_month()
+    schedules = schedules_per_month(resources)
     runs = sum(schedules.values())
     series = fixed.metric_series(sorted((ROOT / "functions").glob("*/app.py")), fixed.dimension_values())
     monthly = fixed.fixed_per_month(resources, p, series)
-    monthly["usd"]["scheduled_functions"] = (
-        runs
-        / 1e6
-        * (
-            p["lambda_per_million_requests"]
-            + SCHEDULED_MS / 1000 * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
-            + p["scheduler_per_million_invocations"]
-        )
+    per_million_runs = (
+        p["lambda_per_million_requests"]
+        + SCHEDULED_MS / 1000 * MEMORY_GB * p["lambda_arm_per_gb_second"] * 1e6
+        + p["scheduler_per_million_invocations"]
     )
+    monthly["usd"]["scheduled_functions"] = runs / 1e6 * per_million_runs
     fixed_total = sum(monthly["usd"].values())
     variable = sum(per_action.values())
     return {
@@ -953,12 +948,6 @@ def cost(scenario: dict[str, Any], cold: dict[str, float]) -> dict[str, Any]:
 def _function_dir(resources: dict[str, Any], logical_id: str) -> str:
     """``AccountApiFunction`` → ``account_api``: the function's directory, from its CodeUri."""
     return str(resources[logical_id]["Properties"]["CodeUri"]).rstrip("/").rsplit("/", 1)[-1]
-
-
-def _log_retention_days() -> int:
-    from devstack.cfn import Stack
-
-    return int(Stack().template["Parameters"]["LogRetentionDays"]["Default"])
 
 
 # --------------------------------------------------------------------------- 6. scan scaling

@@ -64,11 +64,18 @@ class Tables:
 
     def __init__(self, describe: Callable[[str], dict[str, Any]]) -> None:
         self._describe = describe
+        self._described: dict[str, dict[str, Any]] = {}
         self._cache: dict[str, tuple[list[str], list[list[str]]]] = {}
+
+    def described(self, table: str) -> dict[str, Any]:
+        """The table's DescribeTable ``Table``, asked once."""
+        if table not in self._described:
+            self._described[table] = self._describe(table)["Table"]
+        return self._described[table]
 
     def shape(self, table: str) -> tuple[list[str], list[list[str]]]:
         if table not in self._cache:
-            t = self._describe(table)["Table"]
+            t = self.described(table)
             key = [k["AttributeName"] for k in t["KeySchema"]]
             indexes = [
                 [k["AttributeName"] for k in i["KeySchema"]]
